@@ -1,0 +1,204 @@
+//! Reading the session id from `Cookie` headers and writing `Set-Cookie`.
+//!
+//! Parsing is a byte scan for our one cookie name rather than a general cookie parser:
+//! general parsers percent-decode values, which would make `%41…` an alternative spelling
+//! of an id (SEC-4 wants exactly one canonical form), and they must allocate or validate
+//! UTF-8 across every cookie of the request, while we only care about one. Writing uses the
+//! `cookie` crate, which knows the attribute syntax.
+
+use std::time::Duration;
+
+use cookie::{Cookie, CookieBuilder};
+
+use crate::config::{SameSite, SessionConfig};
+use crate::id::SessionId;
+
+/// What the request's cookies say about the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Incoming {
+    /// No session cookie.
+    Absent,
+    /// A session cookie that cannot name a session; never looked up.
+    Invalid(Invalid),
+    /// A well-formed id (not yet known to exist).
+    Id(SessionId),
+}
+
+/// Why a session cookie was ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// Not a canonical 43-character base64url id.
+    Malformed,
+    /// More than one cookie with the session name (cookie tossing): all of them are
+    /// ignored, whatever their order, so an attacker's cookie never wins a race of order.
+    Duplicate,
+    /// The `Cookie` headers are larger than the configured limit.
+    Oversized,
+}
+
+impl Invalid {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Invalid::Malformed => "malformed_cookie",
+            Invalid::Duplicate => "duplicate_cookie",
+            Invalid::Oversized => "oversized_cookie_header",
+        }
+    }
+}
+
+/// Finds the session cookie in the request's `Cookie` header values.
+pub(crate) fn parse<'a, I>(headers: I, config: &SessionConfig) -> Incoming
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let name = config.cookie_name.as_bytes();
+    let mut total = 0usize;
+    let mut found: Option<&[u8]> = None;
+    let mut duplicate = false;
+    for header in headers {
+        total = total.saturating_add(header.len());
+        if total > config.max_cookie_header_bytes {
+            return Incoming::Invalid(Invalid::Oversized);
+        }
+        for pair in header.split(|&b| b == b';') {
+            let pair = trim(pair);
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if trim(&pair[..eq]) != name {
+                continue;
+            }
+            if found.is_some() {
+                duplicate = true;
+            }
+            found = Some(trim(&pair[eq + 1..]));
+        }
+    }
+    match found {
+        None => Incoming::Absent,
+        Some(_) if duplicate => Incoming::Invalid(Invalid::Duplicate),
+        Some(value) => match std::str::from_utf8(value).ok().and_then(SessionId::parse) {
+            Some(id) => Incoming::Id(id),
+            None => Incoming::Invalid(Invalid::Malformed),
+        },
+    }
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn builder<'a>(config: &'a SessionConfig, value: String) -> CookieBuilder<'a> {
+    let mut b = Cookie::build((config.cookie_name.as_str(), value))
+        .path(config.path.as_str())
+        .secure(config.secure)
+        .http_only(config.http_only)
+        .same_site(match config.same_site {
+            SameSite::Strict => cookie::SameSite::Strict,
+            SameSite::Lax => cookie::SameSite::Lax,
+            SameSite::None => cookie::SameSite::None,
+        });
+    if let Some(domain) = &config.domain {
+        b = b.domain(domain.as_str());
+    }
+    b
+}
+
+/// The `Set-Cookie` value carrying `id`; `max_age` only for persistent sessions.
+pub(crate) fn set_cookie(config: &SessionConfig, id: &SessionId, max_age: Option<Duration>) -> String {
+    let mut b = builder(config, id.encode());
+    if let Some(age) = max_age {
+        let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+        b = b.max_age(cookie::time::Duration::seconds(secs));
+    }
+    b.build().to_string()
+}
+
+/// The `Set-Cookie` value that removes the session cookie: same name, path, domain and
+/// flags (or the browser keeps it, SEC-11), empty value, `Max-Age=0`, a past `Expires`.
+pub(crate) fn removal_cookie(config: &SessionConfig) -> String {
+    let mut c = builder(config, String::new()).build();
+    c.make_removal();
+    c.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> SessionConfig {
+        SessionConfig::default()
+    }
+
+    fn parse_one(header: &str) -> Incoming {
+        parse([header.as_bytes()], &cfg())
+    }
+
+    #[test]
+    fn finds_the_id_among_other_cookies() {
+        let id = SessionId::generate();
+        let header = format!("a=1; id={} ;b=2", id.encode());
+        assert_eq!(parse_one(&header), Incoming::Id(id.clone()));
+        // Split across two Cookie headers too.
+        let h2 = format!("id={}", id.encode());
+        assert_eq!(parse([&b"x=1"[..], h2.as_bytes()], &cfg()), Incoming::Id(id));
+    }
+
+    #[test]
+    fn rejects_bad_values_deterministically() {
+        let a = SessionId::generate().encode();
+        let b = SessionId::generate().encode();
+        let dup = Incoming::Invalid(Invalid::Duplicate);
+        assert_eq!(parse_one(&format!("id={a}; id={b}")), dup);
+        assert_eq!(parse_one(&format!("id={b}; id={a}")), dup);
+        assert_eq!(parse_one(&format!("id={a}; id={a}")), dup);
+        let bad = Incoming::Invalid(Invalid::Malformed);
+        assert_eq!(parse_one("id="), bad);
+        assert_eq!(parse_one(&format!("id=\"{a}\"")), bad);
+        assert_eq!(parse_one(&format!("id={}", a.replace('A', "%41"))), {
+            if a.contains('A') {
+                bad.clone()
+            } else {
+                Incoming::Id(SessionId::parse(&a).unwrap_or_else(SessionId::generate))
+            }
+        });
+        assert_eq!(parse([&b"id=\xff\xfe"[..]], &cfg()), bad);
+        assert_eq!(parse_one("idx=1; xid=2"), Incoming::Absent);
+        assert_eq!(parse_one(""), Incoming::Absent);
+        let big = "x".repeat(20_000);
+        assert_eq!(parse_one(&big), Incoming::Invalid(Invalid::Oversized));
+    }
+
+    #[test]
+    fn set_cookie_has_the_secure_defaults() {
+        let id = SessionId::generate();
+        let c = set_cookie(&cfg(), &id, None);
+        assert!(c.starts_with(&format!("id={}", id.encode())));
+        for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+            assert!(c.contains(attr), "{c} lacks {attr}");
+        }
+        assert!(!c.contains("Domain") && !c.contains("Max-Age") && !c.contains("Expires"));
+        let p = set_cookie(&cfg(), &id, Some(Duration::from_secs(60)));
+        assert!(p.contains("Max-Age=60"));
+    }
+
+    #[test]
+    fn removal_mirrors_attributes() {
+        let config = SessionConfig::builder()
+            .cookie_name("__Host-sid")
+            .same_site(SameSite::Strict)
+            .build()
+            .expect("valid");
+        let r = removal_cookie(&config);
+        assert!(r.starts_with("__Host-sid=;"), "{r}");
+        for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=0", "Expires="] {
+            assert!(r.contains(attr), "{r} lacks {attr}");
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! The per-request state machine every integration drives.
+//!
+//! An integration calls [`Engine::begin`] with the request's `Cookie` headers, hands the
+//! returned [`Session`] to the handler, and after the handler calls [`Engine::finish`] with
+//! the response status. `finish` decides the single store write (patch, create, rotate,
+//! touch or delete) and what the response must carry ([`Finish`]). Integrations translate
+//! types and nothing else.
+//!
+//! # Round trips
+//! - handler never touches the session: 0 store calls;
+//! - handler only reads: 1 (`load`), plus a `touch` once the touch threshold has passed;
+//! - handler writes without reading: 1 (`apply`, or `create` for a new session);
+//! - handler reads then writes: 2 (`load`, `apply`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::config::SessionConfig;
+use crate::cookie::{self, Incoming};
+use crate::error::{SessionError, SessionErrorKind, StoreError};
+use crate::id::{SessionId, StoreKey};
+use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record};
+use crate::session::Session;
+use crate::state::{Base, Changes, CookieOut, Expiry, Rotation, State};
+use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
+use crate::time::{Clock, SystemClock, Timestamp};
+
+/// How many fresh ids to try when a new id collides with an existing record. With 256-bit
+/// ids a collision means a broken generator; the retries only keep `create` honest.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// The session engine: one per application, shared by every request. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+struct Inner {
+    store: Box<dyn DynStore>,
+    config: SessionConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.0.config)
+            .field("clock", &self.0.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the response must carry once the handler is done.
+#[derive(Debug)]
+pub struct Finish {
+    /// A `Set-Cookie` header value, if the cookie must be set or removed.
+    pub set_cookie: Option<String>,
+    /// Add `Cache-Control: no-store` (the response sets or clears the session cookie, so no
+    /// cache may keep it, CVE-2023-30861).
+    pub no_store: bool,
+    /// Add `Vary: Cookie` (the response depends on the session cookie).
+    pub vary_cookie: bool,
+    /// The session failed: replace the response with an error response for this error
+    /// (status [`SessionError::default_status`] unless configured otherwise), with no
+    /// internal detail in the body.
+    pub error: Option<SessionError>,
+}
+
+impl Engine {
+    /// An engine over `store` with the system clock.
+    pub fn new<S: SessionStore>(store: S, config: SessionConfig) -> Self {
+        Self::with_clock(store, config, SystemClock)
+    }
+
+    /// An engine over `store` reading time from `clock` (tests use [`crate::TestClock`]).
+    pub fn with_clock<S: SessionStore>(store: S, config: SessionConfig, clock: impl Clock) -> Self {
+        Engine(Arc::new(Inner {
+            store: Box::new(store),
+            config,
+            clock: Arc::new(clock),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.0.config
+    }
+
+    /// The current time on the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+
+    /// The store's optional capabilities.
+    pub fn capabilities(&self) -> Capabilities {
+        self.0.store.capabilities()
+    }
+
+    /// Starts a request: reads the session cookie from the `Cookie` header values. No store
+    /// call happens here; a malformed, duplicated or oversized cookie is never looked up.
+    pub fn begin<'a, I>(&self, cookie_headers: I) -> Session
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let incoming = cookie::parse(cookie_headers, &self.0.config);
+        let (base, had_cookie) = match incoming {
+            Incoming::Absent => (Base::None, false),
+            Incoming::Id(id) => (Base::NotLoaded(id), true),
+            Incoming::Invalid(why) => {
+                tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
+                (Base::None, true)
+            }
+        };
+        Session {
+            engine: self.clone(),
+            state: Arc::new(Mutex::new(State::new(base, had_cookie))),
+        }
+    }
+
+    /// Ends a request: saves what the handler changed and says what the response needs.
+    ///
+    /// When `status` is a server error (5xx) the handler's changes are not saved (a failed
+    /// request should not leave half its effects), except a logout, which always happens.
+    pub async fn finish(&self, session: &Session, status: u16) -> Finish {
+        let result = self.save(session, status >= 500).await;
+        let state = session.lock();
+        let set_cookie = match &state.cookie {
+            CookieOut::Keep => None,
+            CookieOut::Set(value) => Some(value.clone()),
+            CookieOut::Remove => Some(cookie::removal_cookie(&self.0.config)),
+        };
+        let error = result.err().or_else(|| state.failed.as_ref().map(SessionError::duplicate));
+        if let Some(err) = &error {
+            match err.kind() {
+                SessionErrorKind::Store => {
+                    tracing::error!(target: "satchel", error = %err, store_error = ?err.store_kind(), "session store failure; answering with an error")
+                }
+                _ => tracing::warn!(target: "satchel", error = %err, "session not saved"),
+            }
+        }
+        Finish {
+            no_store: set_cookie.is_some(),
+            vary_cookie: set_cookie.is_some() || state.accessed,
+            set_cookie,
+            error,
+        }
+    }
+
+    /// Loads the record if the request has an id that was not loaded yet.
+    pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<(), SessionError> {
+        let id = {
+            let state = session.lock();
+            state.check()?;
+            match &state.base {
+                Base::NotLoaded(id) => id.clone(),
+                _ => return Ok(()),
+            }
+        };
+        let key = id.store_key();
+        let loaded = self.0.store.load(&key, self.now()).await;
+        let mut state = session.lock();
+        if !matches!(&state.base, Base::NotLoaded(current) if *current == id) {
+            return state.check(); // someone else resolved it meanwhile
+        }
+        match loaded {
+            Ok(Some(record)) => state.base = Base::Live(id, record),
+            Ok(None) => {
+                tracing::warn!(target: "satchel::anomaly", kind = "unknown_id", session = %key.short(), "unknown or expired session id; not adopted");
+                state.base = Base::None;
+                if state.cookie == CookieOut::Keep {
+                    state.cookie = CookieOut::Remove;
+                }
+            }
+            Err(err) => return Err(fail(&mut state, SessionError::store(err))),
+        }
+        Ok(())
+    }
+
+    /// Saves pending changes. `failed_response`: only honour a logout.
+    pub(crate) async fn save(&self, session: &Session, failed_response: bool) -> Result<(), SessionError> {
+        session.lock().check()?;
+        // 1. A logout deletes the old record first, whatever else happens.
+        let delete = session.lock().delete.take();
+        if let Some(id) = delete {
+            if let Err(err) = self.0.store.delete(&id.store_key()).await {
+                return Err(fail(&mut session.lock(), SessionError::store(err)));
+            }
+        }
+        if failed_response {
+            let mut state = session.lock();
+            state.changes = Changes::default();
+            if state.cookie != CookieOut::Remove {
+                state.cookie = CookieOut::Keep;
+            }
+            return Ok(());
+        }
+        // An expiry change back to a browser session needs the creation time.
+        let needs_load = session.lock().changes.expiry == Some(Expiry::BrowserSession);
+        if needs_load {
+            self.ensure_loaded(session).await?;
+        }
+        let (base_id, known, changes) = {
+            let mut state = session.lock();
+            let changes = std::mem::take(&mut state.changes);
+            let (id, known) = match &state.base {
+                Base::None => (None, None),
+                Base::NotLoaded(id) => (Some(id.clone()), None),
+                Base::Live(id, record) => (Some(id.clone()), Some(record.meta.clone())),
+            };
+            (id, known, changes)
+        };
+        let now = self.now();
+        let Some(id) = base_id else {
+            return self.create(session, changes, now).await;
+        };
+        if !changes.touches_record() {
+            return self.maybe_touch(session, &id, known.as_ref(), now).await;
+        }
+        let patch = self.patch(&changes, known.as_ref(), now);
+        if known.is_some() && projected_size(session, &patch) > self.0.config.max_data_bytes {
+            return Err(fail(&mut session.lock(), SessionError::new(SessionErrorKind::TooLarge)));
+        }
+        let key = id.store_key();
+        let mut outcome;
+        let mut new_id = None;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            outcome = if changes.rotate.is_some() {
+                let fresh = SessionId::generate();
+                let result = self.0.store.rotate(&key, &fresh.store_key(), &patch, now).await;
+                new_id = Some(fresh);
+                result
+            } else {
+                self.0.store.apply(&key, &patch, now).await
+            };
+            match &outcome {
+                Ok(WriteOutcome::KeyTaken) if attempts < CREATE_ATTEMPTS => continue,
+                _ => break,
+            }
+        }
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(err) => return Err(fail(&mut session.lock(), SessionError::store(err))),
+        };
+        match outcome {
+            WriteOutcome::Applied(expires) => {
+                let mut state = session.lock();
+                let final_id = new_id.unwrap_or(id);
+                let rotated = changes.rotate.is_some();
+                state.base = match std::mem::replace(&mut state.base, Base::None) {
+                    Base::Live(_, mut record) => {
+                        patch.apply_to(&mut record, now);
+                        Base::Live(final_id.clone(), record)
+                    }
+                    _ => Base::NotLoaded(final_id.clone()),
+                };
+                if rotated || expires.persistent || changes.expiry.is_some() {
+                    state.cookie = CookieOut::Set(self.cookie_for(&final_id, expires, now));
+                }
+                Ok(())
+            }
+            WriteOutcome::Gone if known.is_none() => {
+                // A blind write to an id we never saw alive: like any unknown id, it is not
+                // adopted; the changes start a brand-new session instead (strict mode).
+                session.lock().base = Base::None;
+                self.create(session, changes, now).await
+            }
+            WriteOutcome::Gone => {
+                let mut state = session.lock();
+                state.base = Base::None;
+                Err(fail(&mut state, SessionError::new(SessionErrorKind::Gone)))
+            }
+            WriteOutcome::Conflict(keys) => {
+                // Not sticky: the handler may read again (fresh values) and retry.
+                let mut state = session.lock();
+                if let Base::Live(live_id, _) = &state.base {
+                    state.base = Base::NotLoaded(live_id.clone());
+                }
+                state.changes.reads.clear();
+                Err(SessionError::conflict(keys))
+            }
+            WriteOutcome::KeyTaken => Err(fail(
+                &mut session.lock(),
+                SessionError::store(StoreError::msg(
+                    crate::StoreErrorKind::Backend,
+                    "fresh session ids keep colliding; is the id generator broken?",
+                )),
+            )),
+        }
+    }
+
+    /// Stores a brand-new session made of `changes`, if they hold anything worth storing.
+    async fn create(&self, session: &Session, changes: Changes, now: Timestamp) -> Result<(), SessionError> {
+        let data = changes.fresh_data();
+        let owner = match &changes.rotate {
+            Some(Rotation::Owner(owner)) => Some(owner.clone()),
+            _ => None,
+        };
+        if data.is_empty() && owner.is_none() {
+            // Nothing to keep: an anonymous visitor who stored nothing costs nothing (SEC-33).
+            return Ok(());
+        }
+        if data_size(&data) > self.0.config.max_data_bytes {
+            return Err(fail(&mut session.lock(), SessionError::new(SessionErrorKind::TooLarge)));
+        }
+        let mut meta = Meta::new(now, self.0.config.idle_timeout, self.0.config.absolute_timeout);
+        meta.owner = owner;
+        if let Some(Expiry::Persistent(d)) = changes.expiry {
+            meta.idle_timeout = d;
+            meta.absolute_deadline = now.saturating_add(d);
+            meta.persistent = true;
+            meta.touch(now);
+        }
+        let record = Record { data, meta };
+        for _ in 0..CREATE_ATTEMPTS {
+            let id = SessionId::generate();
+            match self.0.store.create(&id.store_key(), &record, now).await {
+                Ok(WriteOutcome::Applied(expires)) => {
+                    let mut state = session.lock();
+                    state.cookie = CookieOut::Set(self.cookie_for(&id, expires, now));
+                    state.base = Base::Live(id, record);
+                    return Ok(());
+                }
+                Ok(WriteOutcome::KeyTaken) => continue,
+                Ok(_) => break,
+                Err(err) => return Err(fail(&mut session.lock(), SessionError::store(err))),
+            }
+        }
+        Err(fail(
+            &mut session.lock(),
+            SessionError::store(StoreError::msg(
+                crate::StoreErrorKind::Backend,
+                "could not create a session under a fresh id",
+            )),
+        ))
+    }
+
+    /// Extends the idle deadline of a session that was read but not changed, once the
+    /// configured share of its idle timeout has passed.
+    async fn maybe_touch(&self, session: &Session, id: &SessionId, known: Option<&Meta>, now: Timestamp) -> Result<(), SessionError> {
+        let Some(meta) = known else { return Ok(()) };
+        if meta.idle_deadline >= meta.absolute_deadline {
+            return Ok(()); // already capped: touching cannot extend it
+        }
+        let last = Timestamp::from_millis(
+            meta.idle_deadline
+                .as_millis()
+                .saturating_sub(crate::time::duration_millis(meta.idle_timeout)),
+        );
+        if !self.0.config.touch_due(now.saturating_since(last), meta.idle_timeout) {
+            return Ok(());
+        }
+        match self.0.store.touch(&id.store_key(), now).await {
+            Ok(Some(expires)) => {
+                let mut state = session.lock();
+                if let Base::Live(_, record) = &mut state.base {
+                    record.meta.touch(now);
+                }
+                if expires.persistent {
+                    state.cookie = CookieOut::Set(self.cookie_for(id, expires, now));
+                }
+                Ok(())
+            }
+            // Ended by another request meanwhile. Do not clear the cookie: the browser may
+            // already hold a newer id from a concurrent login.
+            Ok(None) => Ok(()),
+            Err(err) => Err(fail(&mut session.lock(), SessionError::store(err))),
+        }
+    }
+
+    fn patch(&self, changes: &Changes, known: Option<&Meta>, now: Timestamp) -> Patch {
+        let mut patch = Patch {
+            clear: changes.clear,
+            ..Patch::default()
+        };
+        for (key, value) in &changes.writes {
+            match value {
+                Some(v) => patch.set.push((key.clone(), v.clone())),
+                None => patch.remove.push(key.clone()),
+            }
+            if let Some(seen) = changes.reads.get(key) {
+                patch.expect.push((key.clone(), seen.clone()));
+            }
+        }
+        if changes.clear {
+            // Clearing discards keys this request read: another request's change to them
+            // would be silently discarded too, so they are checked like writes.
+            for (key, seen) in &changes.reads {
+                if !changes.writes.contains_key(key) {
+                    patch.expect.push((key.clone(), seen.clone()));
+                }
+            }
+        }
+        if let Some(Rotation::Owner(owner)) = &changes.rotate {
+            patch.owner = Some(Some(owner.clone()));
+        }
+        patch.expiry = changes.expiry.map(|e| match e {
+            Expiry::Persistent(d) => ExpiryChange {
+                idle_timeout: d,
+                absolute_deadline: now.saturating_add(d),
+                persistent: true,
+            },
+            Expiry::BrowserSession => ExpiryChange {
+                idle_timeout: self.0.config.idle_timeout,
+                absolute_deadline: known
+                    .map_or(now, |m| m.created_at)
+                    .saturating_add(self.0.config.absolute_timeout),
+                persistent: false,
+            },
+        });
+        patch
+    }
+
+    fn cookie_for(&self, id: &SessionId, expires: Expires, now: Timestamp) -> String {
+        let max_age = expires
+            .persistent
+            .then(|| Duration::from_secs(expires.at.saturating_since(now).as_secs()));
+        cookie::set_cookie(&self.0.config, id, max_age)
+    }
+
+    /// The live sessions bound to `owner`.
+    ///
+    /// # Errors
+    /// A store error; `Unsupported` if the store has no owner index.
+    pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionInfo>, SessionError> {
+        Ok(self.0.store.sessions_of(owner, self.now()).await?)
+    }
+
+    /// Ends every session of `owner` except `keep`; returns how many.
+    ///
+    /// # Errors
+    /// A store error; `Unsupported` if the store has no owner index.
+    pub async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, SessionError> {
+        let n = self.0.store.revoke_owner(owner, keep).await?;
+        tracing::info!(target: "satchel", revoked = n, "owner sessions revoked");
+        Ok(n)
+    }
+
+    /// Deletes up to `limit` expired records; returns how many.
+    ///
+    /// # Errors
+    /// A store error; `Unsupported` if the store cannot purge.
+    pub async fn purge_expired(&self, limit: usize) -> Result<u64, SessionError> {
+        Ok(self.0.store.purge_expired(self.now(), limit).await?)
+    }
+}
+
+/// Records `err` as the request's failure (fail closed) and returns it.
+fn fail(state: &mut State, err: SessionError) -> SessionError {
+    state.failed = Some(err.duplicate());
+    err
+}
+
+fn data_size(data: &Data) -> usize {
+    data.iter().map(|(k, v)| k.len() + v.get().len()).sum()
+}
+
+/// The size the loaded record would have after `patch`.
+fn projected_size(session: &Session, patch: &Patch) -> usize {
+    let state = session.lock();
+    let Base::Live(_, record) = &state.base else {
+        return 0;
+    };
+    let mut data = if patch.clear { Data::new() } else { record.data.clone() };
+    for key in &patch.remove {
+        data.remove(key);
+    }
+    for (key, value) in &patch.set {
+        data.insert(key.clone(), value.clone());
+    }
+    data_size(&data)
+}

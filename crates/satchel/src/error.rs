@@ -1,0 +1,251 @@
+//! Errors as values, with their causes kept.
+//!
+//! No error here ever carries a session id, a cookie value or key material: only kinds,
+//! session keys names chosen by the application, and the store's own error as `source()`.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// What kind of failure a store reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached or refused the operation (connection refused, pool
+    /// exhausted, out of memory, read-only replica).
+    Unavailable,
+    /// The store did not answer in time.
+    Timeout,
+    /// What the store holds under a key cannot be decoded as a session record.
+    Corrupt,
+    /// The store does not support the operation (see [`crate::Capabilities`]).
+    Unsupported,
+    /// Any other backend failure.
+    Backend,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::Unavailable => "session store unavailable",
+            StoreErrorKind::Timeout => "session store timed out",
+            StoreErrorKind::Corrupt => "corrupt session record",
+            StoreErrorKind::Unsupported => "operation not supported by this session store",
+            StoreErrorKind::Backend => "session store failure",
+        })
+    }
+}
+
+type Source = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A failure reported by a [`crate::SessionStore`].
+#[derive(Debug)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    detail: Option<&'static str>,
+    source: Option<Source>,
+}
+
+impl StoreError {
+    /// An error of `kind` caused by `source` (kept, never flattened to a string).
+    pub fn new(kind: StoreErrorKind, source: impl Into<Source>) -> Self {
+        StoreError {
+            kind,
+            detail: None,
+            source: Some(source.into()),
+        }
+    }
+
+    /// An error of `kind` with a fixed description and no underlying cause.
+    pub fn msg(kind: StoreErrorKind, detail: &'static str) -> Self {
+        StoreError {
+            kind,
+            detail: Some(detail),
+            source: None,
+        }
+    }
+
+    /// Stored data that cannot be decoded; `detail` says what was wrong with it.
+    pub fn corrupt(detail: &'static str) -> Self {
+        StoreError::msg(StoreErrorKind::Corrupt, detail)
+    }
+
+    /// An optional capability this store lacks.
+    pub fn unsupported(what: &'static str) -> Self {
+        StoreError::msg(StoreErrorKind::Unsupported, what)
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.detail {
+            Some(detail) => write!(f, "{}: {detail}", self.kind),
+            None => fmt::Display::fmt(&self.kind, f),
+        }
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn StdError + 'static))
+    }
+}
+
+/// What went wrong with a session during a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionErrorKind {
+    /// The store failed (load or save). Default response: 503 with `Retry-After`.
+    Store,
+    /// Another request changed a key this request read and then wrote; nothing of this
+    /// request's changes was saved. Default response: 409.
+    Conflict,
+    /// The session ended (logged out, revoked, rotated away or expired) while this request
+    /// ran; nothing of this request's changes was saved. Default response: 409.
+    Gone,
+    /// A value could not be serialised to JSON (a bug in the application). Default: 500.
+    Serialize,
+    /// A stored value does not deserialise into the requested type. Default: 500.
+    Deserialize,
+    /// The session data would exceed the configured size limit. Default: 500.
+    TooLarge,
+}
+
+/// An error from a [`crate::Session`] operation.
+#[derive(Debug)]
+pub struct SessionError {
+    kind: SessionErrorKind,
+    keys: Vec<String>,
+    source: Option<Source>,
+}
+
+impl SessionError {
+    pub(crate) fn new(kind: SessionErrorKind) -> Self {
+        SessionError {
+            kind,
+            keys: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn store(err: StoreError) -> Self {
+        SessionError {
+            kind: SessionErrorKind::Store,
+            keys: Vec::new(),
+            source: Some(Box::new(err)),
+        }
+    }
+
+    pub(crate) fn conflict(keys: Vec<String>) -> Self {
+        SessionError {
+            kind: SessionErrorKind::Conflict,
+            keys,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_key(kind: SessionErrorKind, key: &str, source: serde_json::Error) -> Self {
+        SessionError {
+            kind,
+            keys: vec![key.to_owned()],
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> SessionErrorKind {
+        self.kind
+    }
+
+    /// The session keys involved (the conflicting keys for a conflict, the key that failed
+    /// to (de)serialise), empty otherwise.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The store error kind, when this is a store failure.
+    pub fn store_kind(&self) -> Option<StoreErrorKind> {
+        self.source
+            .as_ref()
+            .and_then(|s| s.downcast_ref::<StoreError>())
+            .map(StoreError::kind)
+    }
+
+    /// The HTTP status the integrations answer with by default.
+    pub fn default_status(&self) -> u16 {
+        match self.kind {
+            SessionErrorKind::Store => 503,
+            SessionErrorKind::Conflict | SessionErrorKind::Gone => 409,
+            SessionErrorKind::Serialize
+            | SessionErrorKind::Deserialize
+            | SessionErrorKind::TooLarge => 500,
+        }
+    }
+
+    /// A copy fit to hand to another party: same kind and keys, the cause summarised.
+    pub(crate) fn duplicate(&self) -> Self {
+        SessionError {
+            kind: self.kind,
+            keys: self.keys.clone(),
+            source: self.store_kind().map(|k| {
+                Box::new(StoreError::msg(k, "see the first report of this error")) as Source
+            }),
+        }
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            SessionErrorKind::Store => f.write_str("session store failure"),
+            SessionErrorKind::Conflict => write!(
+                f,
+                "session keys changed by a concurrent request: {}",
+                self.keys.join(", ")
+            ),
+            SessionErrorKind::Gone => f.write_str("session ended during this request"),
+            SessionErrorKind::Serialize => {
+                write!(f, "cannot serialise session value {:?}", self.keys.first())
+            }
+            SessionErrorKind::Deserialize => {
+                write!(f, "cannot deserialise session value {:?}", self.keys.first())
+            }
+            SessionErrorKind::TooLarge => f.write_str("session data exceeds the size limit"),
+        }
+    }
+}
+
+impl StdError for SessionError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn StdError + 'static))
+    }
+}
+
+impl From<StoreError> for SessionError {
+    fn from(err: StoreError) -> Self {
+        SessionError::store(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_their_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = SessionError::store(StoreError::new(StoreErrorKind::Unavailable, io));
+        assert_eq!(err.store_kind(), Some(StoreErrorKind::Unavailable));
+        let store = err.source().expect("store error");
+        assert!(store.source().expect("io error").to_string().contains("refused"));
+        assert_eq!(err.default_status(), 503);
+    }
+}

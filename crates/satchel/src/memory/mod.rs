@@ -1,0 +1,511 @@
+//! [`MemoryStore`]: the embedded default, fit for production on a single instance.
+//!
+//! - **Concurrent**: records live in independently locked shards (64 by default), chosen
+//!   by bits of the store key, so requests for different sessions rarely meet on a lock.
+//!   No lock is held across an `.await` (every operation is synchronous inside).
+//! - **Compact**: a record is its three deadlines plus one byte blob (see `codec.rs`),
+//!   about 150 bytes for a small session including the table's own overhead.
+//! - **Bounded**: at most `max_sessions` records (default 1,000,000). When a shard is
+//!   full, expired records are swept first; if none are, the record expiring soonest among
+//!   a sample of 16 is evicted (like Redis's `volatile-ttl`), so an attacker creating
+//!   sessions can push out only the sessions closest to expiry, never grow memory.
+//! - **No leak of expired records**: a record past its deadline is never returned and is
+//!   removed when seen; each shard also sweeps itself after as many writes as it holds
+//!   records (amortised O(1) per write), and [`SessionStore::purge_expired`] sweeps on
+//!   demand.
+//! - **Lost on restart**: users then start fresh anonymous sessions. Use an SQL or Redis
+//!   store when sessions must survive a restart or be shared by several instances.
+
+mod codec;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::error::StoreError;
+use crate::id::StoreKey;
+use crate::record::{Expires, Patch, Record};
+use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
+use crate::time::Timestamp;
+use codec::Times;
+
+const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
+const DEFAULT_SHARDS: usize = 64;
+const EVICTION_SAMPLE: usize = 16;
+/// A full shard re-sweeps for expired records at most this often; in between it evicts.
+const FULL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An in-process session store. Cheap to clone: clones share the same sessions.
+#[derive(Clone)]
+pub struct MemoryStore(Arc<Shared>);
+
+struct Shared {
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: u64,
+    shard_capacity: usize,
+    /// owner → store keys of their sessions. Locked after a shard lock, never before.
+    owners: Mutex<HashMap<String, Vec<StoreKey>>>,
+}
+
+type Map = hashbrown::HashMap<StoreKey, Entry, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Default)]
+struct Shard {
+    map: Map,
+    writes_since_sweep: usize,
+    /// How many records the last sweep left; the next one comes after as many writes.
+    len_after_sweep: usize,
+    next_full_sweep: Timestamp,
+}
+
+struct Entry {
+    times: Times,
+    blob: Box<[u8]>,
+}
+
+/// Store keys are uniformly random hashes: [`StoreKey`]'s `Hash` feeds 8 of its bytes as
+/// one `u64`, which this hasher passes through untouched.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if something other than a StoreKey is hashed; mix anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.0.shards.len())
+            .field("shard_capacity", &self.0.shard_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`MemoryStore`].
+#[derive(Debug, Clone)]
+pub struct MemoryStoreBuilder {
+    max_sessions: usize,
+    shards: usize,
+}
+
+impl MemoryStoreBuilder {
+    /// The most sessions kept at once (default 1,000,000); see the module docs for eviction.
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.max_sessions = n.max(1);
+        self
+    }
+
+    /// The number of independently locked shards, rounded up to a power of two
+    /// (default 64).
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n.clamp(1, 1 << 16).next_power_of_two();
+        self
+    }
+
+    /// The store.
+    pub fn build(self) -> MemoryStore {
+        let shard_capacity = self.max_sessions.div_ceil(self.shards).max(1);
+        MemoryStore(Arc::new(Shared {
+            shards: (0..self.shards).map(|_| Mutex::new(Shard::default())).collect(),
+            shard_mask: self.shards as u64 - 1,
+            shard_capacity,
+            owners: Mutex::new(HashMap::new()),
+        }))
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store with the default bounds.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder to set the bounds.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            shards: DEFAULT_SHARDS,
+        }
+    }
+
+    /// How many records are held, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.0.shards.iter().map(|s| s.lock().map.len()).sum()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Overwrites the stored bytes of `key` with `blob`, to test how corrupt data is
+    /// handled. Returns whether the key existed.
+    #[doc(hidden)]
+    pub fn corrupt_for_tests(&self, key: &StoreKey, blob: &[u8]) -> bool {
+        let mut shard = self.shard(key).lock();
+        match shard.map.get_mut(key) {
+            Some(entry) => {
+                entry.blob = blob.into();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn shard(&self, key: &StoreKey) -> &Mutex<Shard> {
+        &self.0.shards[self.shard_index(key)]
+    }
+
+    /// Bytes 8..16 of the key pick the shard (bytes 0..8 are the in-shard hash).
+    fn shard_index(&self, key: &StoreKey) -> usize {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&key.as_bytes()[8..16]);
+        // The mask keeps the index below the shard count, which fits in usize.
+        usize::try_from(u64::from_le_bytes(b) & self.0.shard_mask).unwrap_or(0)
+    }
+
+    fn index_owner(&self, owner: Option<String>, key: StoreKey) {
+        if let Some(owner) = owner {
+            self.0.owners.lock().entry(owner).or_default().push(key);
+        }
+    }
+
+    fn unindex_owner(&self, owner: Option<String>, key: &StoreKey) {
+        let Some(owner) = owner else { return };
+        let mut owners = self.0.owners.lock();
+        if let Some(keys) = owners.get_mut(&owner) {
+            keys.retain(|k| k != key);
+            if keys.is_empty() {
+                owners.remove(&owner);
+            }
+        }
+    }
+
+    /// Makes room for one more record in a full shard (see the module docs).
+    fn make_room(&self, shard: &mut Shard, now: Timestamp) {
+        if shard.map.len() < self.0.shard_capacity {
+            return;
+        }
+        if now >= shard.next_full_sweep {
+            self.sweep(shard, now, usize::MAX);
+            shard.next_full_sweep = now.saturating_add(FULL_SWEEP_INTERVAL);
+        }
+        while shard.map.len() >= self.0.shard_capacity {
+            let victim = shard
+                .map
+                .iter()
+                .take(EVICTION_SAMPLE)
+                .min_by_key(|(_, e)| e.times.expires_at())
+                .map(|(k, _)| *k);
+            let Some(victim) = victim else { break };
+            if let Some(entry) = shard.map.remove(&victim) {
+                self.unindex_owner(codec::owner(&entry.blob), &victim);
+            }
+        }
+    }
+
+    /// Removes up to `limit` expired records from `shard`; returns how many.
+    fn sweep(&self, shard: &mut Shard, now: Timestamp, limit: usize) -> usize {
+        let mut removed = Vec::new();
+        shard.map.retain(|key, entry| {
+            if removed.len() < limit && now >= entry.times.expires_at() {
+                removed.push((*key, codec::owner(&entry.blob)));
+                false
+            } else {
+                true
+            }
+        });
+        shard.writes_since_sweep = 0;
+        shard.len_after_sweep = shard.map.len();
+        for (key, owner) in &removed {
+            self.unindex_owner(owner.clone(), key);
+        }
+        removed.len()
+    }
+
+    /// Counts a write and sweeps the shard once it has seen as many writes as the last
+    /// sweep left records, so a shard holds at most about twice its live records plus
+    /// 1024, at an amortised O(1) cost per write.
+    fn after_write(&self, shard: &mut Shard, now: Timestamp) {
+        shard.writes_since_sweep += 1;
+        if shard.writes_since_sweep > shard.len_after_sweep.max(1024) {
+            self.sweep(shard, now, usize::MAX);
+        }
+    }
+
+    /// The live entry under `key`; an expired one is removed on sight.
+    fn live<'s>(&self, shard: &'s mut Shard, key: &StoreKey, now: Timestamp) -> Option<&'s mut Entry> {
+        let expired = match shard.map.get(key) {
+            None => return None,
+            Some(entry) => now >= entry.times.expires_at(),
+        };
+        if expired {
+            if let Some(entry) = shard.map.remove(key) {
+                self.unindex_owner(codec::owner(&entry.blob), key);
+            }
+            return None;
+        }
+        shard.map.get_mut(key)
+    }
+
+    fn insert_new(&self, shard: &mut Shard, key: &StoreKey, record: &Record, now: Timestamp) -> WriteOutcome {
+        if self.live(shard, key, now).is_some() {
+            return WriteOutcome::KeyTaken;
+        }
+        self.make_room(shard, now);
+        shard.map.insert(
+            *key,
+            Entry {
+                times: Times::of(&record.meta),
+                blob: codec::encode(record),
+            },
+        );
+        self.index_owner(record.meta.owner.clone(), *key);
+        self.after_write(shard, now);
+        WriteOutcome::Applied(record.meta.expires())
+    }
+
+    /// Applies `patch` to the live record in `shard`, returning the new record.
+    fn patch_entry(&self, shard: &mut Shard, key: &StoreKey, patch: &Patch, now: Timestamp) -> Result<Result<Record, WriteOutcome>, StoreError> {
+        let Some(entry) = self.live(shard, key, now) else {
+            return Ok(Err(WriteOutcome::Gone));
+        };
+        let mut record = codec::decode(&entry.blob, entry.times)?;
+        let conflicts = patch.conflicts(&record.data);
+        if !conflicts.is_empty() {
+            return Ok(Err(WriteOutcome::Conflict(conflicts)));
+        }
+        patch.apply_to(&mut record, now);
+        Ok(Ok(record))
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        let mut shard = self.shard(key).lock();
+        match self.live(&mut shard, key, now) {
+            Some(entry) => codec::decode(&entry.blob, entry.times).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, key: &StoreKey, record: &Record, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+        let mut shard = self.shard(key).lock();
+        Ok(self.insert_new(&mut shard, key, record, now))
+    }
+
+    async fn apply(&self, key: &StoreKey, patch: &Patch, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+        let mut shard = self.shard(key).lock();
+        let record = match self.patch_entry(&mut shard, key, patch, now)? {
+            Ok(record) => record,
+            Err(outcome) => return Ok(outcome),
+        };
+        let Some(entry) = shard.map.get_mut(key) else {
+            return Ok(WriteOutcome::Gone);
+        };
+        let old_owner = patch.owner.as_ref().map(|_| codec::owner(&entry.blob));
+        entry.times = Times::of(&record.meta);
+        entry.blob = codec::encode(&record);
+        if let Some(old_owner) = old_owner {
+            self.unindex_owner(old_owner, key);
+            self.index_owner(record.meta.owner.clone(), *key);
+        }
+        self.after_write(&mut shard, now);
+        Ok(WriteOutcome::Applied(record.meta.expires()))
+    }
+
+    async fn rotate(&self, old: &StoreKey, new: &StoreKey, patch: &Patch, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+        // Lock both shards in index order (one lock if they are the same) so the move is
+        // atomic: no observer ever sees both keys or neither.
+        let (a, b) = (self.shard_index(old), self.shard_index(new));
+        let mut first = self.0.shards[a.min(b)].lock();
+        let mut second = (a != b).then(|| self.0.shards[a.max(b)].lock());
+        let (old_shard, new_shard): (&mut Shard, &mut Shard) = match second.as_deref_mut() {
+            None => {
+                let record = match self.patch_entry(&mut first, old, patch, now)? {
+                    Ok(r) => r,
+                    Err(outcome) => return Ok(outcome),
+                };
+                if self.live(&mut first, new, now).is_some() {
+                    return Ok(WriteOutcome::KeyTaken);
+                }
+                return Ok(self.finish_rotate(&mut first, None, old, new, &record, now));
+            }
+            Some(other) if a < b => (&mut *first, other),
+            Some(other) => (other, &mut *first),
+        };
+        let record = match self.patch_entry(old_shard, old, patch, now)? {
+            Ok(r) => r,
+            Err(outcome) => return Ok(outcome),
+        };
+        if self.live(new_shard, new, now).is_some() {
+            return Ok(WriteOutcome::KeyTaken);
+        }
+        Ok(self.finish_rotate(old_shard, Some(new_shard), old, new, &record, now))
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let mut shard = self.shard(key).lock();
+        if let Some(entry) = shard.map.remove(key) {
+            self.unindex_owner(codec::owner(&entry.blob), key);
+        }
+        Ok(())
+    }
+
+    async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
+        let mut shard = self.shard(key).lock();
+        let Some(entry) = self.live(&mut shard, key, now) else {
+            return Ok(None);
+        };
+        let (idle_timeout, persistent) = codec::idle_timeout(&entry.blob)?;
+        entry.times.idle = now.saturating_add(idle_timeout).min(entry.times.absolute);
+        Ok(Some(Expires {
+            at: entry.times.expires_at(),
+            persistent,
+        }))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn sessions_of(&self, owner: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
+        let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let shard = self.shard(&key).lock();
+            if let Some(entry) = shard.map.get(&key) {
+                if now < entry.times.expires_at() {
+                    out.push(SessionInfo {
+                        key,
+                        created_at: entry.times.created,
+                        idle_deadline: entry.times.idle,
+                        absolute_deadline: entry.times.absolute,
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
+        let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
+        let mut n = 0;
+        for key in keys.iter().filter(|k| Some(*k) != keep) {
+            let mut shard = self.shard(key).lock();
+            if let Some(entry) = shard.map.remove(key) {
+                self.unindex_owner(codec::owner(&entry.blob), key);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        let mut total = 0usize;
+        for shard in self.0.shards.iter() {
+            if total >= limit {
+                break;
+            }
+            total += self.sweep(&mut shard.lock(), now, limit - total);
+        }
+        Ok(total as u64)
+    }
+}
+
+impl MemoryStore {
+    fn finish_rotate(&self, old_shard: &mut Shard, new_shard: Option<&mut Shard>, old: &StoreKey, new: &StoreKey, record: &Record, now: Timestamp) -> WriteOutcome {
+        if let Some(entry) = old_shard.map.remove(old) {
+            self.unindex_owner(codec::owner(&entry.blob), old);
+        }
+        let target = match new_shard {
+            Some(shard) => shard,
+            None => old_shard,
+        };
+        self.insert_new(target, new, record, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Meta, Value};
+
+    fn record(now: Timestamp, ttl: u64) -> Record {
+        Record {
+            data: [("n".to_owned(), Value::from_json("1").expect("json"))].into(),
+            meta: Meta::new(now, Duration::from_secs(ttl), Duration::from_secs(ttl * 10)),
+        }
+    }
+
+    #[tokio::test]
+    async fn capacity_is_a_hard_bound() {
+        let store = MemoryStore::builder().max_sessions(64).shards(4).build();
+        let now = Timestamp::from_millis(1_000_000);
+        for _ in 0..10_000 {
+            let key = crate::SessionId::generate().store_key();
+            store.create(&key, &record(now, 60), now).await.expect("create");
+        }
+        assert!(store.len() <= 64, "{} records", store.len());
+    }
+
+    #[tokio::test]
+    async fn eviction_prefers_the_soonest_to_expire() {
+        let store = MemoryStore::builder().max_sessions(8).shards(1).build();
+        let now = Timestamp::from_millis(1_000_000);
+        let long: Vec<_> = (0..7).map(|_| crate::SessionId::generate().store_key()).collect();
+        for key in &long {
+            store.create(key, &record(now, 3600), now).await.expect("create");
+        }
+        let short = crate::SessionId::generate().store_key();
+        store.create(&short, &record(now, 10), now).await.expect("create");
+        let newcomer = crate::SessionId::generate().store_key();
+        store.create(&newcomer, &record(now, 3600), now).await.expect("create");
+        assert!(store.load(&short, now).await.expect("load").is_none());
+        for key in long.iter().chain([&newcomer]) {
+            assert!(store.load(key, now).await.expect("load").is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_records_are_swept_without_reads() {
+        let store = MemoryStore::builder().shards(1).build();
+        let t0 = Timestamp::from_millis(1_000_000);
+        for _ in 0..5_000 {
+            let key = crate::SessionId::generate().store_key();
+            store.create(&key, &record(t0, 1), t0).await.expect("create");
+        }
+        // Later writes alone keep the table from growing without bound.
+        let later = t0.saturating_add(Duration::from_secs(3600));
+        for _ in 0..6_000 {
+            let key = crate::SessionId::generate().store_key();
+            store.create(&key, &record(later, 3600), later).await.expect("create");
+        }
+        assert!(store.len() < 7_000, "{} records held", store.len());
+        let far = later.saturating_add(Duration::from_secs(365 * 24 * 3600));
+        let purged = store.purge_expired(far, usize::MAX).await.expect("purge");
+        assert!(purged > 0);
+        assert_eq!(store.len(), 0);
+    }
+}

@@ -1,0 +1,323 @@
+//! The [`Session`] handle that request handlers use.
+
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::{SessionError, SessionErrorKind};
+use crate::record::Value;
+use crate::state::{Base, CookieOut, Expiry, Rotation, State};
+use crate::time::Timestamp;
+
+/// The key under which flash messages are kept.
+pub const FLASH_KEY: &str = "_flash";
+
+/// A one-time message for the next page the user sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    /// A category chosen by the application ("info", "error", …).
+    pub level: String,
+    /// The text.
+    pub message: String,
+}
+
+/// One session of the current owner, as [`Session::owner_sessions`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerSession {
+    /// When the session was created.
+    pub created_at: Timestamp,
+    /// When it dies unless used.
+    pub idle_deadline: Timestamp,
+    /// When it dies regardless.
+    pub absolute_deadline: Timestamp,
+    /// Whether it is the session of this request.
+    pub current: bool,
+}
+
+/// The session of one request. Cheap to clone; clones share the state.
+///
+/// Nothing touches the store until the handler reads: [`Session::get`] loads the record
+/// once per request; writes are recorded and sent as one patch when the response goes out
+/// (or at [`Session::save`]).
+///
+/// # Concurrency
+/// A value read with `get` and then written with `insert` (or `remove`d) carries the value
+/// read; if another request changed that key in between, the save fails with
+/// [`SessionErrorKind::Conflict`] and none of this request's changes are stored. Keys
+/// changed by other requests and not written here are kept. Call [`Session::save`] inside
+/// the handler to see that error and retry; otherwise the integration answers 409.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) engine: Engine,
+    pub(crate) state: Arc<Mutex<State>>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
+        let base = match &state.base {
+            Base::None => "none",
+            Base::NotLoaded(_) => "not loaded",
+            Base::Live(..) => "live",
+        };
+        f.debug_struct("Session")
+            .field("base", &base)
+            .field("pending_writes", &state.changes.writes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    /// The value under `key`, deserialised as `T`; `None` if absent.
+    ///
+    /// # Errors
+    /// [`SessionErrorKind::Store`] if the record cannot be loaded (the request then fails
+    /// closed: its response becomes the error response), [`SessionErrorKind::Deserialize`] if
+    /// the stored JSON does not fit `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        match self.get_value(key).await? {
+            None => Ok(None),
+            Some(v) => v
+                .deserialize()
+                .map(Some)
+                .map_err(|e| SessionError::with_key(SessionErrorKind::Deserialize, key, e)),
+        }
+    }
+
+    /// The raw JSON value under `key`.
+    ///
+    /// # Errors
+    /// As [`Session::get`], without the deserialisation.
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.engine.ensure_loaded(self).await?;
+        let mut state = self.lock();
+        state.check()?;
+        state.accessed = true;
+        if let Some(pending) = state.changes.writes.get(key) {
+            return Ok(pending.clone());
+        }
+        if state.changes.clear {
+            return Ok(None);
+        }
+        let seen = match &state.base {
+            Base::Live(_, record) => record.data.get(key).cloned(),
+            Base::None | Base::NotLoaded(_) => None,
+        };
+        if matches!(state.base, Base::Live(..)) {
+            state
+                .changes
+                .reads
+                .entry(key.to_owned())
+                .or_insert_with(|| seen.clone());
+        }
+        Ok(seen)
+    }
+
+    /// Writes `value` under `key`. No store call happens now: the change is sent with the
+    /// others when the response goes out.
+    ///
+    /// # Errors
+    /// [`SessionErrorKind::Serialize`] if `value` cannot be serialised to JSON,
+    /// [`SessionErrorKind::TooLarge`] if it alone exceeds the configured data limit, or the
+    /// error that already failed this request.
+    pub fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), SessionError> {
+        let raw = Value::from_serialize(value)
+            .map_err(|e| SessionError::with_key(SessionErrorKind::Serialize, key, e))?;
+        if key.len() + raw.get().len() > self.engine.config().max_data_bytes {
+            return Err(SessionError::new(SessionErrorKind::TooLarge));
+        }
+        self.insert_value(key, raw)
+    }
+
+    /// Writes a raw JSON value under `key`.
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn insert_value(&self, key: &str, value: Value) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        state.check()?;
+        state.changes.writes.insert(key.to_owned(), Some(value));
+        Ok(())
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn remove(&self, key: &str) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        state.check()?;
+        state.changes.writes.insert(key.to_owned(), None);
+        Ok(())
+    }
+
+    /// Removes every key (the session itself, its id and owner stay).
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn clear(&self) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        state.check()?;
+        state.changes.clear = true;
+        state.changes.writes.clear();
+        Ok(())
+    }
+
+    /// Logs `owner` in: the session gets a new id (the old one stops working), is bound to
+    /// `owner` (see [`crate::Engine::sessions_of`]) and keeps its data.
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn login(&self, owner: impl Into<String>) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        state.check()?;
+        state.changes.rotate = Some(Rotation::Owner(owner.into()));
+        Ok(())
+    }
+
+    /// Gives the session a new id, keeping data and owner: call it on any privilege change
+    /// other than login (role change, password change, sudo mode).
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn cycle_id(&self) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        state.check()?;
+        if state.changes.rotate.is_none() {
+            state.changes.rotate = Some(Rotation::KeepOwner);
+        }
+        Ok(())
+    }
+
+    /// Ends the session: the record is deleted from the store when the response goes out
+    /// and the browser is told to drop the cookie. Anything written after this call goes
+    /// into a brand-new anonymous session (e.g. a "logged out" flash message).
+    pub fn logout(&self) {
+        let mut state = self.lock();
+        let old = std::mem::replace(&mut state.base, Base::None);
+        if let Base::NotLoaded(id) | Base::Live(id, _) = old {
+            state.delete = Some(id);
+        }
+        state.changes = Default::default();
+        if state.had_cookie || state.cookie != CookieOut::Keep {
+            state.cookie = CookieOut::Remove;
+        }
+        state.accessed = true;
+    }
+
+    /// Changes how this session expires ("remember me", or back to a browser session).
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn set_expiry(&self, expiry: Expiry) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        state.check()?;
+        state.changes.expiry = Some(expiry);
+        Ok(())
+    }
+
+    /// The owner this session is bound to (including a login pending in this request).
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn owner(&self) -> Result<Option<String>, SessionError> {
+        self.engine.ensure_loaded(self).await?;
+        let mut state = self.lock();
+        state.check()?;
+        state.accessed = true;
+        if let Some(Rotation::Owner(owner)) = &state.changes.rotate {
+            return Ok(Some(owner.clone()));
+        }
+        Ok(match &state.base {
+            Base::Live(_, record) => record.meta.owner.clone(),
+            _ => None,
+        })
+    }
+
+    /// Adds a flash message, shown once by a later [`Session::take_flashes`].
+    ///
+    /// # Errors
+    /// As [`Session::get`] and [`Session::insert`].
+    pub async fn flash(&self, level: &str, message: &str) -> Result<(), SessionError> {
+        let mut list: Vec<Flash> = self.get(FLASH_KEY).await?.unwrap_or_default();
+        list.push(Flash {
+            level: level.to_owned(),
+            message: message.to_owned(),
+        });
+        self.insert(FLASH_KEY, &list)
+    }
+
+    /// Returns and removes the pending flash messages.
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn take_flashes(&self) -> Result<Vec<Flash>, SessionError> {
+        let list: Vec<Flash> = self.get(FLASH_KEY).await?.unwrap_or_default();
+        if !list.is_empty() {
+            self.remove(FLASH_KEY)?;
+        }
+        Ok(list)
+    }
+
+    /// Stores this request's changes now instead of when the response goes out, so the
+    /// handler can react to a conflict (for example by reading again and retrying).
+    ///
+    /// # Errors
+    /// [`SessionErrorKind::Conflict`], [`SessionErrorKind::Gone`],
+    /// [`SessionErrorKind::Store`] or [`SessionErrorKind::TooLarge`]; after an error the
+    /// pending changes are dropped, except after a conflict, where the handler may read
+    /// again (getting fresh values) and write again.
+    pub async fn save(&self) -> Result<(), SessionError> {
+        self.engine.save(self, false).await
+    }
+
+    /// The live sessions of this session's owner (none when not logged in).
+    ///
+    /// # Errors
+    /// As [`Session::get`], and [`crate::StoreErrorKind::Unsupported`] store errors for
+    /// stores without an owner index.
+    pub async fn owner_sessions(&self) -> Result<Vec<OwnerSession>, SessionError> {
+        let Some(owner) = self.owner().await? else {
+            return Ok(Vec::new());
+        };
+        let current = self.current_key();
+        let list = self.engine.sessions_of(&owner).await?;
+        Ok(list
+            .into_iter()
+            .map(|info| OwnerSession {
+                created_at: info.created_at,
+                idle_deadline: info.idle_deadline,
+                absolute_deadline: info.absolute_deadline,
+                current: Some(info.key) == current,
+            })
+            .collect())
+    }
+
+    /// Ends every other session of this session's owner ("log out my other devices").
+    /// Returns how many were ended.
+    ///
+    /// # Errors
+    /// As [`Session::owner_sessions`].
+    pub async fn revoke_other_sessions(&self) -> Result<u64, SessionError> {
+        let Some(owner) = self.owner().await? else {
+            return Ok(0);
+        };
+        let current = self.current_key();
+        self.engine.revoke_owner(&owner, current.as_ref()).await
+    }
+
+    fn current_key(&self) -> Option<crate::StoreKey> {
+        match &self.lock().base {
+            Base::Live(id, _) | Base::NotLoaded(id) => Some(id.store_key()),
+            Base::None => None,
+        }
+    }
+}

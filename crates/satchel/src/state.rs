@@ -1,0 +1,116 @@
+//! The per-request session state: what was loaded, what the handler changed, and what the
+//! response must tell the browser. Plain data; the decisions live in `engine.rs`.
+
+use std::collections::BTreeMap;
+
+use crate::error::SessionError;
+use crate::id::SessionId;
+use crate::record::{Data, Record, Value};
+
+/// What the request knows about its session record.
+#[derive(Debug)]
+pub(crate) enum Base {
+    /// No session: no cookie, an invalid or unknown one, or logged out in this request.
+    None,
+    /// A well-formed id from the cookie, not loaded yet (it may not exist).
+    NotLoaded(SessionId),
+    /// A loaded, live record.
+    Live(SessionId, Record),
+}
+
+/// A requested id rotation (login or `cycle_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rotation {
+    /// Rotate and keep the owner.
+    KeepOwner,
+    /// Rotate and bind this owner.
+    Owner(String),
+}
+
+/// A requested change of expiry policy, resolved to deadlines at save time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// A browser-session cookie (no `Max-Age`) with the configured idle and absolute
+    /// timeouts, counted from the session's creation.
+    BrowserSession,
+    /// A persistent ("remember me") cookie: the session survives browser restarts, with this
+    /// idle timeout and an absolute deadline this long from now.
+    Persistent(std::time::Duration),
+}
+
+/// What the handler changed since the last save.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    /// Remove every stored key first.
+    pub(crate) clear: bool,
+    /// Keys written (`Some`) or removed (`None`).
+    pub(crate) writes: BTreeMap<String, Option<Value>>,
+    /// Keys read from the stored record, with the value seen (`None`: absent).
+    pub(crate) reads: BTreeMap<String, Option<Value>>,
+    /// A rotation to perform.
+    pub(crate) rotate: Option<Rotation>,
+    /// An expiry policy change.
+    pub(crate) expiry: Option<Expiry>,
+}
+
+impl Changes {
+    pub(crate) fn touches_record(&self) -> bool {
+        self.clear || !self.writes.is_empty() || self.rotate.is_some() || self.expiry.is_some()
+    }
+
+    /// The data a brand-new session made of these changes would hold.
+    pub(crate) fn fresh_data(&self) -> Data {
+        self.writes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .collect()
+    }
+}
+
+/// What the response must do with the cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CookieOut {
+    /// Nothing.
+    Keep,
+    /// Send this `Set-Cookie` value.
+    Set(String),
+    /// Remove the browser's session cookie.
+    Remove,
+}
+
+/// Everything the engine tracks for one request.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) base: Base,
+    pub(crate) changes: Changes,
+    /// A record to delete at save time (logout), with whether the browser holds a cookie.
+    pub(crate) delete: Option<SessionId>,
+    pub(crate) cookie: CookieOut,
+    /// Whether the browser sent a session cookie of any kind.
+    pub(crate) had_cookie: bool,
+    /// Whether the handler read the session (the response then depends on the cookie).
+    pub(crate) accessed: bool,
+    /// A failure that makes the rest of the request fail closed.
+    pub(crate) failed: Option<SessionError>,
+}
+
+impl State {
+    pub(crate) fn new(base: Base, had_cookie: bool) -> Self {
+        State {
+            base,
+            changes: Changes::default(),
+            delete: None,
+            cookie: CookieOut::Keep,
+            had_cookie,
+            accessed: false,
+            failed: None,
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), SessionError> {
+        match &self.failed {
+            Some(err) => Err(err.duplicate()),
+            None => Ok(()),
+        }
+    }
+}
