@@ -186,7 +186,8 @@ pub trait SessionStore: Send + Sync + 'static {
         async { Err(StoreError::unsupported("owner index")) }
     }
 
-    /// Deletes every session bound to `owner` except `keep`; returns how many were deleted.
+    /// Deletes every session bound to `owner` except `keep`; returns how many records were
+    /// deleted (which may include expired ones not purged yet).
     ///
     /// # Errors
     /// [`crate::StoreErrorKind::Unsupported`] unless [`Capabilities::owner_index`].
