@@ -232,8 +232,7 @@ impl SessionConfigBuilder {
         if c.cookie_name.is_empty() || !c.cookie_name.bytes().all(is_token_byte) {
             return Err(ConfigError::InvalidCookieName);
         }
-        if !c.path.starts_with('/') || c.path.bytes().any(|b| b == b';' || b.is_ascii_control())
-        {
+        if !c.path.starts_with('/') || c.path.bytes().any(|b| b == b';' || b.is_ascii_control()) {
             return Err(ConfigError::InvalidPath);
         }
         if let Some(domain) = &c.domain {
@@ -280,7 +279,9 @@ mod tests {
 
     #[test]
     fn defaults_are_secure() {
-        let c = SessionConfig::builder().build().expect("defaults are valid");
+        let c = SessionConfig::builder()
+            .build()
+            .expect("defaults are valid");
         assert_eq!(c.cookie_name, "id");
         assert!(c.secure && c.http_only);
         assert_eq!(c.same_site, SameSite::Lax);
@@ -310,7 +311,9 @@ mod tests {
             Err(ConfigError::HostPrefix)
         );
         assert_eq!(
-            b().cookie_name("__host-id").dangerous_insecure_cookies().build(),
+            b().cookie_name("__host-id")
+                .dangerous_insecure_cookies()
+                .build(),
             Err(ConfigError::HostPrefix)
         );
         assert_eq!(
@@ -323,7 +326,10 @@ mod tests {
             b().cookie_name("a b").build(),
             Err(ConfigError::InvalidCookieName)
         );
-        assert_eq!(b().cookie_name("").build(), Err(ConfigError::InvalidCookieName));
+        assert_eq!(
+            b().cookie_name("").build(),
+            Err(ConfigError::InvalidCookieName)
+        );
         assert_eq!(b().path("x").build(), Err(ConfigError::InvalidPath));
         assert_eq!(b().path("/;x").build(), Err(ConfigError::InvalidPath));
         assert_eq!(b().domain("a;b").build(), Err(ConfigError::InvalidDomain));
@@ -333,7 +339,10 @@ mod tests {
                 .build(),
             Err(ConfigError::Timeouts)
         );
-        assert_eq!(b().touch_after_percent(101).build(), Err(ConfigError::TouchPercent));
+        assert_eq!(
+            b().touch_after_percent(101).build(),
+            Err(ConfigError::TouchPercent)
+        );
         assert!(b().cookie_name("__Host-id").build().is_ok());
         assert!(b().same_site(SameSite::None).build().is_ok());
     }

@@ -84,14 +84,20 @@ fn json(text: &str) -> Value {
 
 fn record(now: Timestamp, pairs: &[(&str, &str)]) -> Record {
     Record {
-        data: pairs.iter().map(|(k, v)| ((*k).to_owned(), json(v))).collect(),
+        data: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json(v)))
+            .collect(),
         meta: Meta::new(now, IDLE, ABSOLUTE),
     }
 }
 
 fn set(pairs: &[(&str, &str)]) -> Patch {
     Patch {
-        set: pairs.iter().map(|(k, v)| ((*k).to_owned(), json(v))).collect(),
+        set: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json(v)))
+            .collect(),
         ..Patch::default()
     }
 }
@@ -120,7 +126,14 @@ pub async fn create_then_load_round_trips<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    let mut r = record(now, &[("user", "\"alice\""), ("n", "42"), ("cart", "[1,2,{\"x\":null}]")]);
+    let mut r = record(
+        now,
+        &[
+            ("user", "\"alice\""),
+            ("n", "42"),
+            ("cart", "[1,2,{\"x\":null}]"),
+        ],
+    );
     r.meta.owner = Some("alice".into());
     r.meta.persistent = true;
     applied(store.create(&k, &r, now).await.expect("create"), "create");
@@ -136,7 +149,10 @@ pub async fn create_then_load_round_trips<H: Harness>(h: &H) {
     assert_eq!(back.meta.created_at, r.meta.created_at);
     assert_eq!(back.meta.idle_deadline, r.meta.idle_deadline);
     assert_eq!(back.meta.absolute_deadline, r.meta.absolute_deadline);
-    assert!(store.load(&key(), now).await.expect("load").is_none(), "unknown key loads");
+    assert!(
+        store.load(&key(), now).await.expect("load").is_none(),
+        "unknown key loads"
+    );
 }
 
 /// `create` on a live key changes nothing (SEC-6).
@@ -144,8 +160,17 @@ pub async fn create_never_overwrites<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    applied(store.create(&k, &record(now, &[("a", "1")]), now).await.expect("create"), "create");
-    let second = store.create(&k, &record(now, &[("a", "2")]), now).await.expect("create");
+    applied(
+        store
+            .create(&k, &record(now, &[("a", "1")]), now)
+            .await
+            .expect("create"),
+        "create",
+    );
+    let second = store
+        .create(&k, &record(now, &[("a", "2")]), now)
+        .await
+        .expect("create");
     assert_eq!(second, WriteOutcome::KeyTaken);
     assert_eq!(get(&must_load(&store, &k, now).await, "a"), Some("1"));
 }
@@ -155,7 +180,10 @@ pub async fn apply_merges_named_keys_only<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("a", "1"), ("b", "2"), ("c", "3")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("a", "1"), ("b", "2"), ("c", "3")]), now)
+        .await
+        .expect("create");
     let mut patch = set(&[("b", "20"), ("d", "\"new\"")]);
     patch.remove.push("c".into());
     patch.remove.push("never-there".into());
@@ -173,7 +201,10 @@ pub async fn apply_merges_named_keys_only<H: Harness>(h: &H) {
     assert_eq!(r.data.len(), 1);
     assert_eq!(get(&r, "z"), Some("true"));
     assert_eq!(r.meta.owner.as_deref(), Some("bob"));
-    let gone = store.apply(&key(), &set(&[("a", "1")]), now).await.expect("apply");
+    let gone = store
+        .apply(&key(), &set(&[("a", "1")]), now)
+        .await
+        .expect("apply");
     assert_eq!(gone, WriteOutcome::Gone);
 }
 
@@ -182,25 +213,41 @@ pub async fn apply_refuses_stale_reads<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("n", "1"), ("x", "0")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("n", "1"), ("x", "0")]), now)
+        .await
+        .expect("create");
     // Another request moved n from 1 to 2.
-    store.apply(&k, &set(&[("n", "2")]), now).await.expect("apply");
+    store
+        .apply(&k, &set(&[("n", "2")]), now)
+        .await
+        .expect("apply");
     let mut stale = set(&[("n", "2"), ("x", "1")]);
     stale.expect.push(("n".into(), Some(json("1"))));
     let outcome = store.apply(&k, &stale, now).await.expect("apply");
     assert_eq!(outcome, WriteOutcome::Conflict(vec!["n".into()]));
     let r = must_load(&store, &k, now).await;
-    assert_eq!(get(&r, "x"), Some("0"), "a refused patch must change nothing");
+    assert_eq!(
+        get(&r, "x"),
+        Some("0"),
+        "a refused patch must change nothing"
+    );
     // Expecting absence works too.
     let mut absent = set(&[("fresh", "1")]);
     absent.expect.push(("fresh".into(), None));
-    applied(store.apply(&k, &absent, now).await.expect("apply"), "expect absent");
+    applied(
+        store.apply(&k, &absent, now).await.expect("apply"),
+        "expect absent",
+    );
     let again = store.apply(&k, &absent, now).await.expect("apply");
     assert_eq!(again, WriteOutcome::Conflict(vec!["fresh".into()]));
     // A fresh expectation succeeds.
     let mut fresh = set(&[("n", "3")]);
     fresh.expect.push(("n".into(), Some(json("2"))));
-    applied(store.apply(&k, &fresh, now).await.expect("apply"), "fresh expectation");
+    applied(
+        store.apply(&k, &fresh, now).await.expect("apply"),
+        "fresh expectation",
+    );
 }
 
 /// Past either deadline a record is absent for every operation, evicted or not (SEC-14,
@@ -209,24 +256,48 @@ pub async fn expired_records_are_absent<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("a", "1")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("a", "1")]), now)
+        .await
+        .expect("create");
     let idle_end = now.saturating_add(IDLE);
     let just_before = Timestamp::from_millis(idle_end.as_millis() - 1);
     assert!(store.load(&k, just_before).await.expect("load").is_some());
-    assert!(store.load(&k, idle_end).await.expect("load").is_none(), "idle deadline");
-    assert_eq!(store.apply(&k, &set(&[("a", "2")]), idle_end).await.expect("apply"), WriteOutcome::Gone);
+    assert!(
+        store.load(&k, idle_end).await.expect("load").is_none(),
+        "idle deadline"
+    );
+    assert_eq!(
+        store
+            .apply(&k, &set(&[("a", "2")]), idle_end)
+            .await
+            .expect("apply"),
+        WriteOutcome::Gone
+    );
     assert!(store.touch(&k, idle_end).await.expect("touch").is_none());
 
     // Absolute deadline: kept alive by touches, it still ends.
     let k2 = key();
-    store.create(&k2, &record(now, &[]), now).await.expect("create");
+    store
+        .create(&k2, &record(now, &[]), now)
+        .await
+        .expect("create");
     let mut t = now;
     while t < now.saturating_add(ABSOLUTE) {
         t = t.saturating_add(IDLE / 2);
         let alive = store.touch(&k2, t).await.expect("touch").is_some();
-        assert_eq!(alive, t < now.saturating_add(ABSOLUTE), "touch at +{:?}", t.saturating_since(now));
+        assert_eq!(
+            alive,
+            t < now.saturating_add(ABSOLUTE),
+            "touch at +{:?}",
+            t.saturating_since(now)
+        );
     }
-    assert!(store.load(&k2, now.saturating_add(ABSOLUTE)).await.expect("load").is_none());
+    assert!(store
+        .load(&k2, now.saturating_add(ABSOLUTE))
+        .await
+        .expect("load")
+        .is_none());
 
     // A record created already expired, and an expired key created again.
     let k3 = key();
@@ -235,7 +306,13 @@ pub async fn expired_records_are_absent<H: Harness>(h: &H) {
     let _ = store.create(&k3, &dead, now).await.expect("create expired");
     assert!(store.load(&k3, now).await.expect("load").is_none());
     let later = idle_end.saturating_add(Duration::from_secs(1));
-    applied(store.create(&k, &record(later, &[("b", "1")]), later).await.expect("create"), "create over expired");
+    applied(
+        store
+            .create(&k, &record(later, &[("b", "1")]), later)
+            .await
+            .expect("create"),
+        "create over expired",
+    );
     let r = must_load(&store, &k, later).await;
     assert_eq!(get(&r, "a"), None, "the expired data must not come back");
 }
@@ -246,7 +323,10 @@ pub async fn touch_extends_idle_only<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("a", "1")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("a", "1")]), now)
+        .await
+        .expect("create");
     let t = now.saturating_add(Duration::from_secs(600));
     let expires = store.touch(&k, t).await.expect("touch").expect("live");
     assert_eq!(expires.at, t.saturating_add(IDLE));
@@ -261,11 +341,18 @@ pub async fn touch_extends_idle_only<H: Harness>(h: &H) {
     r.meta.idle_deadline = r.meta.absolute_deadline;
     store.create(&short, &r, now).await.expect("create");
     let near_end = now.saturating_add(Duration::from_secs(300));
-    let capped = store.touch(&short, near_end).await.expect("touch").expect("live");
+    let capped = store
+        .touch(&short, near_end)
+        .await
+        .expect("touch")
+        .expect("live");
     assert_eq!(capped.at, r.meta.absolute_deadline);
     let missing = key();
     assert!(store.touch(&missing, now).await.expect("touch").is_none());
-    assert!(store.load(&missing, now).await.expect("load").is_none(), "touch must not create");
+    assert!(
+        store.load(&missing, now).await.expect("load").is_none(),
+        "touch must not create"
+    );
     // Expiry changes ("remember me") stick and report persistence.
     let remember = Patch {
         expiry: Some(ExpiryChange {
@@ -290,13 +377,28 @@ pub async fn no_resurrection_after_delete<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("user", "\"alice\"")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("user", "\"alice\"")]), now)
+        .await
+        .expect("create");
     let _loaded_before_logout = must_load(&store, &k, now).await;
     store.delete(&k).await.expect("delete");
     store.delete(&k).await.expect("deleting twice is fine");
-    assert_eq!(store.apply(&k, &set(&[("n", "1")]), now).await.expect("apply"), WriteOutcome::Gone);
+    assert_eq!(
+        store
+            .apply(&k, &set(&[("n", "1")]), now)
+            .await
+            .expect("apply"),
+        WriteOutcome::Gone
+    );
     assert!(store.touch(&k, now).await.expect("touch").is_none());
-    assert_eq!(store.rotate(&k, &key(), &Patch::default(), now).await.expect("rotate"), WriteOutcome::Gone);
+    assert_eq!(
+        store
+            .rotate(&k, &key(), &Patch::default(), now)
+            .await
+            .expect("rotate"),
+        WriteOutcome::Gone
+    );
     assert!(store.load(&k, now).await.expect("load").is_none());
 }
 
@@ -305,7 +407,10 @@ pub async fn concurrent_different_keys_all_survive<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("base", "0")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("base", "0")]), now)
+        .await
+        .expect("create");
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let store = store.clone();
@@ -331,7 +436,10 @@ pub async fn concurrent_increments_lose_nothing<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("n", "0")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("n", "0")]), now)
+        .await
+        .expect("create");
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -361,7 +469,10 @@ pub async fn concurrent_increments_lose_nothing<H: Harness>(h: &H) {
     }
     let r = must_load(&store, &k, now).await;
     let n: u64 = r.data["n"].deserialize().expect("n");
-    assert_eq!(n, total, "every successful increment must be counted, none twice");
+    assert_eq!(
+        n, total,
+        "every successful increment must be counted, none twice"
+    );
 }
 
 /// `rotate` moves the record and applies the patch; the old key is dead; a taken new key
@@ -370,13 +481,22 @@ pub async fn rotate_moves_the_record<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let (old, new) = (key(), key());
-    store.create(&old, &record(now, &[("cart", "[1]")]), now).await.expect("create");
+    store
+        .create(&old, &record(now, &[("cart", "[1]")]), now)
+        .await
+        .expect("create");
     let patch = Patch {
         owner: Some(Some("alice".into())),
         ..set(&[("user", "\"alice\"")])
     };
-    applied(store.rotate(&old, &new, &patch, now).await.expect("rotate"), "rotate");
-    assert!(store.load(&old, now).await.expect("load").is_none(), "old id must die");
+    applied(
+        store.rotate(&old, &new, &patch, now).await.expect("rotate"),
+        "rotate",
+    );
+    assert!(
+        store.load(&old, now).await.expect("load").is_none(),
+        "old id must die"
+    );
     let r = must_load(&store, &new, now).await;
     assert_eq!(get(&r, "cart"), Some("[1]"));
     assert_eq!(get(&r, "user"), Some("\"alice\""));
@@ -384,15 +504,30 @@ pub async fn rotate_moves_the_record<H: Harness>(h: &H) {
     assert_eq!(r.meta.created_at, now, "rotation keeps the creation time");
 
     let taken = key();
-    store.create(&taken, &record(now, &[("other", "1")]), now).await.expect("create");
-    let outcome = store.rotate(&new, &taken, &Patch::default(), now).await.expect("rotate");
+    store
+        .create(&taken, &record(now, &[("other", "1")]), now)
+        .await
+        .expect("create");
+    let outcome = store
+        .rotate(&new, &taken, &Patch::default(), now)
+        .await
+        .expect("rotate");
     assert_eq!(outcome, WriteOutcome::KeyTaken);
-    assert_eq!(get(&must_load(&store, &new, now).await, "cart"), Some("[1]"));
-    assert_eq!(get(&must_load(&store, &taken, now).await, "other"), Some("1"));
+    assert_eq!(
+        get(&must_load(&store, &new, now).await, "cart"),
+        Some("[1]")
+    );
+    assert_eq!(
+        get(&must_load(&store, &taken, now).await, "other"),
+        Some("1")
+    );
 
     let mut stale = Patch::default();
     stale.expect.push(("cart".into(), Some(json("[2]"))));
-    let outcome = store.rotate(&new, &key(), &stale, now).await.expect("rotate");
+    let outcome = store
+        .rotate(&new, &key(), &stale, now)
+        .await
+        .expect("rotate");
     assert_eq!(outcome, WriteOutcome::Conflict(vec!["cart".into()]));
     assert!(store.load(&new, now).await.expect("load").is_some());
 }
@@ -401,7 +536,10 @@ pub async fn rotate_moves_the_record<H: Harness>(h: &H) {
 pub async fn owner_index_lists_and_revokes<H: Harness>(h: &H) {
     let store = h.store().await;
     if !store.capabilities().owner_index {
-        let err = store.sessions_of("u", Timestamp::now()).await.expect_err("unsupported");
+        let err = store
+            .sessions_of("u", Timestamp::now())
+            .await
+            .expect_err("unsupported");
         assert_eq!(err.kind(), StoreErrorKind::Unsupported);
         return;
     }
@@ -428,19 +566,38 @@ pub async fn owner_index_lists_and_revokes<H: Harness>(h: &H) {
 
     let t = now.saturating_add(Duration::from_secs(5));
     let listed = store.sessions_of(&owner, t).await.expect("list");
-    assert_eq!(listed.iter().map(|s| s.key).collect::<Vec<_>>(), keys, "live sessions, oldest first");
+    assert_eq!(
+        listed.iter().map(|s| s.key).collect::<Vec<_>>(),
+        keys,
+        "live sessions, oldest first"
+    );
     // A rotation moves the index entry with the record.
     let rotated = key();
-    applied(store.rotate(&keys[2], &rotated, &Patch::default(), t).await.expect("rotate"), "rotate");
+    applied(
+        store
+            .rotate(&keys[2], &rotated, &Patch::default(), t)
+            .await
+            .expect("rotate"),
+        "rotate",
+    );
     let listed = store.sessions_of(&owner, t).await.expect("list");
     assert!(listed.iter().any(|s| s.key == rotated) && listed.iter().all(|s| s.key != keys[2]));
     // The count may include expired records not purged yet.
-    let n = store.revoke_owner(&owner, Some(&keys[0])).await.expect("revoke");
+    let n = store
+        .revoke_owner(&owner, Some(&keys[0]))
+        .await
+        .expect("revoke");
     assert!((2..=3).contains(&n), "revoked {n}");
-    assert!(store.load(&keys[0], t).await.expect("load").is_some(), "the kept session lives");
+    assert!(
+        store.load(&keys[0], t).await.expect("load").is_some(),
+        "the kept session lives"
+    );
     assert!(store.load(&keys[1], t).await.expect("load").is_none());
     assert!(store.load(&rotated, t).await.expect("load").is_none());
-    assert!(store.load(&ok, t).await.expect("load").is_some(), "other owners untouched");
+    assert!(
+        store.load(&ok, t).await.expect("load").is_some(),
+        "other owners untouched"
+    );
     assert_eq!(store.sessions_of(&owner, t).await.expect("list").len(), 1);
     store.delete(&keys[0]).await.expect("delete");
     assert!(store.sessions_of(&owner, t).await.expect("list").is_empty());
@@ -454,7 +611,10 @@ pub async fn purge_removes_only_expired<H: Harness>(h: &H) {
         return;
     }
     let live = key();
-    store.create(&live, &record(now, &[("a", "1")]), now).await.expect("create");
+    store
+        .create(&live, &record(now, &[("a", "1")]), now)
+        .await
+        .expect("create");
     let mut dying = Vec::new();
     for _ in 0..10 {
         let k = key();
@@ -475,9 +635,15 @@ pub async fn corrupt_records_are_errors<H: Harness>(h: &H) {
     let store = h.store().await;
     let now = Timestamp::now();
     let k = key();
-    store.create(&k, &record(now, &[("a", "1")]), now).await.expect("create");
+    store
+        .create(&k, &record(now, &[("a", "1")]), now)
+        .await
+        .expect("create");
     h.corrupt(&store, &k).await;
-    let err = store.load(&k, now).await.expect_err("corrupt record must not load");
+    let err = store
+        .load(&k, now)
+        .await
+        .expect_err("corrupt record must not load");
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
     match store.apply(&k, &set(&[("a", "2")]), now).await {
         Err(e) => assert_eq!(e.kind(), StoreErrorKind::Corrupt),
@@ -506,10 +672,18 @@ pub async fn awkward_keys_and_values_round_trip<H: Harness>(h: &H) {
         ("bool", "false"),
         ("null", "null"),
     ];
-    store.create(&k, &record(now, &pairs), now).await.expect("create");
+    store
+        .create(&k, &record(now, &pairs), now)
+        .await
+        .expect("create");
     let r = must_load(&store, &k, now).await;
     for (key_name, value) in &pairs {
-        let got: serde_json::Value = r.data.get(*key_name).unwrap_or_else(|| panic!("{key_name:?} missing")).deserialize().expect("json");
+        let got: serde_json::Value = r
+            .data
+            .get(*key_name)
+            .unwrap_or_else(|| panic!("{key_name:?} missing"))
+            .deserialize()
+            .expect("json");
         let want: serde_json::Value = serde_json::from_str(value).expect("json");
         assert_eq!(got, want, "key {key_name:?}");
     }
@@ -518,7 +692,10 @@ pub async fn awkward_keys_and_values_round_trip<H: Harness>(h: &H) {
     applied(store.apply(&k, &patch, now).await.expect("apply"), "apply");
     let r = must_load(&store, &k, now).await;
     assert!(!r.data.contains_key("quote\"key"));
-    assert_eq!(r.data["ключ-🔑"].deserialize::<String>().expect("str"), "новое");
+    assert_eq!(
+        r.data["ключ-🔑"].deserialize::<String>().expect("str"),
+        "новое"
+    );
 }
 
 /// Whether a store claims every optional capability (for a store crate's own assertions).

@@ -111,7 +111,11 @@ fn builder<'a>(config: &'a SessionConfig, value: String) -> CookieBuilder<'a> {
 }
 
 /// The `Set-Cookie` value carrying `id`; `max_age` only for persistent sessions.
-pub(crate) fn set_cookie(config: &SessionConfig, id: &SessionId, max_age: Option<Duration>) -> String {
+pub(crate) fn set_cookie(
+    config: &SessionConfig,
+    id: &SessionId,
+    max_age: Option<Duration>,
+) -> String {
     let mut b = builder(config, id.encode());
     if let Some(age) = max_age {
         let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
@@ -147,7 +151,10 @@ mod tests {
         assert_eq!(parse_one(&header), Incoming::Id(id.clone()));
         // Split across two Cookie headers too.
         let h2 = format!("id={}", id.encode());
-        assert_eq!(parse([&b"x=1"[..], h2.as_bytes()], &cfg()), Incoming::Id(id));
+        assert_eq!(
+            parse([&b"x=1"[..], h2.as_bytes()], &cfg()),
+            Incoming::Id(id)
+        );
     }
 
     #[test]
@@ -197,7 +204,14 @@ mod tests {
             .expect("valid");
         let r = removal_cookie(&config);
         assert!(r.starts_with("__Host-sid=;"), "{r}");
-        for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=0", "Expires="] {
+        for attr in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=0",
+            "Expires=",
+        ] {
             assert!(r.contains(attr), "{r} lacks {attr}");
         }
     }

@@ -129,7 +129,12 @@ impl Engine {
             CookieOut::Set(value) => Some(value.clone()),
             CookieOut::Remove => Some(cookie::removal_cookie(&self.0.config)),
         };
-        let error = result.err().or_else(|| state.failed.as_ref().map(SessionError::duplicate));
+        let error = result
+            .err()
+            .or_else(|| state.failed.as_ref().map(SessionError::duplicate));
+        // A failed request sets no cookie at all: nothing points the browser at state
+        // that may not have been saved (SEC-39).
+        let set_cookie = if error.is_some() { None } else { set_cookie };
         if let Some(err) = &error {
             match err.kind() {
                 SessionErrorKind::Store => {
@@ -177,7 +182,11 @@ impl Engine {
     }
 
     /// Saves pending changes. `failed_response`: only honour a logout.
-    pub(crate) async fn save(&self, session: &Session, failed_response: bool) -> Result<(), SessionError> {
+    pub(crate) async fn save(
+        &self,
+        session: &Session,
+        failed_response: bool,
+    ) -> Result<(), SessionError> {
         session.lock().check()?;
         // 1. A logout deletes the old record first, whatever else happens.
         let delete = session.lock().delete.take();
@@ -218,7 +227,10 @@ impl Engine {
         }
         let patch = self.patch(&changes, known.as_ref(), now);
         if known.is_some() && projected_size(session, &patch) > self.0.config.max_data_bytes {
-            return Err(fail(&mut session.lock(), SessionError::new(SessionErrorKind::TooLarge)));
+            return Err(fail(
+                &mut session.lock(),
+                SessionError::new(SessionErrorKind::TooLarge),
+            ));
         }
         let key = id.store_key();
         let mut outcome;
@@ -228,7 +240,11 @@ impl Engine {
             attempts += 1;
             outcome = if changes.rotate.is_some() {
                 let fresh = SessionId::generate();
-                let result = self.0.store.rotate(&key, &fresh.store_key(), &patch, now).await;
+                let result = self
+                    .0
+                    .store
+                    .rotate(&key, &fresh.store_key(), &patch, now)
+                    .await;
                 new_id = Some(fresh);
                 result
             } else {
@@ -291,7 +307,12 @@ impl Engine {
     }
 
     /// Stores a brand-new session made of `changes`, if they hold anything worth storing.
-    async fn create(&self, session: &Session, changes: Changes, now: Timestamp) -> Result<(), SessionError> {
+    async fn create(
+        &self,
+        session: &Session,
+        changes: Changes,
+        now: Timestamp,
+    ) -> Result<(), SessionError> {
         let data = changes.fresh_data();
         let owner = match &changes.rotate {
             Some(Rotation::Owner(owner)) => Some(owner.clone()),
@@ -302,9 +323,16 @@ impl Engine {
             return Ok(());
         }
         if data_size(&data) > self.0.config.max_data_bytes {
-            return Err(fail(&mut session.lock(), SessionError::new(SessionErrorKind::TooLarge)));
+            return Err(fail(
+                &mut session.lock(),
+                SessionError::new(SessionErrorKind::TooLarge),
+            ));
         }
-        let mut meta = Meta::new(now, self.0.config.idle_timeout, self.0.config.absolute_timeout);
+        let mut meta = Meta::new(
+            now,
+            self.0.config.idle_timeout,
+            self.0.config.absolute_timeout,
+        );
         meta.owner = owner;
         if let Some(Expiry::Persistent(d)) = changes.expiry {
             meta.idle_timeout = d;
@@ -338,7 +366,13 @@ impl Engine {
 
     /// Extends the idle deadline of a session that was read but not changed, once the
     /// configured share of its idle timeout has passed.
-    async fn maybe_touch(&self, session: &Session, id: &SessionId, known: Option<&Meta>, now: Timestamp) -> Result<(), SessionError> {
+    async fn maybe_touch(
+        &self,
+        session: &Session,
+        id: &SessionId,
+        known: Option<&Meta>,
+        now: Timestamp,
+    ) -> Result<(), SessionError> {
         let Some(meta) = known else { return Ok(()) };
         if meta.idle_deadline >= meta.absolute_deadline {
             return Ok(()); // already capped: touching cannot extend it
@@ -348,7 +382,11 @@ impl Engine {
                 .as_millis()
                 .saturating_sub(crate::time::duration_millis(meta.idle_timeout)),
         );
-        if !self.0.config.touch_due(now.saturating_since(last), meta.idle_timeout) {
+        if !self
+            .0
+            .config
+            .touch_due(now.saturating_since(last), meta.idle_timeout)
+        {
             return Ok(());
         }
         match self.0.store.touch(&id.store_key(), now).await {
@@ -431,7 +469,11 @@ impl Engine {
     ///
     /// # Errors
     /// A store error; `Unsupported` if the store has no owner index.
-    pub async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, SessionError> {
+    pub async fn revoke_owner(
+        &self,
+        owner: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, SessionError> {
         let n = self.0.store.revoke_owner(owner, keep).await?;
         tracing::info!(target: "satchel", revoked = n, "owner sessions revoked");
         Ok(n)
@@ -462,7 +504,11 @@ fn projected_size(session: &Session, patch: &Patch) -> usize {
     let Base::Live(_, record) = &state.base else {
         return 0;
     };
-    let mut data = if patch.clear { Data::new() } else { record.data.clone() };
+    let mut data = if patch.clear {
+        Data::new()
+    } else {
+        record.data.clone()
+    };
     for key in &patch.remove {
         data.remove(key);
     }

@@ -214,7 +214,11 @@ impl fmt::Display for SessionError {
                 write!(f, "cannot serialise session value {:?}", self.keys.first())
             }
             SessionErrorKind::Deserialize => {
-                write!(f, "cannot deserialise session value {:?}", self.keys.first())
+                write!(
+                    f,
+                    "cannot deserialise session value {:?}",
+                    self.keys.first()
+                )
             }
             SessionErrorKind::TooLarge => f.write_str("session data exceeds the size limit"),
         }
@@ -245,7 +249,11 @@ mod tests {
         let err = SessionError::store(StoreError::new(StoreErrorKind::Unavailable, io));
         assert_eq!(err.store_kind(), Some(StoreErrorKind::Unavailable));
         let store = err.source().expect("store error");
-        assert!(store.source().expect("io error").to_string().contains("refused"));
+        assert!(store
+            .source()
+            .expect("io error")
+            .to_string()
+            .contains("refused"));
         assert_eq!(err.default_status(), 503);
     }
 }

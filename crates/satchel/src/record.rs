@@ -31,7 +31,9 @@ impl Value {
     ///
     /// # Errors
     /// When `value`'s `Serialize` implementation fails (e.g. a map with non-string keys).
-    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<Self, serde_json::Error> {
         Ok(Value(serde_json::to_string(value)?.into_boxed_str()))
     }
 
@@ -192,9 +194,7 @@ impl Patch {
     pub fn conflicts(&self, data: &Data) -> Vec<String> {
         self.expect
             .iter()
-            .filter(|(key, seen)| {
-                data.get(key).map(|v| v.get()) != seen.as_ref().map(|v| v.get())
-            })
+            .filter(|(key, seen)| data.get(key).map(|v| v.get()) != seen.as_ref().map(|v| v.get()))
             .map(|(key, _)| key.clone())
             .collect()
     }
@@ -221,7 +221,6 @@ impl Patch {
         record.meta.touch(now);
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -262,7 +262,8 @@ pub(crate) trait DynStore: Send + Sync + 'static {
         owner: &'a str,
         keep: Option<&'a StoreKey>,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
-    fn purge_expired(&self, now: Timestamp, limit: usize) -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn purge_expired(&self, now: Timestamp, limit: usize)
+        -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -325,7 +326,11 @@ impl<S: SessionStore> DynStore for S {
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(SessionStore::revoke_owner(self, owner, keep))
     }
-    fn purge_expired(&self, now: Timestamp, limit: usize) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(SessionStore::purge_expired(self, now, limit))
     }
 }

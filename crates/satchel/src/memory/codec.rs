@@ -49,7 +49,11 @@ pub(super) fn encode(record: &Record) -> Box<[u8]> {
     let meta = &record.meta;
     let mut out = Vec::with_capacity(
         8 + meta.owner.as_ref().map_or(0, |o| o.len() + 2)
-            + record.data.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>(),
+            + record
+                .data
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>(),
     );
     out.push(VERSION);
     let mut flags = 0;
@@ -87,7 +91,8 @@ pub(super) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
     while !r.0.is_empty() {
         let key = r.string()?;
         let value = r.string()?;
-        let value = Value::from_json(value).map_err(|_| StoreError::corrupt("value is not JSON"))?;
+        let value =
+            Value::from_json(value).map_err(|_| StoreError::corrupt("value is not JSON"))?;
         data.insert(key, value);
     }
     Ok(Record {
@@ -170,7 +175,8 @@ impl Reader<'_> {
         }
         let (bytes, rest) = self.0.split_at(len);
         self.0 = rest;
-        String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::corrupt("invalid UTF-8 in memory record"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| StoreError::corrupt("invalid UTF-8 in memory record"))
     }
 }
 

@@ -120,7 +120,9 @@ impl MemoryStoreBuilder {
     pub fn build(self) -> MemoryStore {
         let shard_capacity = self.max_sessions.div_ceil(self.shards).max(1);
         MemoryStore(Arc::new(Shared {
-            shards: (0..self.shards).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..self.shards)
+                .map(|_| Mutex::new(Shard::default()))
+                .collect(),
             shard_mask: self.shards as u64 - 1,
             shard_capacity,
             owners: Mutex::new(HashMap::new()),
@@ -254,7 +256,12 @@ impl MemoryStore {
     }
 
     /// The live entry under `key`; an expired one is removed on sight.
-    fn live<'s>(&self, shard: &'s mut Shard, key: &StoreKey, now: Timestamp) -> Option<&'s mut Entry> {
+    fn live<'s>(
+        &self,
+        shard: &'s mut Shard,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Option<&'s mut Entry> {
         let expired = match shard.map.get(key) {
             None => return None,
             Some(entry) => now >= entry.times.expires_at(),
@@ -268,7 +275,13 @@ impl MemoryStore {
         shard.map.get_mut(key)
     }
 
-    fn insert_new(&self, shard: &mut Shard, key: &StoreKey, record: &Record, now: Timestamp) -> WriteOutcome {
+    fn insert_new(
+        &self,
+        shard: &mut Shard,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> WriteOutcome {
         if self.live(shard, key, now).is_some() {
             return WriteOutcome::KeyTaken;
         }
@@ -286,7 +299,13 @@ impl MemoryStore {
     }
 
     /// Applies `patch` to the live record in `shard`, returning the new record.
-    fn patch_entry(&self, shard: &mut Shard, key: &StoreKey, patch: &Patch, now: Timestamp) -> Result<Result<Record, WriteOutcome>, StoreError> {
+    fn patch_entry(
+        &self,
+        shard: &mut Shard,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<Result<Record, WriteOutcome>, StoreError> {
         let Some(entry) = self.live(shard, key, now) else {
             return Ok(Err(WriteOutcome::Gone));
         };
@@ -309,12 +328,22 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn create(&self, key: &StoreKey, record: &Record, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+    async fn create(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
         let mut shard = self.shard(key).lock();
         Ok(self.insert_new(&mut shard, key, record, now))
     }
 
-    async fn apply(&self, key: &StoreKey, patch: &Patch, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+    async fn apply(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
         let mut shard = self.shard(key).lock();
         let record = match self.patch_entry(&mut shard, key, patch, now)? {
             Ok(record) => record,
@@ -334,7 +363,13 @@ impl SessionStore for MemoryStore {
         Ok(WriteOutcome::Applied(record.meta.expires()))
     }
 
-    async fn rotate(&self, old: &StoreKey, new: &StoreKey, patch: &Patch, now: Timestamp) -> Result<WriteOutcome, StoreError> {
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
         // Lock both shards in index order (one lock if they are the same) so the move is
         // atomic: no observer ever sees both keys or neither.
         let (a, b) = (self.shard_index(old), self.shard_index(new));
@@ -389,7 +424,11 @@ impl SessionStore for MemoryStore {
         Capabilities::ALL
     }
 
-    async fn sessions_of(&self, owner: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn sessions_of(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
@@ -435,7 +474,15 @@ impl SessionStore for MemoryStore {
 }
 
 impl MemoryStore {
-    fn finish_rotate(&self, old_shard: &mut Shard, new_shard: Option<&mut Shard>, old: &StoreKey, new: &StoreKey, record: &Record, now: Timestamp) -> WriteOutcome {
+    fn finish_rotate(
+        &self,
+        old_shard: &mut Shard,
+        new_shard: Option<&mut Shard>,
+        old: &StoreKey,
+        new: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> WriteOutcome {
         if let Some(entry) = old_shard.map.remove(old) {
             self.unindex_owner(codec::owner(&entry.blob), old);
         }
@@ -465,7 +512,10 @@ mod tests {
         let now = Timestamp::from_millis(1_000_000);
         for _ in 0..10_000 {
             let key = crate::SessionId::generate().store_key();
-            store.create(&key, &record(now, 60), now).await.expect("create");
+            store
+                .create(&key, &record(now, 60), now)
+                .await
+                .expect("create");
         }
         assert!(store.len() <= 64, "{} records", store.len());
     }
@@ -474,14 +524,25 @@ mod tests {
     async fn eviction_prefers_the_soonest_to_expire() {
         let store = MemoryStore::builder().max_sessions(8).shards(1).build();
         let now = Timestamp::from_millis(1_000_000);
-        let long: Vec<_> = (0..7).map(|_| crate::SessionId::generate().store_key()).collect();
+        let long: Vec<_> = (0..7)
+            .map(|_| crate::SessionId::generate().store_key())
+            .collect();
         for key in &long {
-            store.create(key, &record(now, 3600), now).await.expect("create");
+            store
+                .create(key, &record(now, 3600), now)
+                .await
+                .expect("create");
         }
         let short = crate::SessionId::generate().store_key();
-        store.create(&short, &record(now, 10), now).await.expect("create");
+        store
+            .create(&short, &record(now, 10), now)
+            .await
+            .expect("create");
         let newcomer = crate::SessionId::generate().store_key();
-        store.create(&newcomer, &record(now, 3600), now).await.expect("create");
+        store
+            .create(&newcomer, &record(now, 3600), now)
+            .await
+            .expect("create");
         assert!(store.load(&short, now).await.expect("load").is_none());
         for key in long.iter().chain([&newcomer]) {
             assert!(store.load(key, now).await.expect("load").is_some());
@@ -494,13 +555,19 @@ mod tests {
         let t0 = Timestamp::from_millis(1_000_000);
         for _ in 0..5_000 {
             let key = crate::SessionId::generate().store_key();
-            store.create(&key, &record(t0, 1), t0).await.expect("create");
+            store
+                .create(&key, &record(t0, 1), t0)
+                .await
+                .expect("create");
         }
         // Later writes alone keep the table from growing without bound.
         let later = t0.saturating_add(Duration::from_secs(3600));
         for _ in 0..6_000 {
             let key = crate::SessionId::generate().store_key();
-            store.create(&key, &record(later, 3600), later).await.expect("create");
+            store
+                .create(&key, &record(later, 3600), later)
+                .await
+                .expect("create");
         }
         assert!(store.len() < 7_000, "{} records held", store.len());
         let far = later.saturating_add(Duration::from_secs(365 * 24 * 3600));

@@ -1,0 +1,83 @@
+//! Argument parsing and dispatch: one module per subcommand, this file only routes.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::store_url::StoreUrl;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "satchel",
+    version,
+    about = "Web sessions for Rust: demo app and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the demo web app on the session layer.
+    Demo(DemoArgs),
+}
+
+/// `satchel demo` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    /// Where sessions live: `memory:` (embedded, lost on restart).
+    #[arg(long, default_value = "memory:")]
+    pub(crate) store: String,
+    /// The cookie's `Secure` attribute. `auto`: off when listening on a loopback address
+    /// over plain HTTP (local development), on otherwise.
+    #[arg(long, value_enum, default_value_t = SecureCookies::Auto)]
+    pub(crate) secure_cookies: SecureCookies,
+}
+
+/// Whether the demo's cookie carries `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SecureCookies {
+    Auto,
+    On,
+    Off,
+}
+
+/// Exit code for bad usage (unknown or malformed arguments), as clap uses.
+pub(crate) const USAGE: u8 = 2;
+
+pub(crate) fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Demo(args) => {
+            let store = match StoreUrl::parse(&args.store) {
+                Ok(store) => store,
+                Err(err) => {
+                    eprintln!("satchel: --store {:?}: {err}", args.store);
+                    return ExitCode::from(USAGE);
+                }
+            };
+            match crate::demo::run(args, store) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("satchel demo: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SATCHEL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,175 @@
+//! The demo's routes: the HTML page, its form posts, and the JSON API.
+
+use axum::extract::Form;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use satchel::{SessionError, StoreErrorKind};
+use satchel_axum::Session;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::page;
+
+pub(super) fn router() -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/login", post(form_login))
+        .route("/logout", post(form_logout))
+        .route("/counter", post(form_counter))
+        .route("/api/whoami", get(whoami))
+        .route("/api/counter", post(counter))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/sessions", get(sessions))
+        .route("/api/sessions/revoke-others", post(revoke_others))
+}
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// Handler errors: session failures keep their status; bad input is a 400.
+enum Error {
+    Session(SessionError),
+    BadRequest(&'static str),
+}
+
+impl From<SessionError> for Error {
+    fn from(err: SessionError) -> Self {
+        Error::Session(err)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Session(err) if err.store_kind() == Some(StoreErrorKind::Unsupported) => (
+                StatusCode::NOT_IMPLEMENTED,
+                Json(json!({"error": "this store cannot list sessions"})),
+            )
+                .into_response(),
+            Error::Session(err) => satchel_axum::Error(err).into_response(),
+            Error::BadRequest(why) => {
+                (StatusCode::BAD_REQUEST, Json(json!({"error": why}))).into_response()
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+}
+
+/// Demo user names: 1–64 letters, digits, `-`, `_` or `.` (no password: it is a demo).
+fn valid_user(user: &str) -> bool {
+    (1..=64).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+async fn index(session: Session) -> Result<Html<String>> {
+    let user = session.owner().await?;
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    let flashes = session.take_flashes().await?;
+    Ok(Html(page::render(user.as_deref(), n, &flashes)))
+}
+
+async fn form_login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect> {
+    let user = form.user.trim();
+    if !valid_user(user) {
+        session
+            .flash(
+                "error",
+                "User names are 1-64 letters, digits, '-', '_' or '.'",
+            )
+            .await?;
+        return Ok(Redirect::to("/"));
+    }
+    session.login(user)?;
+    session.flash("info", &format!("Welcome, {user}!")).await?;
+    Ok(Redirect::to("/"))
+}
+
+async fn form_logout(session: Session) -> Result<Redirect> {
+    session.logout();
+    session.flash("info", "You have been logged out.").await?;
+    Ok(Redirect::to("/"))
+}
+
+async fn form_counter(session: Session) -> Result<Redirect> {
+    increment(&session).await?;
+    Ok(Redirect::to("/"))
+}
+
+async fn whoami(session: Session) -> Result<Json<serde_json::Value>> {
+    let user = session.owner().await?;
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    Ok(Json(json!({"user": user, "n": n})))
+}
+
+async fn increment(session: &Session) -> Result<i64> {
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    let n = n.saturating_add(1);
+    session.insert("n", &n)?;
+    Ok(n)
+}
+
+async fn counter(session: Session) -> Result<Json<serde_json::Value>> {
+    let n = increment(&session).await?;
+    Ok(Json(json!({"n": n})))
+}
+
+async fn login(session: Session, Form(form): Form<LoginForm>) -> Result<Json<serde_json::Value>> {
+    let user = form.user.trim();
+    if !valid_user(user) {
+        return Err(Error::BadRequest(
+            "user must be 1-64 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    session.login(user)?;
+    Ok(Json(json!({"user": user})))
+}
+
+async fn logout(session: Session) -> Json<serde_json::Value> {
+    session.logout();
+    Json(json!({"user": null}))
+}
+
+async fn sessions(session: Session) -> Result<Response> {
+    if session.owner().await?.is_none() {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "log in first"})),
+        )
+            .into_response());
+    }
+    // Deadlines only, never ids or store keys: nothing here can be replayed.
+    let list: Vec<_> = session
+        .owner_sessions()
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "created_at_ms": s.created_at.as_millis(),
+                "idle_expires_at_ms": s.idle_deadline.as_millis(),
+                "absolute_expires_at_ms": s.absolute_deadline.as_millis(),
+                "current": s.current,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"sessions": list})).into_response())
+}
+
+async fn revoke_others(session: Session) -> Result<Response> {
+    if session.owner().await?.is_none() {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "log in first"})),
+        )
+            .into_response());
+    }
+    let revoked = session.revoke_other_sessions().await?;
+    Ok(Json(json!({"revoked": revoked})).into_response())
+}

@@ -1,0 +1,103 @@
+//! `satchel demo`: a small web app on the session layer, for people to try and for the
+//! browser test to drive.
+
+mod api;
+mod page;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use satchel::{Engine, MemoryStore, SessionConfig, SessionStore};
+use satchel_axum::SessionLayer;
+
+use crate::cli::{DemoArgs, SecureCookies};
+use crate::store_url::StoreUrl;
+
+/// How often the demo sweeps expired sessions out of stores that need it.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+pub(crate) fn run(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args, store))
+}
+
+async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
+    let secure = match args.secure_cookies {
+        SecureCookies::On => true,
+        SecureCookies::Off => false,
+        SecureCookies::Auto => !args.listen.ip().is_loopback(),
+    };
+    let mut config = SessionConfig::builder();
+    if !secure {
+        tracing::warn!(
+            "session cookies without Secure: fine for plain-HTTP local development only"
+        );
+        config = config.dangerous_insecure_cookies();
+    }
+    let config = config.build().context("session configuration")?;
+    let engine = match store {
+        StoreUrl::Memory { max_sessions } => {
+            let mut builder = MemoryStore::builder();
+            if let Some(n) = max_sessions {
+                builder = builder.max_sessions(n);
+            }
+            tracing::info!("sessions in memory: they do not survive a restart");
+            engine_with_purge(builder.build(), config)
+        }
+    };
+    let app = api::router().layer(SessionLayer::from_engine(engine));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    tracing::info!("satchel demo on http://{addr}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")
+}
+
+/// An engine over `store`, with a background task purging expired sessions.
+fn engine_with_purge<S: SessionStore>(store: S, config: SessionConfig) -> Engine {
+    let engine = Engine::new(store, config);
+    if engine.capabilities().purge {
+        let purger = engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_EVERY);
+            loop {
+                tick.tick().await;
+                match purger.purge_expired(10_000).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(purged = n, "expired sessions purged"),
+                    Err(err) => tracing::warn!(error = %err, "purging expired sessions failed"),
+                }
+            }
+        });
+    }
+    engine
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

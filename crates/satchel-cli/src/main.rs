@@ -1,0 +1,13 @@
+//! The `satchel` command: `satchel demo` serves a small web app on the session layer.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cli;
+mod demo;
+mod store_url;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::run()
+}
