@@ -59,6 +59,10 @@ mod time;
 #[cfg(feature = "conformance")]
 #[doc = "The store conformance suite (feature `conformance`)."]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+mod instrumented;
+#[cfg(feature = "conformance")]
+pub use instrumented::{Calls, Instrumented};
 
 pub use config::{ConfigError, SameSite, SessionConfig, SessionConfigBuilder};
 pub use engine::{Engine, Finish};
