@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             create_never_overwrites,
             apply_merges_named_keys_only,
             apply_refuses_stale_reads,
+            apply_enforces_the_size_limit,
             expired_records_are_absent,
             touch_extends_idle_only,
             no_resurrection_after_delete,
@@ -247,6 +248,42 @@ pub async fn apply_refuses_stale_reads<H: Harness>(h: &H) {
     applied(
         store.apply(&k, &fresh, now).await.expect("apply"),
         "fresh expectation",
+    );
+}
+
+/// A patch that would leave more than `max_data_bytes` is refused whole.
+pub async fn apply_enforces_the_size_limit<H: Harness>(h: &H) {
+    let store = h.store().await;
+    let now = Timestamp::now();
+    let k = key();
+    // "a" + "1" = 2 bytes stored.
+    store
+        .create(&k, &record(now, &[("a", "1")]), now)
+        .await
+        .expect("create");
+    let mut patch = set(&[("b", "\"12345678\"")]); // 1 + 10 bytes
+    patch.max_data_bytes = Some(12);
+    assert_eq!(
+        store.apply(&k, &patch, now).await.expect("apply"),
+        WriteOutcome::TooLarge
+    );
+    assert_eq!(
+        must_load(&store, &k, now).await.data.len(),
+        1,
+        "nothing written"
+    );
+    patch.max_data_bytes = Some(13);
+    applied(
+        store.apply(&k, &patch, now).await.expect("apply"),
+        "exactly at the limit",
+    );
+    // Replacing or removing a key frees its bytes.
+    let mut replace = set(&[("b", "1")]);
+    replace.remove.push("a".into());
+    replace.max_data_bytes = Some(2);
+    applied(
+        store.apply(&k, &replace, now).await.expect("apply"),
+        "shrinking",
     );
 }
 

@@ -21,7 +21,7 @@ use crate::config::SessionConfig;
 use crate::cookie::{self, Incoming};
 use crate::error::{SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
-use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record};
+use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
 use crate::session::Session;
 use crate::state::{Base, Changes, CookieOut, Expiry, Rotation, State};
 use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
@@ -51,7 +51,6 @@ impl std::fmt::Debug for Engine {
 }
 
 /// What the response must carry once the handler is done.
-#[derive(Debug)]
 pub struct Finish {
     /// A `Set-Cookie` header value, if the cookie must be set or removed.
     pub set_cookie: Option<String>,
@@ -64,6 +63,25 @@ pub struct Finish {
     /// (status [`SessionError::default_status`] unless configured otherwise), with no
     /// internal detail in the body.
     pub error: Option<SessionError>,
+}
+
+impl std::fmt::Debug for Finish {
+    // The Set-Cookie value carries the session id: never print it (SEC-36).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cookie = self.set_cookie.as_ref().map(|c| {
+            if c.contains("Max-Age=0") {
+                "<removal>"
+            } else {
+                "<redacted>"
+            }
+        });
+        f.debug_struct("Finish")
+            .field("set_cookie", &cookie)
+            .field("no_store", &self.no_store)
+            .field("vary_cookie", &self.vary_cookie)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl Engine {
@@ -122,7 +140,12 @@ impl Engine {
     /// When `status` is a server error (5xx) the handler's changes are not saved (a failed
     /// request should not leave half its effects), except a logout, which always happens.
     pub async fn finish(&self, session: &Session, status: u16) -> Finish {
-        let result = self.save(session, status >= 500).await;
+        let mode = if status >= 500 {
+            SaveMode::FailedResponse
+        } else {
+            SaveMode::Final
+        };
+        let result = self.save(session, mode).await;
         let state = session.lock();
         let set_cookie = match &state.cookie {
             CookieOut::Keep => None,
@@ -181,26 +204,21 @@ impl Engine {
         Ok(())
     }
 
-    /// Saves pending changes. `failed_response`: only honour a logout.
-    pub(crate) async fn save(
-        &self,
-        session: &Session,
-        failed_response: bool,
-    ) -> Result<(), SessionError> {
-        session.lock().check()?;
-        // 1. A logout deletes the old record first, whatever else happens.
+    /// Saves pending changes.
+    pub(crate) async fn save(&self, session: &Session, mode: SaveMode) -> Result<(), SessionError> {
+        // 1. A logout deletes the old record first, whatever else happened (even after a
+        //    failed load: a user who asked to log out must be logged out if at all possible).
         let delete = session.lock().delete.take();
         if let Some(id) = delete {
             if let Err(err) = self.0.store.delete(&id.store_key()).await {
                 return Err(fail(&mut session.lock(), SessionError::store(err)));
             }
         }
-        if failed_response {
-            let mut state = session.lock();
-            state.changes = Changes::default();
-            if state.cookie != CookieOut::Remove {
-                state.cookie = CookieOut::Keep;
-            }
+        session.lock().check()?;
+        if mode == SaveMode::FailedResponse {
+            // Drop what the failed handler changed; a cookie set by an earlier explicit
+            // save stays, since it names state that was already stored.
+            session.lock().changes = Changes::default();
             return Ok(());
         }
         // An expiry change back to a browser session needs the creation time.
@@ -208,7 +226,7 @@ impl Engine {
         if needs_load {
             self.ensure_loaded(session).await?;
         }
-        let (base_id, known, changes) = {
+        let (base_id, known, mut changes) = {
             let mut state = session.lock();
             let changes = std::mem::take(&mut state.changes);
             let (id, known) = match &state.base {
@@ -225,12 +243,11 @@ impl Engine {
         if !changes.touches_record() {
             return self.maybe_touch(session, &id, known.as_ref(), now).await;
         }
-        let patch = self.patch(&changes, known.as_ref(), now);
+        let rotate = changes.rotate.is_some();
+        let expiry_changed = changes.expiry.is_some();
+        let patch = self.patch(&mut changes, known.as_ref(), now);
         if known.is_some() && projected_size(session, &patch) > self.0.config.max_data_bytes {
-            return Err(fail(
-                &mut session.lock(),
-                SessionError::new(SessionErrorKind::TooLarge),
-            ));
+            return Err(too_large(session));
         }
         let key = id.store_key();
         let mut outcome;
@@ -238,7 +255,7 @@ impl Engine {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            outcome = if changes.rotate.is_some() {
+            outcome = if rotate {
                 let fresh = SessionId::generate();
                 let result = self
                     .0
@@ -263,15 +280,15 @@ impl Engine {
             WriteOutcome::Applied(expires) => {
                 let mut state = session.lock();
                 let final_id = new_id.unwrap_or(id);
-                let rotated = changes.rotate.is_some();
                 state.base = match std::mem::replace(&mut state.base, Base::None) {
-                    Base::Live(_, mut record) => {
+                    // Keep the local copy current only if the handler may still read it.
+                    Base::Live(_, mut record) if mode == SaveMode::Explicit => {
                         patch.apply_to(&mut record, now);
                         Base::Live(final_id.clone(), record)
                     }
                     _ => Base::NotLoaded(final_id.clone()),
                 };
-                if rotated || expires.persistent || changes.expiry.is_some() {
+                if rotate || expires.persistent || expiry_changed {
                     state.cookie = CookieOut::Set(self.cookie_for(&final_id, expires, now));
                 }
                 Ok(())
@@ -280,6 +297,7 @@ impl Engine {
                 // A blind write to an id we never saw alive: like any unknown id, it is not
                 // adopted; the changes start a brand-new session instead (strict mode).
                 session.lock().base = Base::None;
+                changes.writes = patch.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
                 self.create(session, changes, now).await
             }
             WriteOutcome::Gone => {
@@ -296,6 +314,7 @@ impl Engine {
                 state.changes.reads.clear();
                 Err(SessionError::conflict(keys))
             }
+            WriteOutcome::TooLarge => Err(too_large(session)),
             WriteOutcome::KeyTaken => Err(fail(
                 &mut session.lock(),
                 SessionError::store(StoreError::msg(
@@ -334,9 +353,10 @@ impl Engine {
             self.0.config.absolute_timeout,
         );
         meta.owner = owner;
-        if let Some(Expiry::Persistent(d)) = changes.expiry {
-            meta.idle_timeout = d;
-            meta.absolute_deadline = now.saturating_add(d);
+        if let Some(Expiry::Persistent { idle, absolute }) = changes.expiry {
+            let (idle, absolute) = Expiry::clamped(idle, absolute);
+            meta.idle_timeout = idle;
+            meta.absolute_deadline = now.saturating_add(absolute);
             meta.persistent = true;
             meta.touch(now);
         }
@@ -407,38 +427,40 @@ impl Engine {
         }
     }
 
-    fn patch(&self, changes: &Changes, known: Option<&Meta>, now: Timestamp) -> Patch {
+    /// Builds the patch, moving the written values out of `changes` (no copies).
+    fn patch(&self, changes: &mut Changes, known: Option<&Meta>, now: Timestamp) -> Patch {
         let mut patch = Patch {
             clear: changes.clear,
+            max_data_bytes: Some(self.0.config.max_data_bytes),
             ..Patch::default()
         };
-        for (key, value) in &changes.writes {
-            match value {
-                Some(v) => patch.set.push((key.clone(), v.clone())),
-                None => patch.remove.push(key.clone()),
+        let mut reads = std::mem::take(&mut changes.reads);
+        for (key, value) in std::mem::take(&mut changes.writes) {
+            if let Some(seen) = reads.remove(&key) {
+                patch.expect.push((key.clone(), seen));
             }
-            if let Some(seen) = changes.reads.get(key) {
-                patch.expect.push((key.clone(), seen.clone()));
+            match value {
+                Some(v) => patch.set.push((key, v)),
+                None => patch.remove.push(key),
             }
         }
         if changes.clear {
             // Clearing discards keys this request read: another request's change to them
             // would be silently discarded too, so they are checked like writes.
-            for (key, seen) in &changes.reads {
-                if !changes.writes.contains_key(key) {
-                    patch.expect.push((key.clone(), seen.clone()));
-                }
-            }
+            patch.expect.extend(reads);
         }
         if let Some(Rotation::Owner(owner)) = &changes.rotate {
             patch.owner = Some(Some(owner.clone()));
         }
         patch.expiry = changes.expiry.map(|e| match e {
-            Expiry::Persistent(d) => ExpiryChange {
-                idle_timeout: d,
-                absolute_deadline: now.saturating_add(d),
-                persistent: true,
-            },
+            Expiry::Persistent { idle, absolute } => {
+                let (idle, absolute) = Expiry::clamped(idle, absolute);
+                ExpiryChange {
+                    idle_timeout: idle,
+                    absolute_deadline: now.saturating_add(absolute),
+                    persistent: true,
+                }
+            }
             Expiry::BrowserSession => ExpiryChange {
                 idle_timeout: self.0.config.idle_timeout,
                 absolute_deadline: known
@@ -488,6 +510,24 @@ impl Engine {
     }
 }
 
+/// Why a save happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SaveMode {
+    /// `Session::save` inside the handler: the request goes on afterwards.
+    Explicit,
+    /// At `finish`, after a successful response: nothing reads the session afterwards.
+    Final,
+    /// At `finish`, after a 5xx: only a logout is carried out.
+    FailedResponse,
+}
+
+fn too_large(session: &Session) -> SessionError {
+    fail(
+        &mut session.lock(),
+        SessionError::new(SessionErrorKind::TooLarge),
+    )
+}
+
 /// Records `err` as the request's failure (fail closed) and returns it.
 fn fail(state: &mut State, err: SessionError) -> SessionError {
     state.failed = Some(err.duplicate());
@@ -504,16 +544,25 @@ fn projected_size(session: &Session, patch: &Patch) -> usize {
     let Base::Live(_, record) = &state.base else {
         return 0;
     };
-    let mut data = if patch.clear {
-        Data::new()
+    let entry = |k: &str, v: &Value| k.len() + v.get().len();
+    let mut size = if patch.clear {
+        0
     } else {
-        record.data.clone()
+        data_size(&record.data)
     };
+    let stored = |k: &String| (!patch.clear).then(|| record.data.get(k)).flatten();
     for key in &patch.remove {
-        data.remove(key);
+        if let Some(v) = stored(key) {
+            size -= entry(key, v);
+        }
     }
     for (key, value) in &patch.set {
-        data.insert(key.clone(), value.clone());
+        if let Some(v) = stored(key) {
+            if !patch.remove.contains(key) {
+                size -= entry(key, v);
+            }
+        }
+        size += entry(key, value);
     }
-    data_size(&data)
+    size
 }

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -21,8 +22,21 @@ use sha2::{Digest, Sha256};
 pub const ENCODED_ID_LEN: usize = 43;
 
 /// A session id: 32 random bytes. The secret that the cookie carries.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionId([u8; 32]);
+#[derive(Clone)]
+pub struct SessionId {
+    bytes: [u8; 32],
+    /// The SHA-256, computed at most once per id (a request needs it for the load and
+    /// again for the write).
+    key: OnceLock<StoreKey>,
+}
+
+impl PartialEq for SessionId {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for SessionId {}
 
 impl SessionId {
     /// A fresh id from the thread-local CSPRNG.
@@ -34,7 +48,7 @@ impl SessionId {
     pub fn generate_with<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
         let mut bytes = [0u8; 32];
         rng.fill_bytes(&mut bytes);
-        SessionId(bytes)
+        Self::from_bytes(bytes)
     }
 
     /// Parses the cookie form: exactly 43 characters of canonical unpadded base64url.
@@ -46,24 +60,33 @@ impl SessionId {
         }
         let mut bytes = [0u8; 32];
         match URL_SAFE_NO_PAD.decode_slice(encoded.as_bytes(), &mut bytes) {
-            Ok(32) => Some(SessionId(bytes)),
+            Ok(32) => Some(Self::from_bytes(bytes)),
             _ => None,
+        }
+    }
+
+    fn from_bytes(bytes: [u8; 32]) -> Self {
+        SessionId {
+            bytes,
+            key: OnceLock::new(),
         }
     }
 
     /// The cookie form of this id. Handle the result as a secret.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
+        URL_SAFE_NO_PAD.encode(self.bytes)
     }
 
     /// The key stores use for this session: SHA-256 of the id's bytes.
     pub fn store_key(&self) -> StoreKey {
-        StoreKey(Sha256::digest(self.0).into())
+        *self
+            .key
+            .get_or_init(|| StoreKey(Sha256::digest(self.bytes).into()))
     }
 
     /// The raw bytes. Interop layers that must keep Node's own id format use this.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.bytes
     }
 }
 
@@ -200,7 +223,7 @@ mod tests {
 
     #[test]
     fn store_key_is_sha256_and_hex_round_trips() {
-        let id = SessionId([0u8; 32]);
+        let id = SessionId::from_bytes([0u8; 32]);
         assert_eq!(
             id.store_key().to_hex(),
             "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"

@@ -155,6 +155,8 @@ pub struct ExpiryChange {
 /// # Semantics, in order
 /// 1. If any key in [`Patch::expect`] no longer holds the value this request read, the
 ///    whole patch is refused with [`crate::WriteOutcome::Conflict`] and nothing changes.
+///    If the data would end up larger than [`Patch::max_data_bytes`], it is refused with
+///    [`crate::WriteOutcome::TooLarge`] and nothing changes.
 /// 2. If [`Patch::clear`], every key is removed.
 /// 3. Each key in [`Patch::remove`] is removed; each pair in [`Patch::set`] is written.
 ///    Keys the patch does not name keep whatever value they hold now, so two requests that
@@ -176,6 +178,10 @@ pub struct Patch {
     /// A new owner (`Some(None)` unbinds). The engine only changes owners while rotating
     /// the id, but stores apply it wherever it appears.
     pub owner: Option<Option<String>>,
+    /// Refuse the patch with [`crate::WriteOutcome::TooLarge`] if the data would exceed
+    /// this many bytes (keys plus JSON values) afterwards. The engine checks loaded
+    /// records itself; this bounds writes that did not read first.
+    pub max_data_bytes: Option<usize>,
 }
 
 impl Patch {
@@ -197,6 +203,27 @@ impl Patch {
             .filter(|(key, seen)| data.get(key).map(|v| v.get()) != seen.as_ref().map(|v| v.get()))
             .map(|(key, _)| key.clone())
             .collect()
+    }
+
+    /// Whether `data` after this patch would exceed [`Patch::max_data_bytes`].
+    pub fn too_large(&self, data: &Data) -> bool {
+        let Some(limit) = self.max_data_bytes else {
+            return false;
+        };
+        let mut size: usize = if self.clear {
+            0
+        } else {
+            data.iter()
+                .filter(|(k, _)| !self.remove.contains(k) && !self.set.iter().any(|(s, _)| s == *k))
+                .map(|(k, v)| k.len() + v.get().len())
+                .sum()
+        };
+        size += self
+            .set
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len())
+            .sum::<usize>();
+        size > limit
     }
 
     /// Applies steps 2–5 of the semantics to `record` (the caller has done step 1).

@@ -276,7 +276,9 @@ impl Session {
     /// pending changes are dropped, except after a conflict, where the handler may read
     /// again (getting fresh values) and write again.
     pub async fn save(&self) -> Result<(), SessionError> {
-        self.engine.save(self, false).await
+        self.engine
+            .save(self, crate::engine::SaveMode::Explicit)
+            .await
     }
 
     /// The live sessions of this session's owner (none when not logged in).

@@ -33,9 +33,32 @@ pub enum Expiry {
     /// A browser-session cookie (no `Max-Age`) with the configured idle and absolute
     /// timeouts, counted from the session's creation.
     BrowserSession,
-    /// A persistent ("remember me") cookie: the session survives browser restarts, with this
-    /// idle timeout and an absolute deadline this long from now.
-    Persistent(std::time::Duration),
+    /// A persistent ("remember me") cookie that survives browser restarts. Each use slides
+    /// the idle deadline (and re-sends the cookie with a fresh `Max-Age`) up to the
+    /// absolute deadline, counted from now. Both are clamped to 1 second … 400 days (the
+    /// longest cookie lifetime browsers honour, RFC 6265bis), `idle` to at most `absolute`.
+    Persistent {
+        /// How long the session may sit unused.
+        idle: std::time::Duration,
+        /// How long it may live at most from now, however active.
+        absolute: std::time::Duration,
+    },
+}
+
+/// The longest cookie lifetime browsers honour (RFC 6265bis caps `Max-Age` at 400 days).
+pub(crate) const MAX_PERSISTENT: std::time::Duration =
+    std::time::Duration::from_secs(400 * 24 * 3600);
+
+impl Expiry {
+    /// `(idle, absolute)` clamped as documented on [`Expiry::Persistent`].
+    pub(crate) fn clamped(
+        idle: std::time::Duration,
+        absolute: std::time::Duration,
+    ) -> (std::time::Duration, std::time::Duration) {
+        let one = std::time::Duration::from_secs(1);
+        let absolute = absolute.clamp(one, MAX_PERSISTENT);
+        (idle.clamp(one, absolute), absolute)
+    }
 }
 
 /// What the handler changed since the last save.

@@ -40,6 +40,8 @@ pub enum WriteOutcome {
     Conflict(Vec<String>),
     /// `create` or `rotate` found a record under the new key: nothing was written.
     KeyTaken,
+    /// The data would exceed the patch's [`Patch::max_data_bytes`]: nothing was written.
+    TooLarge,
 }
 
 /// What a store can do beyond the required operations.
@@ -139,6 +141,9 @@ pub trait SessionStore: Send + Sync + 'static {
             let conflicts = patch.conflicts(&record.data);
             if !conflicts.is_empty() {
                 return Ok(WriteOutcome::Conflict(conflicts));
+            }
+            if patch.too_large(&record.data) {
+                return Ok(WriteOutcome::TooLarge);
             }
             patch.apply_to(&mut record, now);
             let outcome = self.create(new, &record, now).await?;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use satchel::{SessionError, StoreErrorKind};
+use satchel::{SessionError, SessionErrorKind, StoreErrorKind};
 use satchel_axum::Session;
 use serde::Deserialize;
 use serde_json::json;
@@ -109,11 +109,28 @@ async fn whoami(session: Session) -> Result<Json<serde_json::Value>> {
     Ok(Json(json!({"user": user, "n": n})))
 }
 
+/// How often an increment re-reads and retries when a concurrent request changed `n`.
+const INCREMENT_ATTEMPTS: usize = 3;
+
+/// Read-increment-write with an explicit save, so a conflict is retried here instead of
+/// surfacing as a 409; after the last attempt the conflict is the answer.
 async fn increment(session: &Session) -> Result<i64> {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    let n = n.saturating_add(1);
-    session.insert("n", &n)?;
-    Ok(n)
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let n: i64 = session.get("n").await?.unwrap_or(0);
+        let n = n.saturating_add(1);
+        session.insert("n", &n)?;
+        match session.save().await {
+            Ok(()) => return Ok(n),
+            Err(err)
+                if err.kind() == SessionErrorKind::Conflict && attempt < INCREMENT_ATTEMPTS =>
+            {
+                continue
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 async fn counter(session: Session) -> Result<Json<serde_json::Value>> {

@@ -15,7 +15,8 @@
 use std::time::Duration;
 
 use crate::error::StoreError;
-use crate::record::{Data, Meta, Record, Value};
+use crate::record::{Data, Meta, Patch, Record, Value};
+use crate::store::WriteOutcome;
 use crate::time::{duration_millis, Timestamp};
 
 const VERSION: u8 = 1;
@@ -130,13 +131,133 @@ pub(super) fn idle_timeout(blob: &[u8]) -> Result<(Duration, bool), StoreError> 
     Ok((Duration::from_millis(r.varint()?), flags & PERSISTENT != 0))
 }
 
+/// A stored blob patched in place of decoding and re-encoding it: the new blob and times.
+pub(super) struct Patched {
+    pub(super) blob: Box<[u8]>,
+    pub(super) times: Times,
+    pub(super) persistent: bool,
+}
+
+/// Applies `patch` straight to the bytes (no maps, two allocations): the hot path of every
+/// write. `Ok(Err(outcome))` is a refusal (conflict, too large) and changes nothing.
+pub(super) fn patch(
+    blob: &[u8],
+    times: Times,
+    patch: &Patch,
+    now: Timestamp,
+) -> Result<Result<Patched, WriteOutcome>, StoreError> {
+    let mut r = Reader(blob);
+    if r.byte()? != VERSION {
+        return Err(StoreError::corrupt("unknown memory record version"));
+    }
+    let mut flags = r.byte()?;
+    let mut idle_ms = r.varint()?;
+    let mut owner = if flags & HAS_OWNER != 0 {
+        Some(r.slice()?)
+    } else {
+        None
+    };
+    let mut entries = Vec::with_capacity(8);
+    while !r.0.is_empty() {
+        entries.push((r.slice()?, r.slice()?));
+    }
+    let conflicts: Vec<String> = patch
+        .expect
+        .iter()
+        .filter(|(key, seen)| {
+            let current = entries
+                .iter()
+                .find(|(k, _)| *k == key.as_bytes())
+                .map(|(_, v)| *v);
+            current != seen.as_ref().map(|v| v.get().as_bytes())
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    if !conflicts.is_empty() {
+        return Ok(Err(WriteOutcome::Conflict(conflicts)));
+    }
+    if let Some(limit) = patch.max_data_bytes {
+        let kept: usize = if patch.clear {
+            0
+        } else {
+            entries
+                .iter()
+                .filter(|(k, _)| {
+                    !patch.remove.iter().any(|r| r.as_bytes() == *k)
+                        && !patch.set.iter().any(|(s, _)| s.as_bytes() == *k)
+                })
+                .map(|(k, v)| k.len() + v.len())
+                .sum()
+        };
+        let added: usize = patch.set.iter().map(|(k, v)| k.len() + v.get().len()).sum();
+        if kept + added > limit {
+            return Ok(Err(WriteOutcome::TooLarge));
+        }
+    }
+    let mut times = times;
+    if let Some(expiry) = patch.expiry {
+        idle_ms = duration_millis(expiry.idle_timeout);
+        times.absolute = expiry.absolute_deadline;
+        flags = if expiry.persistent {
+            flags | PERSISTENT
+        } else {
+            flags & !PERSISTENT
+        };
+    }
+    if let Some(new_owner) = &patch.owner {
+        owner = new_owner.as_deref().map(str::as_bytes);
+        flags = if owner.is_some() {
+            flags | HAS_OWNER
+        } else {
+            flags & !HAS_OWNER
+        };
+    }
+    times.idle = now
+        .saturating_add(Duration::from_millis(idle_ms))
+        .min(times.absolute);
+    let mut out = Vec::with_capacity(
+        blob.len()
+            + patch
+                .set
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>(),
+    );
+    out.push(VERSION);
+    out.push(flags);
+    put_varint(&mut out, idle_ms);
+    if let Some(owner) = owner {
+        put_bytes(&mut out, owner);
+    }
+    if !patch.clear {
+        for (key, value) in &entries {
+            let replaced = patch.remove.iter().any(|k| k.as_bytes() == *key)
+                || patch.set.iter().any(|(k, _)| k.as_bytes() == *key);
+            if !replaced {
+                put_bytes(&mut out, key);
+                put_bytes(&mut out, value);
+            }
+        }
+    }
+    for (key, value) in &patch.set {
+        put_bytes(&mut out, key.as_bytes());
+        put_bytes(&mut out, value.get().as_bytes());
+    }
+    Ok(Ok(Patched {
+        blob: out.into_boxed_slice(),
+        times,
+        persistent: flags & PERSISTENT != 0,
+    }))
+}
+
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    // LEB128: the low 7 bits per byte, with the high bit set on all but the last.
+    let low7 = |n: u64| u8::try_from(n & 0x7f).unwrap_or(0);
     while n >= 0x80 {
-        // Truncation is the point: the low 7 bits, with the continuation bit set.
-        out.push((n & 0x7f) as u8 | 0x80);
+        out.push(low7(n) | 0x80);
         n >>= 7;
     }
-    out.push(n as u8);
+    out.push(low7(n));
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -146,7 +267,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, StoreError> {
         let (&b, rest) = self
             .0
@@ -168,13 +289,18 @@ impl Reader<'_> {
         Err(StoreError::corrupt("overlong varint in memory record"))
     }
 
-    fn string(&mut self) -> Result<String, StoreError> {
+    fn slice(&mut self) -> Result<&'a [u8], StoreError> {
         let len = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
         if len > self.0.len() {
             return Err(StoreError::corrupt("length past the end of memory record"));
         }
         let (bytes, rest) = self.0.split_at(len);
         self.0 = rest;
+        Ok(bytes)
+    }
+
+    fn string(&mut self) -> Result<String, StoreError> {
+        let bytes = self.slice()?;
         String::from_utf8(bytes.to_vec())
             .map_err(|_| StoreError::corrupt("invalid UTF-8 in memory record"))
     }
@@ -212,11 +338,39 @@ mod tests {
         }
 
         #[test]
+        fn blob_patch_matches_record_patch(
+            pairs in proptest::collection::vec(("[a-d]", any::<i64>()), 0..6),
+            set in proptest::collection::vec(("[a-f]", any::<i64>()), 0..4),
+            remove in proptest::collection::vec("[a-f]", 0..3),
+            clear in any::<bool>(),
+            owner in proptest::option::of(proptest::option::of("[a-z]{1,8}")),
+        ) {
+            let r = record(Some("o".into()), &pairs);
+            let mut p = Patch { clear, remove, owner, ..Patch::default() };
+            let mut seen = std::collections::BTreeSet::new();
+            for (k, v) in set {
+                if seen.insert(k.clone()) {
+                    p.set.push((k, Value::from_json(v.to_string()).expect("json")));
+                }
+            }
+            let now = Timestamp::from_millis(1_000);
+            let blob = encode(&r);
+            let Ok(Ok(patched)) = patch(&blob, Times::of(&r.meta), &p, now) else {
+                panic!("patch failed");
+            };
+            let via_blob = decode(&patched.blob, patched.times).expect("decodes");
+            let mut via_record = r.clone();
+            p.apply_to(&mut via_record, now);
+            prop_assert_eq!(via_blob, via_record);
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let times = Times { created: Timestamp::EPOCH, idle: Timestamp::MAX, absolute: Timestamp::MAX };
             let _ = decode(&bytes, times);
             let _ = super::owner(&bytes);
             let _ = idle_timeout(&bytes);
+            let _ = patch(&bytes, times, &Patch::default(), Timestamp::EPOCH);
         }
     }
 

@@ -279,43 +279,36 @@ impl MemoryStore {
         &self,
         shard: &mut Shard,
         key: &StoreKey,
-        record: &Record,
+        entry: Entry,
         now: Timestamp,
     ) -> WriteOutcome {
         if self.live(shard, key, now).is_some() {
             return WriteOutcome::KeyTaken;
         }
         self.make_room(shard, now);
-        shard.map.insert(
-            *key,
-            Entry {
-                times: Times::of(&record.meta),
-                blob: codec::encode(record),
-            },
-        );
-        self.index_owner(record.meta.owner.clone(), *key);
+        let owner = codec::owner(&entry.blob);
+        let expires = Expires {
+            at: entry.times.expires_at(),
+            persistent: codec::idle_timeout(&entry.blob).is_ok_and(|(_, p)| p),
+        };
+        shard.map.insert(*key, entry);
+        self.index_owner(owner, *key);
         self.after_write(shard, now);
-        WriteOutcome::Applied(record.meta.expires())
+        WriteOutcome::Applied(expires)
     }
 
-    /// Applies `patch` to the live record in `shard`, returning the new record.
+    /// The live entry under `key` with `patch` applied, not stored yet.
     fn patch_entry(
         &self,
         shard: &mut Shard,
         key: &StoreKey,
         patch: &Patch,
         now: Timestamp,
-    ) -> Result<Result<Record, WriteOutcome>, StoreError> {
+    ) -> Result<Result<codec::Patched, WriteOutcome>, StoreError> {
         let Some(entry) = self.live(shard, key, now) else {
             return Ok(Err(WriteOutcome::Gone));
         };
-        let mut record = codec::decode(&entry.blob, entry.times)?;
-        let conflicts = patch.conflicts(&record.data);
-        if !conflicts.is_empty() {
-            return Ok(Err(WriteOutcome::Conflict(conflicts)));
-        }
-        patch.apply_to(&mut record, now);
-        Ok(Ok(record))
+        codec::patch(&entry.blob, entry.times, patch, now)
     }
 }
 
@@ -334,8 +327,12 @@ impl SessionStore for MemoryStore {
         record: &Record,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        let entry = Entry {
+            times: Times::of(&record.meta),
+            blob: codec::encode(record),
+        };
         let mut shard = self.shard(key).lock();
-        Ok(self.insert_new(&mut shard, key, record, now))
+        Ok(self.insert_new(&mut shard, key, entry, now))
     }
 
     async fn apply(
@@ -345,22 +342,27 @@ impl SessionStore for MemoryStore {
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
         let mut shard = self.shard(key).lock();
-        let record = match self.patch_entry(&mut shard, key, patch, now)? {
-            Ok(record) => record,
+        let patched = match self.patch_entry(&mut shard, key, patch, now)? {
+            Ok(patched) => patched,
             Err(outcome) => return Ok(outcome),
         };
         let Some(entry) = shard.map.get_mut(key) else {
             return Ok(WriteOutcome::Gone);
         };
         let old_owner = patch.owner.as_ref().map(|_| codec::owner(&entry.blob));
-        entry.times = Times::of(&record.meta);
-        entry.blob = codec::encode(&record);
+        let expires = Expires {
+            at: patched.times.expires_at(),
+            persistent: patched.persistent,
+        };
+        entry.times = patched.times;
+        entry.blob = patched.blob;
         if let Some(old_owner) = old_owner {
+            let new_owner = codec::owner(&entry.blob);
             self.unindex_owner(old_owner, key);
-            self.index_owner(record.meta.owner.clone(), *key);
+            self.index_owner(new_owner, *key);
         }
         self.after_write(&mut shard, now);
-        Ok(WriteOutcome::Applied(record.meta.expires()))
+        Ok(WriteOutcome::Applied(expires))
     }
 
     async fn rotate(
@@ -377,26 +379,26 @@ impl SessionStore for MemoryStore {
         let mut second = (a != b).then(|| self.0.shards[a.max(b)].lock());
         let (old_shard, new_shard): (&mut Shard, &mut Shard) = match second.as_deref_mut() {
             None => {
-                let record = match self.patch_entry(&mut first, old, patch, now)? {
-                    Ok(r) => r,
+                let patched = match self.patch_entry(&mut first, old, patch, now)? {
+                    Ok(p) => p,
                     Err(outcome) => return Ok(outcome),
                 };
                 if self.live(&mut first, new, now).is_some() {
                     return Ok(WriteOutcome::KeyTaken);
                 }
-                return Ok(self.finish_rotate(&mut first, None, old, new, &record, now));
+                return Ok(self.finish_rotate(&mut first, None, old, new, patched, now));
             }
             Some(other) if a < b => (&mut *first, other),
             Some(other) => (other, &mut *first),
         };
-        let record = match self.patch_entry(old_shard, old, patch, now)? {
-            Ok(r) => r,
+        let patched = match self.patch_entry(old_shard, old, patch, now)? {
+            Ok(p) => p,
             Err(outcome) => return Ok(outcome),
         };
         if self.live(new_shard, new, now).is_some() {
             return Ok(WriteOutcome::KeyTaken);
         }
-        Ok(self.finish_rotate(old_shard, Some(new_shard), old, new, &record, now))
+        Ok(self.finish_rotate(old_shard, Some(new_shard), old, new, patched, now))
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
@@ -480,7 +482,7 @@ impl MemoryStore {
         new_shard: Option<&mut Shard>,
         old: &StoreKey,
         new: &StoreKey,
-        record: &Record,
+        patched: codec::Patched,
         now: Timestamp,
     ) -> WriteOutcome {
         if let Some(entry) = old_shard.map.remove(old) {
@@ -490,7 +492,11 @@ impl MemoryStore {
             Some(shard) => shard,
             None => old_shard,
         };
-        self.insert_new(target, new, record, now)
+        let entry = Entry {
+            times: patched.times,
+            blob: patched.blob,
+        };
+        self.insert_new(target, new, entry, now)
     }
 }
 
