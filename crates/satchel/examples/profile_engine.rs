@@ -20,10 +20,13 @@ fn main() {
             .and_then(|a| a.parse().ok())
             .unwrap_or(2_000_000);
         let start = std::time::Instant::now();
+        let read_only = std::env::args().nth(2).as_deref() == Some("read");
         for _ in 0..iters {
             let s = engine.begin([header.as_bytes()]);
             let n: i64 = s.get("n").await.expect("get").unwrap_or(0);
-            s.insert("n", &(n + 1)).expect("insert");
+            if !read_only {
+                s.insert("n", &(n + 1)).expect("insert");
+            }
             let f = engine.finish(&s, 200).await;
             assert!(f.error.is_none());
         }

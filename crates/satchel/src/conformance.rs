@@ -4,10 +4,23 @@
 //! plant corrupt bytes in it) and expands [`conformance_tests!`](crate::conformance_tests)
 //! in a test file:
 //!
-//! ```ignore
-//! struct MyHarness;
-//! impl satchel::conformance::Harness for MyHarness { /* … */ }
-//! satchel::conformance_tests!(MyHarness);
+//! ```
+//! use satchel::conformance::Harness;
+//! use satchel::{MemoryStore, StoreKey};
+//!
+//! struct Memory;
+//!
+//! impl Harness for Memory {
+//!     type Store = MemoryStore;
+//!     async fn store(&self) -> MemoryStore {
+//!         MemoryStore::new() // a remote store would use a fresh key prefix or schema
+//!     }
+//!     async fn corrupt(&self, store: &MemoryStore, key: &StoreKey) {
+//!         store.corrupt_for_tests(key, b"not a record");
+//!     }
+//! }
+//!
+//! satchel::conformance_tests!(Memory); // one #[tokio::test] per check
 //! ```
 //!
 //! Each check is also a public `async fn` taking the harness, for stores that want to run

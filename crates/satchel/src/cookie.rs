@@ -60,18 +60,23 @@ where
         if total > config.max_cookie_header_bytes {
             return Incoming::Invalid(Invalid::Oversized);
         }
-        for pair in header.split(|&b| b == b';') {
-            let pair = trim(pair);
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+        // memchr finds the `;` separators with SIMD; a pair is ours only if it starts with
+        // the name, so other cookies' values are never scanned byte by byte.
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b';', header).chain(std::iter::once(header.len()));
+        for end in ends {
+            let pair = trim_start(&header[start..end]);
+            start = end + 1;
+            let Some(rest) = pair.strip_prefix(name) else {
                 continue;
             };
-            if trim(&pair[..eq]) != name {
-                continue;
-            }
+            let Some(value) = trim_start(rest).strip_prefix(b"=") else {
+                continue; // a longer name that merely starts with ours
+            };
             if found.is_some() {
                 duplicate = true;
             }
-            found = Some(trim(&pair[eq + 1..]));
+            found = Some(trim(value));
         }
     }
     match found {
@@ -84,10 +89,15 @@ where
     }
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
+fn trim_start(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
+    s
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let mut s = trim_start(s);
     while let [rest @ .., b' ' | b'\t'] = s {
         s = rest;
     }

@@ -226,15 +226,24 @@ impl Engine {
         if needs_load {
             self.ensure_loaded(session).await?;
         }
-        let (base_id, known, mut changes) = {
+        let (base_id, known, mut changes, expect) = {
             let mut state = session.lock();
             let changes = std::mem::take(&mut state.changes);
-            let (id, known) = match &state.base {
-                Base::None => (None, None),
-                Base::NotLoaded(id) => (Some(id.clone()), None),
-                Base::Live(id, record) => (Some(id.clone()), Some(record.meta.clone())),
+            let (id, known, expect) = match &state.base {
+                Base::None => (None, None, Vec::new()),
+                Base::NotLoaded(id) => (Some(id.clone()), None, Vec::new()),
+                Base::Live(id, record) => {
+                    // Keys read and then written (or cleared) must still hold what was read.
+                    let expect = changes
+                        .reads
+                        .iter()
+                        .filter(|k| changes.clear || changes.writes.contains_key(*k))
+                        .map(|k| (k.clone(), record.data.get(k).cloned()))
+                        .collect();
+                    (Some(id.clone()), Some(record.meta.clone()), expect)
+                }
             };
-            (id, known, changes)
+            (id, known, changes, expect)
         };
         let now = self.now();
         let Some(id) = base_id else {
@@ -245,7 +254,7 @@ impl Engine {
         }
         let rotate = changes.rotate.is_some();
         let expiry_changed = changes.expiry.is_some();
-        let patch = self.patch(&mut changes, known.as_ref(), now);
+        let patch = self.patch(&mut changes, expect, known.as_ref(), now);
         if known.is_some() && projected_size(session, &patch) > self.0.config.max_data_bytes {
             return Err(too_large(session));
         }
@@ -428,26 +437,25 @@ impl Engine {
     }
 
     /// Builds the patch, moving the written values out of `changes` (no copies).
-    fn patch(&self, changes: &mut Changes, known: Option<&Meta>, now: Timestamp) -> Patch {
+    fn patch(
+        &self,
+        changes: &mut Changes,
+        expect: Vec<(String, Option<Value>)>,
+        known: Option<&Meta>,
+        now: Timestamp,
+    ) -> Patch {
         let mut patch = Patch {
             clear: changes.clear,
+            expect,
             max_data_bytes: Some(self.0.config.max_data_bytes),
             ..Patch::default()
         };
-        let mut reads = std::mem::take(&mut changes.reads);
+        changes.reads.clear();
         for (key, value) in std::mem::take(&mut changes.writes) {
-            if let Some(seen) = reads.remove(&key) {
-                patch.expect.push((key.clone(), seen));
-            }
             match value {
                 Some(v) => patch.set.push((key, v)),
                 None => patch.remove.push(key),
             }
-        }
-        if changes.clear {
-            // Clearing discards keys this request read: another request's change to them
-            // would be silently discarded too, so they are checked like writes.
-            patch.expect.extend(reads);
         }
         if let Some(Rotation::Owner(owner)) = &changes.rotate {
             patch.owner = Some(Some(owner.clone()));

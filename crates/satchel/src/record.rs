@@ -27,6 +27,12 @@ impl Value {
         Ok(Value(Box::<str>::from(raw)))
     }
 
+    /// Wraps JSON text this process wrote itself (e.g. read back from an in-process store)
+    /// without parsing it again. Text from anywhere else goes through [`Value::from_json`].
+    pub(crate) fn from_trusted_json(text: String) -> Self {
+        Value(text.into_boxed_str())
+    }
+
     /// Serialises `value` to compact JSON.
     ///
     /// # Errors

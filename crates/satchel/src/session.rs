@@ -83,13 +83,15 @@ impl Session {
     /// closed: its response becomes the error response), [`SessionErrorKind::Deserialize`] if
     /// the stored JSON does not fit `T`.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        match self.get_value(key).await? {
+        // Deserialise straight from the loaded record, under the lock: no copy of the value.
+        self.read(key, |value| match value {
             None => Ok(None),
             Some(v) => v
                 .deserialize()
                 .map(Some)
                 .map_err(|e| SessionError::with_key(SessionErrorKind::Deserialize, key, e)),
-        }
+        })
+        .await?
     }
 
     /// The raw JSON value under `key`.
@@ -97,28 +99,37 @@ impl Session {
     /// # Errors
     /// As [`Session::get`], without the deserialisation.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        self.read(key, |value| value.cloned()).await
+    }
+
+    /// Loads if needed, records that `key` was read, and hands its current value to `f`.
+    async fn read<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(Option<&Value>) -> R,
+    ) -> Result<R, SessionError> {
         self.engine.ensure_loaded(self).await?;
         let mut state = self.lock();
         state.check()?;
         state.accessed = true;
+        let state = &mut *state;
         if let Some(pending) = state.changes.writes.get(key) {
-            return Ok(pending.clone());
+            return Ok(f(pending.as_ref()));
         }
         if state.changes.clear {
-            return Ok(None);
+            return Ok(f(None));
         }
-        let seen = match &state.base {
-            Base::Live(_, record) => record.data.get(key).cloned(),
-            Base::None | Base::NotLoaded(_) => None,
-        };
-        if matches!(state.base, Base::Live(..)) {
-            state
-                .changes
-                .reads
-                .entry(key.to_owned())
-                .or_insert_with(|| seen.clone());
+        match &state.base {
+            Base::Live(_, record) => {
+                // The value read is what the record holds until the next save, so only the
+                // key is remembered; the save turns it into an expectation if it is written.
+                if !state.changes.reads.iter().any(|k| k == key) {
+                    state.changes.reads.push(key.to_owned());
+                }
+                Ok(f(record.data.get(key)))
+            }
+            Base::None | Base::NotLoaded(_) => Ok(f(None)),
         }
-        Ok(seen)
     }
 
     /// Writes `value` under `key`. No store call happens now: the change is sent with the

@@ -68,8 +68,9 @@ pub(crate) struct Changes {
     pub(crate) clear: bool,
     /// Keys written (`Some`) or removed (`None`).
     pub(crate) writes: BTreeMap<String, Option<Value>>,
-    /// Keys read from the stored record, with the value seen (`None`: absent).
-    pub(crate) reads: BTreeMap<String, Option<Value>>,
+    /// Keys read from the loaded record (which stays as loaded until the next save, so it
+    /// still holds the values seen).
+    pub(crate) reads: Vec<String>,
     /// A rotation to perform.
     pub(crate) rotate: Option<Rotation>,
     /// An expiry policy change.

@@ -1,0 +1,98 @@
+//! The server setups being compared. One module per variant, listed in [`all`].
+//!
+//! Every variant serves the same three routes (see [`Route`]) with bodies of the same shape:
+//! `POST /seed` (write `n = 0`, which issues a fresh session cookie), `POST /write` (read `n`,
+//! default 0, write `n + 1`, answer `{"n":<new>}`) and `GET /read` (answer `{"n":<n>}`).
+
+use crate::server::{RunningServer, ServerOptions};
+
+pub mod bare_axum;
+pub mod satchel_memory;
+pub mod tower_sessions_memory;
+
+/// One server setup under test.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    /// Short name used in flags and the table (`bare-axum`, `satchel-memory`, ...).
+    pub name: &'static str,
+    /// One line for the report: framework, session library, store, notable settings.
+    pub summary: &'static str,
+    /// Whether `/seed` issues a session cookie. A variant without sessions (the floor) is sent
+    /// synthetic cookies of the same size, so every variant parses the same request bytes.
+    pub sessions: bool,
+    /// Start the server on its own thread and return a handle (address, thread id, shutdown).
+    pub spawn: fn(&ServerOptions) -> anyhow::Result<RunningServer>,
+}
+
+impl Variant {
+    /// Start this variant's server.
+    pub fn start(&self, opts: &ServerOptions) -> anyhow::Result<RunningServer> {
+        (self.spawn)(opts)
+    }
+}
+
+/// Every variant, in table order. The first is the baseline the ratios refer to.
+pub fn all() -> Vec<Variant> {
+    vec![
+        bare_axum::VARIANT,
+        satchel_memory::VARIANT,
+        tower_sessions_memory::VARIANT,
+    ]
+}
+
+/// The name of the baseline variant that ratios are computed against.
+pub const BASELINE: &str = bare_axum::VARIANT.name;
+
+/// Look variants up by name (comma-separated list as given on the command line).
+pub fn select(names: &str) -> anyhow::Result<Vec<Variant>> {
+    let all = all();
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            all.iter().find(|v| v.name == n).copied().ok_or_else(|| {
+                let known: Vec<_> = all.iter().map(|v| v.name).collect();
+                anyhow::anyhow!("unknown variant {n:?}; known: {}", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// A measured route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Route {
+    /// `POST /write`: load the session, increment `n`, save.
+    Write,
+    /// `GET /read`: load the session, read `n`.
+    Read,
+}
+
+impl Route {
+    /// Routes measured, in table order.
+    pub const ALL: [Route; 2] = [Route::Write, Route::Read];
+
+    /// HTTP method.
+    pub fn method(self) -> hyper::Method {
+        match self {
+            Route::Write => hyper::Method::POST,
+            Route::Read => hyper::Method::GET,
+        }
+    }
+
+    /// Request path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Write => "/write",
+            Route::Read => "/read",
+        }
+    }
+
+    /// Label for the table (`POST /write`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Write => "POST /write",
+            Route::Read => "GET /read",
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Correctness of the benchmark setup (not timing): every variant answers 2xx on both routes,
+//! `/write` really increments per cookie, and a short quick-mode run completes with only 2xx.
+
+use std::time::Duration;
+
+use satchel_bench::harness::{self, verify_setup, BenchConfig};
+use satchel_bench::server::ServerOptions;
+use satchel_bench::variants;
+
+#[test]
+fn every_variant_increments_per_cookie() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for v in variants::all() {
+        let server = v.start(&ServerOptions::default()).expect("start server");
+        rt.block_on(verify_setup(&v, &server))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        if v.sessions {
+            // Two different sessions do not share a counter.
+            rt.block_on(verify_setup(&v, &server))
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        }
+    }
+}
+
+#[test]
+fn quick_run_counts_only_2xx_and_no_errors() {
+    let config = BenchConfig {
+        sessions: 50,
+        connections: 4,
+        warmup: Duration::from_millis(50),
+        duration: Duration::from_millis(150),
+        server_core: None,
+        client_core: None,
+        verbose: false,
+        ..BenchConfig::quick()
+    };
+    assert_eq!(config.rounds, 1);
+    let results = harness::run(&config).expect("benchmark run");
+    assert_eq!(
+        results.series.len(),
+        config.variants.len() * variants::Route::ALL.len()
+    );
+    for s in &results.series {
+        assert_eq!(s.rounds.len(), 1);
+        let r = &s.rounds[0];
+        assert!(
+            r.ok > 0,
+            "{} {}: no successful request",
+            s.variant,
+            s.route.label()
+        );
+        assert_eq!(
+            r.non_2xx,
+            0,
+            "{} {}: non-2xx responses",
+            s.variant,
+            s.route.label()
+        );
+        assert_eq!(
+            r.errors,
+            0,
+            "{} {}: transport errors",
+            s.variant,
+            s.route.label()
+        );
+    }
+    let doc = satchel_bench::report::document(&results);
+    for v in &config.variants {
+        assert!(
+            doc.contains(&format!("| `{}` | `POST /write` |", v.name)),
+            "{doc}"
+        );
+    }
+}
