@@ -48,6 +48,7 @@ mod config;
 mod cookie;
 mod engine;
 mod error;
+pub mod http_support;
 mod id;
 mod memory;
 mod record;

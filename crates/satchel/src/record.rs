@@ -15,7 +15,7 @@ use crate::time::Timestamp;
 /// One session value: a JSON document as text. Equality is textual (see
 /// [`Patch::conflicts`]).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Value(Box<str>);
+pub struct Value(String);
 
 impl Value {
     /// Parses and keeps `text`, which must be exactly one JSON document.
@@ -24,13 +24,13 @@ impl Value {
     /// When `text` is not valid JSON.
     pub fn from_json(text: impl Into<String>) -> Result<Self, serde_json::Error> {
         let raw = RawValue::from_string(text.into())?;
-        Ok(Value(Box::<str>::from(raw)))
+        Ok(Value(String::from(Box::<str>::from(raw))))
     }
 
     /// Wraps JSON text this process wrote itself (e.g. read back from an in-process store)
     /// without parsing it again. Text from anywhere else goes through [`Value::from_json`].
     pub(crate) fn from_trusted_json(text: String) -> Self {
-        Value(text.into_boxed_str())
+        Value(text)
     }
 
     /// Serialises `value` to compact JSON.
@@ -40,7 +40,9 @@ impl Value {
     pub fn from_serialize<T: serde::Serialize + ?Sized>(
         value: &T,
     ) -> Result<Self, serde_json::Error> {
-        Ok(Value(serde_json::to_string(value)?.into_boxed_str()))
+        // Kept as the String serde_json wrote (not shrunk into a Box<str>): values live for
+        // one request, and the shrink would cost a reallocation on every write.
+        Ok(Value(serde_json::to_string(value)?))
     }
 
     /// The JSON text.

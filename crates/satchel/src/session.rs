@@ -155,7 +155,7 @@ impl Session {
     pub fn insert_value(&self, key: &str, value: Value) -> Result<(), SessionError> {
         let mut state = self.lock();
         state.check()?;
-        state.changes.writes.insert(key.to_owned(), Some(value));
+        state.changes.writes.insert(key, Some(value));
         Ok(())
     }
 
@@ -166,7 +166,7 @@ impl Session {
     pub fn remove(&self, key: &str) -> Result<(), SessionError> {
         let mut state = self.lock();
         state.check()?;
-        state.changes.writes.insert(key.to_owned(), None);
+        state.changes.writes.insert(key, None);
         Ok(())
     }
 

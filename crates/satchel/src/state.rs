@@ -1,8 +1,6 @@
 //! The per-request session state: what was loaded, what the handler changed, and what the
 //! response must tell the browser. Plain data; the decisions live in `engine.rs`.
 
-use std::collections::BTreeMap;
-
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::record::{Data, Record, Value};
@@ -67,7 +65,7 @@ pub(crate) struct Changes {
     /// Remove every stored key first.
     pub(crate) clear: bool,
     /// Keys written (`Some`) or removed (`None`).
-    pub(crate) writes: BTreeMap<String, Option<Value>>,
+    pub(crate) writes: Writes,
     /// Keys read from the loaded record (which stays as loaded until the next save, so it
     /// still holds the values seen).
     pub(crate) reads: Vec<String>,
@@ -88,6 +86,59 @@ impl Changes {
             .iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
             .collect()
+    }
+}
+
+/// The keys a request wrote or removed, last change per key. A handful of keys per request
+/// is the norm, so a vector with a linear search beats a map (one allocation, no nodes).
+#[derive(Debug, Default)]
+pub(crate) struct Writes(Vec<(String, Option<Value>)>);
+
+impl Writes {
+    pub(crate) fn get(&self, key: &str) -> Option<&Option<Value>> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    pub(crate) fn insert(&mut self, key: &str, value: Option<Value>) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Option<Value>)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl IntoIterator for Writes {
+    type Item = (String, Option<Value>);
+    type IntoIter = std::vec::IntoIter<(String, Option<Value>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl FromIterator<(String, Option<Value>)> for Writes {
+    fn from_iter<I: IntoIterator<Item = (String, Option<Value>)>>(iter: I) -> Self {
+        Writes(iter.into_iter().collect())
     }
 }
 

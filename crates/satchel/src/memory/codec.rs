@@ -48,14 +48,20 @@ impl Times {
 
 pub(super) fn encode(record: &Record) -> Box<[u8]> {
     let meta = &record.meta;
-    let mut out = Vec::with_capacity(
-        8 + meta.owner.as_ref().map_or(0, |o| o.len() + 2)
-            + record
-                .data
-                .iter()
-                .map(|(k, v)| k.len() + v.get().len() + 4)
-                .sum::<usize>(),
-    );
+    let idle_ms = duration_millis(meta.idle_timeout);
+    // Exact size: `into_boxed_slice` then keeps the allocation instead of shrinking it.
+    let size = 2
+        + varint_len(idle_ms)
+        + meta
+            .owner
+            .as_ref()
+            .map_or(0, |o| varint_len(o.len() as u64) + o.len())
+        + record
+            .data
+            .iter()
+            .map(|(k, v)| entry_len(k.len(), v.get().len()))
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
     out.push(VERSION);
     let mut flags = 0;
     if meta.persistent {
@@ -65,7 +71,7 @@ pub(super) fn encode(record: &Record) -> Box<[u8]> {
         flags |= HAS_OWNER;
     }
     out.push(flags);
-    put_varint(&mut out, duration_millis(meta.idle_timeout));
+    put_varint(&mut out, idle_ms);
     if let Some(owner) = &meta.owner {
         put_bytes(&mut out, owner.as_bytes());
     }
@@ -73,6 +79,7 @@ pub(super) fn encode(record: &Record) -> Box<[u8]> {
         put_bytes(&mut out, key.as_bytes());
         put_bytes(&mut out, value.get().as_bytes());
     }
+    debug_assert_eq!(out.len(), size);
     out.into_boxed_slice()
 }
 
@@ -139,8 +146,9 @@ pub(super) struct Patched {
     pub(super) persistent: bool,
 }
 
-/// Applies `patch` straight to the bytes (no maps, two allocations): the hot path of every
-/// write. `Ok(Err(outcome))` is a refusal (conflict, too large) and changes nothing.
+/// Applies `patch` straight to the bytes: the hot path of every write. No maps, no
+/// intermediate vectors, and the output is allocated once at its exact size.
+/// `Ok(Err(outcome))` is a refusal (conflict, too large) and changes nothing.
 pub(super) fn patch(
     blob: &[u8],
     times: Times,
@@ -158,42 +166,49 @@ pub(super) fn patch(
     } else {
         None
     };
-    let mut entries = Vec::with_capacity(8);
-    while !r.0.is_empty() {
-        entries.push((r.slice()?, r.slice()?));
+    let body = r.0;
+    let replaced = |key: &[u8]| {
+        patch.clear
+            || patch.remove.iter().any(|k| k.as_bytes() == key)
+            || patch.set.iter().any(|(k, _)| k.as_bytes() == key)
+    };
+    // One pass over the stored entries: validate them, size what is kept, and note the
+    // current value of every expected key.
+    let mut current: [Option<&[u8]>; 8] = [None; 8];
+    let mut kept = 0usize;
+    let mut kept_bytes = 0usize;
+    let mut entries = Reader(body);
+    while !entries.0.is_empty() {
+        let (key, value) = (entries.slice()?, entries.slice()?);
+        if let Some(i) = patch.expect.iter().position(|(k, _)| k.as_bytes() == key) {
+            if let Some(slot) = current.get_mut(i) {
+                *slot = Some(value);
+            }
+        }
+        if !replaced(key) {
+            kept += key.len() + value.len();
+            kept_bytes += entry_len(key.len(), value.len());
+        }
     }
-    let conflicts: Vec<String> = patch
-        .expect
-        .iter()
-        .filter(|(key, seen)| {
-            let current = entries
-                .iter()
-                .find(|(k, _)| *k == key.as_bytes())
-                .map(|(_, v)| *v);
-            current != seen.as_ref().map(|v| v.get().as_bytes())
-        })
-        .map(|(key, _)| key.clone())
-        .collect();
+    let mut conflicts = Vec::new();
+    for (i, (key, seen)) in patch.expect.iter().enumerate() {
+        let now_value = match current.get(i) {
+            Some(slot) => *slot,
+            None => find(body, key.as_bytes())?, // more than 8 expectations: look it up
+        };
+        if now_value != seen.as_ref().map(|v| v.get().as_bytes()) {
+            conflicts.push(key.clone());
+        }
+    }
     if !conflicts.is_empty() {
         return Ok(Err(WriteOutcome::Conflict(conflicts)));
     }
-    if let Some(limit) = patch.max_data_bytes {
-        let kept: usize = if patch.clear {
-            0
-        } else {
-            entries
-                .iter()
-                .filter(|(k, _)| {
-                    !patch.remove.iter().any(|r| r.as_bytes() == *k)
-                        && !patch.set.iter().any(|(s, _)| s.as_bytes() == *k)
-                })
-                .map(|(k, v)| k.len() + v.len())
-                .sum()
-        };
-        let added: usize = patch.set.iter().map(|(k, v)| k.len() + v.get().len()).sum();
-        if kept + added > limit {
-            return Ok(Err(WriteOutcome::TooLarge));
-        }
+    let added: usize = patch.set.iter().map(|(k, v)| k.len() + v.get().len()).sum();
+    if patch
+        .max_data_bytes
+        .is_some_and(|limit| kept + added > limit)
+    {
+        return Ok(Err(WriteOutcome::TooLarge));
     }
     let mut times = times;
     if let Some(expiry) = patch.expiry {
@@ -216,39 +231,61 @@ pub(super) fn patch(
     times.idle = now
         .saturating_add(Duration::from_millis(idle_ms))
         .min(times.absolute);
-    let mut out = Vec::with_capacity(
-        blob.len()
-            + patch
-                .set
-                .iter()
-                .map(|(k, v)| k.len() + v.get().len() + 4)
-                .sum::<usize>(),
-    );
+    let size = 2
+        + varint_len(idle_ms)
+        + owner.map_or(0, |o| varint_len(o.len() as u64) + o.len())
+        + kept_bytes
+        + patch
+            .set
+            .iter()
+            .map(|(k, v)| entry_len(k.len(), v.get().len()))
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
     out.push(VERSION);
     out.push(flags);
     put_varint(&mut out, idle_ms);
     if let Some(owner) = owner {
         put_bytes(&mut out, owner);
     }
-    if !patch.clear {
-        for (key, value) in &entries {
-            let replaced = patch.remove.iter().any(|k| k.as_bytes() == *key)
-                || patch.set.iter().any(|(k, _)| k.as_bytes() == *key);
-            if !replaced {
-                put_bytes(&mut out, key);
-                put_bytes(&mut out, value);
-            }
+    let mut entries = Reader(body);
+    while !entries.0.is_empty() {
+        let (key, value) = (entries.slice()?, entries.slice()?);
+        if !replaced(key) {
+            put_bytes(&mut out, key);
+            put_bytes(&mut out, value);
         }
     }
     for (key, value) in &patch.set {
         put_bytes(&mut out, key.as_bytes());
         put_bytes(&mut out, value.get().as_bytes());
     }
+    debug_assert_eq!(out.len(), size);
     Ok(Ok(Patched {
         blob: out.into_boxed_slice(),
         times,
         persistent: flags & PERSISTENT != 0,
     }))
+}
+
+/// The stored value of `key` in an entries region.
+fn find<'a>(body: &'a [u8], key: &[u8]) -> Result<Option<&'a [u8]>, StoreError> {
+    let mut r = Reader(body);
+    while !r.0.is_empty() {
+        let (k, v) = (r.slice()?, r.slice()?);
+        if k == key {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+fn varint_len(n: u64) -> usize {
+    // 7 bits per byte, at least one byte.
+    (64 - n.leading_zeros() as usize).div_ceil(7).max(1)
+}
+
+fn entry_len(key: usize, value: usize) -> usize {
+    varint_len(key as u64) + key + varint_len(value as u64) + value
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -372,6 +409,24 @@ mod tests {
             let _ = super::owner(&bytes);
             let _ = idle_timeout(&bytes);
             let _ = patch(&bytes, times, &Patch::default(), Timestamp::EPOCH);
+        }
+    }
+
+    #[test]
+    fn varint_len_matches_the_encoding() {
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, n);
+            assert_eq!(out.len(), varint_len(n), "{n}");
         }
     }
 
