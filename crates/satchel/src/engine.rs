@@ -237,7 +237,7 @@ impl Engine {
                     let expect = changes
                         .reads
                         .iter()
-                        .filter(|k| changes.clear || changes.writes.contains_key(*k))
+                        .filter(|k| changes.clear || changes.writes.contains_key(k))
                         .map(|k| (k.clone(), record.data.get(k).cloned()))
                         .collect();
                     (Some(id.clone()), Some(record.meta.clone()), expect)
