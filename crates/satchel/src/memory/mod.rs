@@ -262,17 +262,18 @@ impl MemoryStore {
         key: &StoreKey,
         now: Timestamp,
     ) -> Option<&'s mut Entry> {
-        let expired = match shard.map.get(key) {
-            None => return None,
-            Some(entry) => now >= entry.times.expires_at(),
-        };
-        if expired {
-            if let Some(entry) = shard.map.remove(key) {
-                self.unindex_owner(codec::owner(&entry.blob), key);
+        // One probe of the table: look up, then either hand out or remove the entry.
+        match shard.map.entry(*key) {
+            hashbrown::hash_map::Entry::Vacant(_) => None,
+            hashbrown::hash_map::Entry::Occupied(entry)
+                if now >= entry.get().times.expires_at() =>
+            {
+                let removed = entry.remove();
+                self.unindex_owner(codec::owner(&removed.blob), key);
+                None
             }
-            return None;
+            hashbrown::hash_map::Entry::Occupied(entry) => Some(entry.into_mut()),
         }
-        shard.map.get_mut(key)
     }
 
     fn insert_new(
@@ -342,12 +343,12 @@ impl SessionStore for MemoryStore {
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
         let mut shard = self.shard(key).lock();
-        let patched = match self.patch_entry(&mut shard, key, patch, now)? {
+        let Some(entry) = self.live(&mut shard, key, now) else {
+            return Ok(WriteOutcome::Gone);
+        };
+        let patched = match codec::patch(&entry.blob, entry.times, patch, now)? {
             Ok(patched) => patched,
             Err(outcome) => return Ok(outcome),
-        };
-        let Some(entry) = shard.map.get_mut(key) else {
-            return Ok(WriteOutcome::Gone);
         };
         let old_owner = patch.owner.as_ref().map(|_| codec::owner(&entry.blob));
         let expires = Expires {
