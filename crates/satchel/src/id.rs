@@ -209,7 +209,7 @@ mod tests {
         assert!(SessionId::parse(&format!("{good}=")).is_none());
         assert!(SessionId::parse(&format!("{good}A")).is_none());
         assert!(SessionId::parse(&good.replace('-', "+")).is_none() || !good.contains('-'));
-        // The last character carries 4 unused bits; a non-zero tail is non-canonical.
+        // The last character carries 2 unused bits; a non-zero tail is non-canonical.
         let mut bytes = good.clone().into_bytes();
         bytes[42] = if bytes[42] == b'B' { b'C' } else { b'B' };
         let tweaked = String::from_utf8(bytes).unwrap_or_default();
