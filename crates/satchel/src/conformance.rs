@@ -1,8 +1,8 @@
 //! The conformance suite every [`SessionStore`] must pass.
 //!
-//! A store crate implements [`Harness`] (how to get a fresh, isolated store and how to
-//! plant corrupt bytes in it) and expands [`conformance_tests!`](crate::conformance_tests)
-//! in a test file:
+//! A store crate implements [`Harness`](crate::conformance::Harness) (how to get a fresh,
+//! isolated store and how to plant corrupt bytes in it) and expands
+//! [`conformance_tests!`](crate::conformance_tests) in a test file:
 //!
 //! ```
 //! use satchel::conformance::Harness;

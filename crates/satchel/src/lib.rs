@@ -46,6 +46,7 @@
 
 mod config;
 mod cookie;
+mod data;
 mod engine;
 mod error;
 pub mod http_support;

@@ -5,7 +5,6 @@
 //! deserialisation, SEC-31), and two values can be compared for the conflict check without
 //! knowing their Rust type.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -66,8 +65,7 @@ impl std::fmt::Debug for Value {
     }
 }
 
-/// The keys and values of one session.
-pub type Data = BTreeMap<String, Value>;
+pub use crate::data::Data;
 
 /// The deadlines and binding of a stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -95,7 +95,7 @@ pub(super) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
     } else {
         None
     };
-    let mut data = Data::new();
+    let mut data = Data::with_capacity(4);
     while !r.0.is_empty() {
         let key = r.string()?;
         let value = r.string()?;
