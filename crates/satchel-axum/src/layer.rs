@@ -1,6 +1,7 @@
 //! [`SessionLayer`]: the tower layer that gives every request a session.
 
 use http::StatusCode;
+use satchel::http_support::ErrorStatuses;
 use satchel::{Engine, SessionConfig, SessionStore};
 use tower_layer::Layer;
 
@@ -16,14 +17,7 @@ use crate::service::SessionService;
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
     pub(crate) engine: Engine,
-    pub(crate) statuses: Statuses,
-}
-
-/// The statuses answered when a session fails.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Statuses {
-    pub(crate) store: StatusCode,
-    pub(crate) conflict: StatusCode,
+    pub(crate) statuses: ErrorStatuses,
 }
 
 impl SessionLayer {
@@ -36,23 +30,20 @@ impl SessionLayer {
     pub fn from_engine(engine: Engine) -> Self {
         SessionLayer {
             engine,
-            statuses: Statuses {
-                store: StatusCode::SERVICE_UNAVAILABLE,
-                conflict: StatusCode::CONFLICT,
-            },
+            statuses: ErrorStatuses::default(),
         }
     }
 
     /// The status answered when the store fails (default `503 Service Unavailable`).
     pub fn store_error_status(mut self, status: StatusCode) -> Self {
-        self.statuses.store = status;
+        self.statuses.store = status.as_u16();
         self
     }
 
     /// The status answered when a session changed under a request, or ended during it
     /// (default `409 Conflict`).
     pub fn conflict_status(mut self, status: StatusCode) -> Self {
-        self.statuses.conflict = status;
+        self.statuses.conflict = status.as_u16();
         self
     }
 

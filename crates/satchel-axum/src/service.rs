@@ -7,17 +7,16 @@ use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
-use satchel::{Engine, SessionErrorKind};
+use satchel::http_support::{varies_on_cookie, ErrorStatuses, NO_STORE, VARY_COOKIE};
+use satchel::Engine;
 use tower_service::Service;
-
-use crate::layer::Statuses;
 
 /// The service [`crate::SessionLayer`] wraps around an inner service.
 #[derive(Debug, Clone)]
 pub struct SessionService<S> {
     pub(crate) inner: S,
     pub(crate) engine: Engine,
-    pub(crate) statuses: Statuses,
+    pub(crate) statuses: ErrorStatuses,
 }
 
 /// The future of [`SessionService`].
@@ -57,19 +56,16 @@ where
             if let Some(err) = &finish.error {
                 // Fail closed: the handler's response never goes out, and nothing
                 // internal does either.
-                let status = match err.kind() {
-                    SessionErrorKind::Store => statuses.store,
-                    SessionErrorKind::Conflict | SessionErrorKind::Gone => statuses.conflict,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
+                let reply = statuses.reply(err);
                 res = Response::new(ResBody::default());
-                *res.status_mut() = status;
-                if status == StatusCode::SERVICE_UNAVAILABLE {
+                *res.status_mut() =
+                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                if let Some(secs) = reply.retry_after {
                     res.headers_mut()
-                        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                        .insert(RETRY_AFTER, HeaderValue::from_static(secs));
                 }
                 res.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    .insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
             }
             let headers = res.headers_mut();
             if let Some(cookie) = finish.set_cookie {
@@ -84,21 +80,14 @@ where
                 }
             }
             if finish.no_store {
-                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
             }
-            if finish.vary_cookie && !varies_on_cookie(headers) {
-                headers.append(VARY, HeaderValue::from_static("Cookie"));
+            if finish.vary_cookie
+                && !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes))
+            {
+                headers.append(VARY, HeaderValue::from_static(VARY_COOKIE));
             }
             Ok(res)
         })
     }
-}
-
-fn varies_on_cookie(headers: &http::HeaderMap) -> bool {
-    headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("cookie") || t.trim() == "*")
-        })
-    })
 }

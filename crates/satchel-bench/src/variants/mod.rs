@@ -6,7 +6,11 @@
 
 use crate::server::{RunningServer, ServerOptions};
 
+pub mod actix_session_cookie;
+pub mod actix_session_redis;
+pub mod bare_actix;
 pub mod bare_axum;
+pub mod satchel_actix_memory;
 pub mod satchel_memory;
 pub mod tower_sessions_memory;
 
@@ -37,6 +41,10 @@ pub fn all() -> Vec<Variant> {
         bare_axum::VARIANT,
         satchel_memory::VARIANT,
         tower_sessions_memory::VARIANT,
+        bare_actix::VARIANT,
+        satchel_actix_memory::VARIANT,
+        actix_session_cookie::VARIANT,
+        actix_session_redis::VARIANT,
     ]
 }
 

@@ -1,0 +1,131 @@
+//! The behaviour suite against `satchel-actix`: the routes as an actix-web `App` behind
+//! `SessionMiddleware`, served by `HttpServer` (two workers) on its own actix system thread.
+
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use satchel_actix::{Error, Session, SessionMiddleware};
+use satchel_behaviour::{Integration, Served, Spec};
+use serde_json::json;
+
+struct Actix;
+
+impl Integration for Actix {
+    fn serve(spec: Spec) -> Served {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let pause = spec.pause;
+                let server = match spec.engine {
+                    Some(engine) => {
+                        let status = |code| StatusCode::from_u16(code).expect("status");
+                        let sessions = SessionMiddleware::from_engine(engine)
+                            .store_error_status(status(spec.statuses.store))
+                            .conflict_status(status(spec.statuses.conflict));
+                        HttpServer::new(move || {
+                            App::new()
+                                .wrap(sessions.clone())
+                                .configure(|cfg| routes(cfg, pause))
+                        })
+                        .workers(2)
+                        .disable_signals()
+                        .listen(listener)
+                        .expect("listen")
+                        .run()
+                    }
+                    None => HttpServer::new(move || App::new().configure(|cfg| routes(cfg, pause)))
+                        .workers(2)
+                        .disable_signals()
+                        .listen(listener)
+                        .expect("listen")
+                        .run(),
+                };
+                tx.send(server.handle()).expect("handle");
+                server.await.expect("serve");
+            });
+        });
+        let handle = rx.recv().expect("server started");
+        Served {
+            addr,
+            guard: Box::new(StopOnDrop(handle, Some(thread))),
+        }
+    }
+}
+
+struct StopOnDrop(ServerHandle, Option<std::thread::JoinHandle<()>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the future only waits for it.
+        drop(self.0.stop(false));
+        if let Some(thread) = self.1.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig, pause: Duration) {
+    cfg.route("/read", web::get().to(read))
+        .route(
+            "/write",
+            web::post().to(move |session: Session| async move {
+                let n: i64 = session.get("n").await?.unwrap_or(0);
+                if !pause.is_zero() {
+                    actix_web::rt::time::sleep(pause).await;
+                }
+                session.insert("n", &(n + 1))?;
+                Ok::<_, Error>(HttpResponse::Ok().json(json!({ "n": n + 1 })))
+            }),
+        )
+        .route("/plain", web::get().to(|| async { "no session here" }))
+        .route("/write-then-fail", web::post().to(write_then_fail))
+        .route("/vary", web::get().to(vary))
+        .route("/vary-cookie", web::get().to(vary_cookie))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/whoami", web::get().to(whoami));
+}
+
+async fn read(session: Session) -> Result<HttpResponse, Error> {
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    Ok(HttpResponse::Ok().json(json!({ "n": n })))
+}
+
+async fn write_then_fail(session: Session) -> Result<HttpResponse, Error> {
+    session.insert("n", &1000)?;
+    Ok(HttpResponse::InternalServerError().body("handler failed"))
+}
+
+async fn vary(session: Session) -> Result<HttpResponse, Error> {
+    let _ = session.get::<i64>("n").await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("vary", "Accept-Encoding"))
+        .body("ok"))
+}
+
+async fn vary_cookie(session: Session) -> Result<HttpResponse, Error> {
+    let _ = session.get::<i64>("n").await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("vary", "Origin, cookie"))
+        .body("ok"))
+}
+
+async fn login(session: Session) -> Result<HttpResponse, Error> {
+    session.login("alice")?;
+    Ok(HttpResponse::Ok().json(json!({ "owner": "alice" })))
+}
+
+async fn logout(session: Session) -> &'static str {
+    session.logout();
+    "bye"
+}
+
+async fn whoami(session: Session) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(json!({ "owner": session.owner().await? })))
+}
+
+satchel_behaviour::behaviour_tests!(Actix);
