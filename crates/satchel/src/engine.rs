@@ -228,17 +228,20 @@ impl Engine {
         }
         let (base_id, known, mut changes, expect) = {
             let mut state = session.lock();
-            let changes = std::mem::take(&mut state.changes);
+            let mut changes = std::mem::take(&mut state.changes);
             let (id, known, expect) = match &state.base {
                 Base::None => (None, None, Vec::new()),
                 Base::NotLoaded(id) => (Some(id.clone()), None, Vec::new()),
                 Base::Live(id, record) => {
                     // Keys read and then written (or cleared) must still hold what was read.
-                    let expect = changes
-                        .reads
-                        .iter()
+                    let reads = std::mem::take(&mut changes.reads);
+                    let expect = reads
+                        .into_iter()
                         .filter(|k| changes.clear || changes.writes.contains_key(k))
-                        .map(|k| (k.clone(), record.data.get(k).cloned()))
+                        .map(|k| {
+                            let seen = record.data.get(&k).cloned();
+                            (k, seen)
+                        })
                         .collect();
                     (Some(id.clone()), Some(record.meta.clone()), expect)
                 }

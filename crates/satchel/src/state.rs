@@ -1,6 +1,8 @@
 //! The per-request session state: what was loaded, what the handler changed, and what the
 //! response must tell the browser. Plain data; the decisions live in `engine.rs`.
 
+use smallvec::SmallVec;
+
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::record::{Data, Record, Value};
@@ -68,7 +70,7 @@ pub(crate) struct Changes {
     pub(crate) writes: Writes,
     /// Keys read from the loaded record (which stays as loaded until the next save, so it
     /// still holds the values seen).
-    pub(crate) reads: Vec<String>,
+    pub(crate) reads: SmallVec<[String; 2]>,
     /// A rotation to perform.
     pub(crate) rotate: Option<Rotation>,
     /// An expiry policy change.
@@ -90,9 +92,10 @@ impl Changes {
 }
 
 /// The keys a request wrote or removed, last change per key. A handful of keys per request
-/// is the norm, so a vector with a linear search beats a map (one allocation, no nodes).
+/// is the norm, so an inline vector with a linear search beats a map (no allocation for up
+/// to two keys, no nodes).
 #[derive(Debug, Default)]
-pub(crate) struct Writes(Vec<(String, Option<Value>)>);
+pub(crate) struct Writes(SmallVec<[(String, Option<Value>); 2]>);
 
 impl Writes {
     pub(crate) fn get(&self, key: &str) -> Option<&Option<Value>> {
@@ -129,7 +132,7 @@ impl Writes {
 
 impl IntoIterator for Writes {
     type Item = (String, Option<Value>);
-    type IntoIter = std::vec::IntoIter<(String, Option<Value>)>;
+    type IntoIter = smallvec::IntoIter<[(String, Option<Value>); 2]>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
