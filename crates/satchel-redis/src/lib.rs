@@ -1,0 +1,689 @@
+//! A Redis session store for satchel.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), satchel::StoreError> {
+//! use satchel_redis::{RedisConfig, RedisStore};
+//!
+//! let store = RedisStore::connect("redis://127.0.0.1:6379", RedisConfig::default()).await?;
+//! # let _ = store; Ok(()) }
+//! ```
+//!
+//! # What it does per operation
+//! | operation | Redis commands sent |
+//! |---|---|
+//! | `load` | one `HGETALL` |
+//! | `apply`, `rotate`, `create`, `touch`, `delete` | one `EVALSHA` of a Lua script that does every check (liveness against the caller's `now`, no resurrection, per-key conflict check, size limit) and every change (fields, metadata, `PEXPIREAT`, owner index) atomically |
+//! | `sessions_of`, `revoke_owner` | one `EVALSHA` (standalone and Sentinel; a Cluster needs one command per listed session) |
+//!
+//! The first time a script is used on a server it costs one extra `EVAL` (after the
+//! server answers `NOSCRIPT`).
+//!
+//! # Layout
+//! One hash per session, named `{prefix}s:{hex SHA-256 of the session id}` (the raw id
+//! never reaches Redis), metadata in short fields, each session value in a field of its
+//! own; see the `scripts` module source for the full table. A hash rather than one encoded
+//! value because a patch then touches only the fields it names (`HSET`/`HDEL` inside the
+//! script), with no decoding and re-encoding of the whole record in Lua, and a load is a
+//! single `HGETALL`. The format is versioned (field `v`); anything else under a session
+//! key is a [`satchel::StoreErrorKind::Corrupt`] error, never a panic.
+//!
+//! # Topologies
+//! - **Standalone** (`redis://host:port`): everything above, each operation atomic.
+//! - **Cluster** (`redis+cluster://host:port,host:port`): a session hash lives in one
+//!   slot, so `load`, `apply`, `touch` and `delete` stay one atomic script. What spans
+//!   slots is not atomic:
+//!   - the **owner index** (a per-owner key in another slot) is updated by a second
+//!     command after the session script (`create` of an owned session updates it
+//!     *before*). Dying in between leaves either an index entry without a session (never
+//!     listed, pruned on read) or, only for a direct `apply` that changes the owner (the
+//!     engine changes owners only while rotating), a session that `revoke_owner` does not
+//!     find until it expires;
+//!   - **rotation** is load → create the new key → delete the old key. Dying between the
+//!     create and the delete leaves both ids valid until the old one expires; a write to
+//!     the old id that lands between the load and the delete is lost;
+//!   - `sessions_of` and `revoke_owner` read the index and then each session separately.
+//!
+//!   `tests/cluster_slots.rs` simulates each failure case.
+//! - **Sentinel** (`redis+sentinel://host:port,host:port/service`): the primary is looked
+//!   up through the sentinels; after a failover the store reconnects to the new primary by
+//!   itself, on the first `READONLY`/connection error or within 500 ms when a background
+//!   poll of the sentinels names another primary. Writes acknowledged by the old primary
+//!   in that window, or not yet replicated when it failed, are lost (Redis replication is
+//!   asynchronous).
+//!
+//! # Failures and timeouts
+//! Every command is bounded by [`RedisConfig::command_timeout`] (default 1 s) and every
+//! connection attempt by [`RedisConfig::connect_timeout`] (default 1 s). While Redis is
+//! down, calls fail with `Unavailable` or `Timeout` (the integrations answer 503) and
+//! the connection is re-established in the background; no restart is needed when Redis
+//! comes back. [`RedisStore::connect`] itself fails if Redis is unreachable at startup.
+#![forbid(unsafe_code)]
+
+mod codec;
+mod scripts;
+mod sentinel;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, Value as RValue};
+use satchel::{
+    Capabilities, Expires, Patch, Record, SessionInfo, SessionStore, StoreError, StoreErrorKind,
+    StoreKey, Timestamp, WriteOutcome,
+};
+
+use crate::scripts::{Script, Scripts};
+
+/// How a [`RedisStore`] names its keys and how long it waits.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// Prepended to every key this store writes (default `satchel:`). Give each
+    /// application (or each test) its own.
+    pub prefix: String,
+    /// How long one connection attempt may take (default 1 s).
+    pub connect_timeout: Duration,
+    /// How long one command may take, including waiting for a reconnection (default 1 s).
+    /// Past it the call fails with [`StoreErrorKind::Timeout`].
+    pub command_timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            prefix: "satchel:".to_owned(),
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The default configuration with another key prefix.
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        RedisConfig {
+            prefix: prefix.into(),
+            ..RedisConfig::default()
+        }
+    }
+}
+
+/// A [`SessionStore`] on one Redis server (standalone or the primary of a replicated
+/// setup). Cheap to clone: clones share one multiplexed connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+    conn: Conn,
+}
+
+/// The connection: one multiplexed connection to a server, or a Cluster client.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+    Sentinel(Arc<sentinel::SentinelConn>),
+}
+
+struct Inner {
+    prefix: String,
+    /// Cluster mode: scripts touch only their session key(s); owner index operations run
+    /// as separate commands (see the crate docs).
+    cluster: bool,
+    command_timeout: Duration,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.inner.prefix)
+            .field("cluster", &self.inner.cluster)
+            .field("command_timeout", &self.inner.command_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a redis-rs error to a store error of the right kind, keeping it as the source.
+fn map_err(e: redis::RedisError) -> StoreError {
+    use redis::ErrorKind as K;
+    let kind = if e.is_timeout() {
+        StoreErrorKind::Timeout
+    } else if e.code() == Some("WRONGTYPE") {
+        StoreErrorKind::Corrupt
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            K::BusyLoadingError
+                | K::TryAgain
+                | K::ClusterDown
+                | K::MasterDown
+                | K::ReadOnly
+                | K::ClusterConnectionNotFound
+        )
+        || e.code() == Some("OOM")
+    {
+        StoreErrorKind::Unavailable
+    } else {
+        StoreErrorKind::Backend
+    };
+    StoreError::new(kind, e)
+}
+
+impl RedisStore {
+    /// Connects to Redis at `url`: `redis://[user:password@]host:port[/db]` for one
+    /// server, or `redis+cluster://host:port[,host:port...]` for a Cluster (any reachable
+    /// node; the client discovers the rest).
+    ///
+    /// # Errors
+    /// When the URL is invalid or Redis cannot be reached within
+    /// [`RedisConfig::connect_timeout`].
+    pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, StoreError> {
+        if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+            let nodes: Vec<String> = nodes
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("redis://{n}"))
+                .collect();
+            return Self::connect_cluster(&nodes, config).await;
+        }
+        if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+            let (nodes, service) = rest.split_once('/').ok_or_else(|| {
+                StoreError::msg(
+                    StoreErrorKind::Backend,
+                    "expected redis+sentinel://host:port[,host:port...]/service-name",
+                )
+            })?;
+            let nodes: Vec<String> = nodes
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("redis://{n}"))
+                .collect();
+            return Self::connect_sentinel(&nodes, service, config).await;
+        }
+        let client = redis::Client::open(url).map_err(map_err)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(config.connect_timeout)
+            .set_response_timeout(config.command_timeout)
+            // Reconnect quickly and keep trying in the background on later calls.
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let conn = tokio::time::timeout(
+            config.connect_timeout.saturating_mul(4),
+            ConnectionManager::new_with_config(client, manager_config),
+        )
+        .await
+        .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
+        .map_err(map_err)?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                prefix: config.prefix,
+                command_timeout: config.command_timeout,
+                scripts: Scripts::new(),
+                cluster: false,
+            }),
+            conn: Conn::Single(conn),
+        })
+    }
+
+    /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port` each).
+    ///
+    /// # Errors
+    /// When no node can be reached within [`RedisConfig::connect_timeout`].
+    pub async fn connect_cluster(
+        nodes: &[String],
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(config.connect_timeout)
+            .response_timeout(config.command_timeout)
+            .retries(2)
+            .build()
+            .map_err(map_err)?;
+        let conn = tokio::time::timeout(
+            config.connect_timeout.saturating_mul(4),
+            client.get_async_connection(),
+        )
+        .await
+        .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
+        .map_err(map_err)?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                prefix: config.prefix,
+                command_timeout: config.command_timeout,
+                scripts: Scripts::new(),
+                cluster: true,
+            }),
+            conn: Conn::Cluster(conn),
+        })
+    }
+
+    /// Connects to the primary of the Sentinel-monitored service `service` through any of
+    /// the sentinels `nodes` (`redis://host:port` each). After a failover the store asks
+    /// the sentinels again for the new primary on the next call (calls in flight during
+    /// the switch fail with `Unavailable`/`Timeout`).
+    ///
+    /// # Errors
+    /// When no sentinel knows a reachable primary within [`RedisConfig::connect_timeout`].
+    pub async fn connect_sentinel(
+        nodes: &[String],
+        service: &str,
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
+        let conn = sentinel::SentinelConn::new(nodes, service, &config).map_err(map_err)?;
+        let conn = Arc::new(conn);
+        sentinel::SentinelConn::watch(&conn);
+        tokio::time::timeout(config.connect_timeout.saturating_mul(4), conn.connection())
+            .await
+            .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
+            .map_err(map_err)?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                prefix: config.prefix,
+                command_timeout: config.command_timeout,
+                scripts: Scripts::new(),
+                cluster: false,
+            }),
+            conn: Conn::Sentinel(conn),
+        })
+    }
+
+    /// The Redis key of `owner`'s index (a sorted set).
+    fn index_key(&self, owner: &str) -> String {
+        format!(
+            "{}o:{}",
+            self.inner.prefix,
+            sha1_smol::Sha1::from(owner).digest()
+        )
+    }
+
+    /// The mode+prefix script argument (see `setmode` in the scripts).
+    fn mode_prefix(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.inner.prefix.len() + 1);
+        v.push(if self.inner.cluster { b'0' } else { b'1' });
+        v.extend_from_slice(self.inner.prefix.as_bytes());
+        v
+    }
+
+    /// Runs the owner index operations a script deferred (Cluster mode). Not atomic with
+    /// the session write that came before: see the crate docs.
+    async fn run_index_ops(
+        &self,
+        reply: &RValue,
+        now: Timestamp,
+        pre_added: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        for op in codec::index_ops(reply)? {
+            if op.add {
+                if pre_added == Some((op.owner.as_str(), op.member.as_str())) {
+                    continue;
+                }
+                self.index_add(&op.owner, &op.member, &op.score, now)
+                    .await?;
+            } else {
+                let idx = self.index_key(&op.owner);
+                self.send(redis::cmd("ZREM").arg(&idx).arg(op.member))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `member` to `owner`'s index (Cluster mode).
+    async fn index_add(
+        &self,
+        owner: &str,
+        member: &str,
+        score: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let idx = self.index_key(owner);
+        let args = vec![
+            member.as_bytes().to_vec(),
+            score.as_bytes().to_vec(),
+            now.as_millis().to_string().into_bytes(),
+        ];
+        self.eval(&self.inner.scripts.index_add, &[&idx], &args)
+            .await?;
+        Ok(())
+    }
+
+    /// A write script's reply: the outcome, after running deferred index operations.
+    async fn finish_write(
+        &self,
+        reply: RValue,
+        now: Timestamp,
+        pre_added: Option<(&str, &str)>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let outcome = codec::decode_outcome(&reply)?;
+        if self.inner.cluster {
+            self.run_index_ops(&reply, now, pre_added).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The key prefix of this store.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The Redis key of the session hash under `key` (for tests and operators).
+    pub fn session_key(&self, key: &StoreKey) -> String {
+        format!("{}s:{}", self.inner.prefix, key.to_hex())
+    }
+
+    /// Sends one command, bounded by the command timeout.
+    async fn send(&self, cmd: &Cmd) -> Result<RValue, StoreError> {
+        let fut = async {
+            match self.conn.clone() {
+                Conn::Single(mut c) => c.send_packed_command(cmd).await,
+                Conn::Cluster(mut c) => {
+                    redis::aio::ConnectionLike::req_packed_command(&mut c, cmd).await
+                }
+                Conn::Sentinel(s) => s.send(cmd).await,
+            }
+        };
+        match tokio::time::timeout(self.inner.command_timeout, fut).await {
+            Ok(r) => r.and_then(RValue::extract_error).map_err(map_err),
+            Err(_) => Err(StoreError::msg(
+                StoreErrorKind::Timeout,
+                "Redis did not answer in time",
+            )),
+        }
+    }
+
+    /// Runs `script` with `EVALSHA`, loading it with `EVAL` if the server lacks it.
+    async fn eval(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[Vec<u8>],
+    ) -> Result<RValue, StoreError> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&script.sha).arg(keys.len()).arg(keys).arg(args);
+        match self.send(&cmd).await {
+            Err(e) if is_noscript(&e) => {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(&script.body).arg(keys.len()).arg(keys).arg(args);
+                self.send(&cmd).await
+            }
+            other => other,
+        }
+    }
+
+    fn header(&self, now: Timestamp, member: &str, old_member: &str) -> Vec<Vec<u8>> {
+        vec![
+            now.as_millis().to_string().into_bytes(),
+            self.mode_prefix(),
+            member.as_bytes().to_vec(),
+            old_member.as_bytes().to_vec(),
+        ]
+    }
+}
+
+fn is_noscript(e: &StoreError) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<redis::RedisError>())
+        .is_some_and(|r| r.kind() == redis::ErrorKind::NoScriptError)
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        let reply = self
+            .send(redis::cmd("HGETALL").arg(self.session_key(key)))
+            .await?;
+        Ok(codec::decode_record(&reply)?.filter(|r| !r.meta.is_expired(now)))
+    }
+
+    async fn create(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let member = key.to_hex();
+        let mut args = self.header(now, &member, "");
+        codec::push_record(&mut args, record);
+        let k = self.session_key(key);
+        // Cluster: index first, so that dying between the two steps leaves at worst an
+        // index entry without a session (never listed, pruned), never a session that
+        // revoke_owner cannot find.
+        let pre_added = match (&record.meta.owner, self.inner.cluster) {
+            (Some(owner), true) => {
+                let score = record.meta.absolute_deadline.as_millis().to_string();
+                self.index_add(owner, &member, &score, now).await?;
+                Some((owner.as_str(), member.as_str()))
+            }
+            _ => None,
+        };
+        let reply = self.eval(&self.inner.scripts.create, &[&k], &args).await?;
+        self.finish_write(reply, now, pre_added).await
+    }
+
+    async fn apply(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let member = key.to_hex();
+        let mut args = self.header(now, &member, &member);
+        codec::push_patch(&mut args, patch);
+        let k = self.session_key(key);
+        let reply = self.eval(&self.inner.scripts.apply, &[&k], &args).await?;
+        self.finish_write(reply, now, None).await
+    }
+
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        if self.inner.cluster {
+            return self.rotate_across_slots(old, new, patch, now).await;
+        }
+        let mut args = self.header(now, &new.to_hex(), &old.to_hex());
+        codec::push_patch(&mut args, patch);
+        let (ko, kn) = (self.session_key(old), self.session_key(new));
+        let reply = self
+            .eval(&self.inner.scripts.rotate, &[&ko, &kn], &args)
+            .await?;
+        self.finish_write(reply, now, None).await
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let args = vec![self.mode_prefix(), key.to_hex().into_bytes()];
+        let k = self.session_key(key);
+        let reply = self.eval(&self.inner.scripts.delete, &[&k], &args).await?;
+        if self.inner.cluster {
+            self.run_index_ops(&reply, Timestamp::from_millis(0), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
+        let args = vec![now.as_millis().to_string().into_bytes()];
+        let k = self.session_key(key);
+        let reply = self.eval(&self.inner.scripts.touch, &[&k], &args).await?;
+        match codec::decode_outcome(&reply)? {
+            WriteOutcome::Applied(e) => Ok(Some(e)),
+            _ => Ok(None),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut c = Capabilities::NONE;
+        c.owner_index = true;
+        c.atomic_patch = true;
+        // Redis expires sessions by itself (PEXPIREAT at the earlier deadline).
+        c.purge = false;
+        c
+    }
+
+    async fn sessions_of(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        if self.inner.cluster {
+            return self.sessions_of_across_slots(owner, now).await;
+        }
+        let args = vec![
+            self.mode_prefix(),
+            owner.as_bytes().to_vec(),
+            now.as_millis().to_string().into_bytes(),
+        ];
+        let reply = self
+            .eval(&self.inner.scripts.sessions_of, &[], &args)
+            .await?;
+        let mut out = codec::decode_sessions(&reply)?
+            .into_iter()
+            .map(|(member, c, d, a)| {
+                Ok(SessionInfo {
+                    key: StoreKey::from_hex(&member)
+                        .ok_or_else(|| StoreError::corrupt("owner index member is not a key"))?,
+                    created_at: Timestamp::from_millis(c),
+                    idle_deadline: Timestamp::from_millis(d),
+                    absolute_deadline: Timestamp::from_millis(a),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
+        if self.inner.cluster {
+            return self.revoke_across_slots(owner, keep).await;
+        }
+        let args = vec![
+            self.mode_prefix(),
+            owner.as_bytes().to_vec(),
+            keep.map(StoreKey::to_hex).unwrap_or_default().into_bytes(),
+        ];
+        match self.eval(&self.inner.scripts.revoke, &[], &args).await? {
+            RValue::Int(n) => Ok(u64::try_from(n).unwrap_or(0)),
+            _ => Err(StoreError::msg(
+                StoreErrorKind::Backend,
+                "unexpected revoke reply",
+            )),
+        }
+    }
+}
+
+/// Cluster mode: the operations whose keys live in several slots. None of these is atomic
+/// as a whole; each step is (one script on one key). See the crate docs for the failure
+/// cases.
+impl RedisStore {
+    /// Load, check and patch, create under `new`, delete `old`. A crash between the create
+    /// and the delete leaves both ids valid until `old` expires; a write to `old` that
+    /// lands between the load and the delete is lost (the request that made it saw
+    /// success).
+    async fn rotate_across_slots(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let Some(mut record) = self.load(old, now).await? else {
+            return Ok(WriteOutcome::Gone);
+        };
+        let conflicts = patch.conflicts(&record.data);
+        if !conflicts.is_empty() {
+            return Ok(WriteOutcome::Conflict(conflicts));
+        }
+        if patch.too_large(&record.data) {
+            return Ok(WriteOutcome::TooLarge);
+        }
+        patch.apply_to(&mut record, now);
+        let outcome = self.create(new, &record, now).await?;
+        if matches!(outcome, WriteOutcome::Applied(_)) {
+            self.delete(old).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Reads the index, then each listed session (one command per session, routed to its
+    /// slot), dropping dead entries.
+    async fn sessions_of_across_slots(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let idx = self.index_key(owner);
+        let now_ms = now.as_millis().to_string();
+        self.send(
+            redis::cmd("ZREMRANGEBYSCORE")
+                .arg(&idx)
+                .arg("-inf")
+                .arg(&now_ms),
+        )
+        .await?;
+        let members = codec::strings(
+            &self
+                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
+                .await?,
+        )?;
+        let mut out = Vec::new();
+        for member in members {
+            let Some(key) = StoreKey::from_hex(&member) else {
+                self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
+                continue;
+            };
+            match self.load(&key, now).await {
+                Ok(Some(r)) if r.meta.owner.as_deref() == Some(owner) => out.push(SessionInfo {
+                    key,
+                    created_at: r.meta.created_at,
+                    idle_deadline: r.meta.idle_deadline,
+                    absolute_deadline: r.meta.absolute_deadline,
+                }),
+                Ok(_) => {
+                    self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
+                }
+                Err(e) if e.kind() == StoreErrorKind::Corrupt => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    /// Reads the index, then deletes each listed session still bound to `owner` (one
+    /// script per session).
+    async fn revoke_across_slots(
+        &self,
+        owner: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let idx = self.index_key(owner);
+        let members = codec::strings(
+            &self
+                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
+                .await?,
+        )?;
+        let keep = keep.map(StoreKey::to_hex);
+        let mut n = 0;
+        for member in members {
+            if keep.as_deref() == Some(member.as_str()) {
+                continue;
+            }
+            if let Some(key) = StoreKey::from_hex(&member) {
+                let args = vec![
+                    self.mode_prefix(),
+                    member.clone().into_bytes(),
+                    owner.as_bytes().to_vec(),
+                ];
+                let k = self.session_key(&key);
+                let reply = self.eval(&self.inner.scripts.delete, &[&k], &args).await?;
+                n += codec::deleted_count(&reply);
+            }
+            self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
+        }
+        Ok(n)
+    }
+}

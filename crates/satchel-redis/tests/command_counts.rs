@@ -1,0 +1,123 @@
+//! Counts the commands Redis actually receives per request, through satchel's `Engine`
+//! on a real `RedisStore` (no `Instrumented` wrapper), from `INFO commandstats` deltas on
+//! a private redis-server this test starts (so nobody else's traffic is counted).
+
+mod common;
+
+use satchel::{Engine, SessionConfig};
+use satchel_redis::{RedisConfig, RedisStore};
+
+/// Commands that only the Lua scripts run (they appear in `INFO commandstats` too but
+/// never travel over the network) and the observer's own `INFO`.
+const NOT_RECEIVED: &[&str] = &[
+    "info",
+    "hmget",
+    "hget",
+    "hset",
+    "hdel",
+    "exists",
+    "pexpireat",
+    "persist",
+    "zadd",
+    "zrem",
+    "zrange",
+    "zremrangebyscore",
+    "hkeys",
+    "hvals",
+    "type",
+    "del",
+    "rename",
+];
+
+/// Sum of calls of every command a client sent (see `NOT_RECEIVED`).
+async fn received(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("INFO");
+    info.lines()
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            if NOT_RECEIVED.contains(&name) {
+                return None;
+            }
+            let calls = rest.strip_prefix("calls=")?.split(',').next()?;
+            calls.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("pair").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_cost_zero_one_or_two_commands() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut observer = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("observer");
+    let store = RedisStore::connect(&server.url(), RedisConfig::default())
+        .await
+        .expect("connect");
+    let engine = Engine::new(store, SessionConfig::default());
+
+    // Request helper: run `f` on a session begun with `cookie`, finish it, and return the
+    // commands Redis received meanwhile plus the Set-Cookie (if any).
+    macro_rules! request {
+        ($cookie:expr, |$s:ident| $body:expr) => {{
+            let before = received(&mut observer).await;
+            let cookie: Option<String> = $cookie;
+            let $s = engine.begin(cookie.iter().map(|c| c.as_bytes()));
+            $body;
+            let finish = engine.finish(&$s, 200).await;
+            assert!(finish.error.is_none(), "{:?}", finish.error);
+            let after = received(&mut observer).await;
+            (after - before, finish.set_cookie)
+        }};
+    }
+
+    // A blind write creates the session: 1 command (plus an EVAL the first time, when the
+    // server does not know the script yet).
+    let (_, set) = request!(None, |s| s.insert("n", &0u64).expect("insert"));
+    let cookie = Some(cookie_pair(&set.expect("cookie set")));
+    // Warm the apply script.
+    let _ = request!(cookie.clone(), |s| s.insert("w", &1u64).expect("insert"));
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let _ = &s;
+    });
+    assert_eq!(n, 0, "untouched request");
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: Option<u64> = s.get("n").await.expect("get");
+        assert_eq!(v, Some(0));
+    });
+    assert_eq!(n, 1, "read-only request");
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        s.insert("n", &(v + 1)).expect("insert");
+    });
+    assert_eq!(n, 2, "read-then-write request");
+
+    let (n, _) = request!(cookie.clone(), |s| s.insert("b", &true).expect("insert"));
+    assert_eq!(n, 1, "blind write");
+
+    let (n, _) = request!(None, |s| {
+        let _ = &s;
+    });
+    assert_eq!(n, 0, "anonymous request that stores nothing");
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        assert_eq!(v, 1, "the write landed");
+    });
+    assert_eq!(n, 1);
+}

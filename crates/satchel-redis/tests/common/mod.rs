@@ -1,0 +1,191 @@
+//! Shared test helpers: where Redis is, and fresh isolated stores.
+#![allow(dead_code, unreachable_pub)]
+
+use satchel::StoreKey;
+use satchel_redis::{RedisConfig, RedisStore};
+
+/// The URL in `var`, or `None` after a loud skip notice. Under `CI=true` a missing
+/// variable fails the test instead: CI must not silently skip Redis.
+pub fn url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            let how = if var.contains("CLUSTER") {
+                "eval \"$(scripts/services start cluster)\""
+            } else if var.contains("SENTINEL") {
+                "eval \"$(scripts/services start sentinel)\""
+            } else {
+                "eval \"$(scripts/services start redis)\""
+            };
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{var} is not set; start Redis with `{how}`");
+            }
+            loud(&format!(
+                "SKIPPED: {var} is not set (start Redis with `{how}`)"
+            ));
+            None
+        }
+    }
+}
+
+/// Writes straight to the process's stderr: libtest captures `eprintln!` of passing
+/// tests, and a skip must be seen.
+pub fn loud(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "\n*** {msg} ***\n");
+}
+
+/// A random key prefix, so that tests never share records.
+pub fn prefix() -> String {
+    format!("satchel-test:{:016x}:", rand::random::<u64>())
+}
+
+/// A store on `SATCHEL_REDIS_URL` with a fresh prefix.
+pub async fn store() -> Option<RedisStore> {
+    let url = url("SATCHEL_REDIS_URL")?;
+    Some(
+        RedisStore::connect(&url, RedisConfig::with_prefix(prefix()))
+            .await
+            .expect("connect to Redis"),
+    )
+}
+
+/// Replaces the session hash under `key` with a plain string (on a Cluster, on the node
+/// that owns the key's slot).
+pub async fn corrupt(url: &str, store: &RedisStore, key: &StoreKey) {
+    let k = store.session_key(key);
+    if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+        let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
+        let client = redis::cluster::ClusterClient::new(nodes).expect("nodes");
+        let mut conn = client.get_async_connection().await.expect("connect");
+        let _: () = redis::cmd("DEL")
+            .arg(&k)
+            .query_async(&mut conn)
+            .await
+            .expect("del");
+        let _: () = redis::cmd("SET")
+            .arg(&k)
+            .arg("garbage")
+            .query_async(&mut conn)
+            .await
+            .expect("set");
+        return;
+    }
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let _: () = redis::pipe()
+        .del(&k)
+        .set(&k, "garbage")
+        .query_async(&mut conn)
+        .await
+        .expect("corrupt");
+}
+
+/// A redis-server child process this test started on a free loopback port; killed (by
+/// its own handle, so by its PID) on drop.
+pub struct RedisChild {
+    child: Option<std::process::Child>,
+    /// The port it listens on (kept across restarts).
+    pub port: u16,
+    /// Extra server arguments.
+    extra: Vec<String>,
+}
+
+impl RedisChild {
+    /// Starts redis-server on a free port, or `None` after a loud skip (a failure under
+    /// `CI=true`) when there is no redis-server binary.
+    pub fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut me = RedisChild {
+            child: None,
+            port,
+            extra: Vec::new(),
+        };
+        if !me.spawn() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("redis-server is not installed (apt-get install -y redis-server)");
+            }
+            loud("SKIPPED: redis-server is not installed");
+            return None;
+        }
+        Some(me)
+    }
+
+    /// The URL of this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts redis-server on a free port with extra arguments (e.g. Cluster mode), or
+    /// `None` as for [`RedisChild::start`].
+    pub fn start_with(extra: &[String]) -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut me = RedisChild {
+            child: None,
+            port,
+            extra: extra.to_vec(),
+        };
+        if !me.spawn() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("redis-server is not installed (apt-get install -y redis-server)");
+            }
+            loud("SKIPPED: redis-server is not installed");
+            return None;
+        }
+        Some(me)
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(&self.extra)
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        // Wait until it answers.
+        for _ in 0..100 {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() {
+                    return true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not answer on :{}", self.port);
+    }
+
+    /// Kills the server (SIGKILL: an abrupt outage) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(self.spawn(), "redis-server could not be restarted");
+    }
+}
+
+impl Drop for RedisChild {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,96 @@
+//! # satchel-sql: SQL session stores for satchel, on sqlx
+//!
+//! [`PostgresStore`] (feature `postgres`), [`SqliteStore`] (feature `sqlite`) and
+//! [`MySqlStore`] (feature `mysql`, MariaDB ≥ 10.7 or MySQL ≥ 8.0) implement
+//! [`satchel::SessionStore`] with every optional capability (owner index, purge, atomic
+//! patches). [`SqlStore`] picks one of them from a URL, for tools and configuration files.
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use satchel::{Engine, SessionConfig};
+//! use satchel_sql::{PostgresStore, SqlOptions};
+//!
+//! let options = SqlOptions::default().with_table("sessions")?;
+//! let store = PostgresStore::connect_with("postgres://app@db/app", options).await?;
+//! store.migrate().await?; // idempotent; run it at start-up or from `satchel migrate`
+//! let engine = Engine::new(store, SessionConfig::default());
+//! # let _ = engine; Ok(()) }
+//! ```
+//!
+//! ## Schema
+//! One table (default `satchel_sessions`, see [`SqlOptions::with_table`]) keyed by the
+//! SHA-256 of the session id (`id_hash`, 32 bytes), with the data as one JSON object
+//! (`JSONB` on PostgreSQL, JSON text elsewhere), a format version, the creation time, the
+//! idle timeout, the idle and absolute deadlines (BIGINT milliseconds since the epoch), the
+//! persistent flag and the owner. Two indexes: `owner` (for listing and revoking a user's
+//! sessions) and `expires_at`, the earlier deadline rounded **up** to the whole minute. The
+//! rounding means an ordinary write moves the indexed column only once a minute per
+//! session, so most writes leave every index alone (on PostgreSQL they are HOT updates);
+//! loads compare the exact deadlines, so rounding never makes an expired session visible.
+//!
+//! There is no version column: the contract detects conflicts per key (each patch carries
+//! the values it read), and every write is one statement guarded by those values. See
+//! each backend's module docs for the exact statements.
+//!
+//! ## Migrations
+//! Embedded, versioned SQL (`migrations/<backend>/NNNN_*.sql`), run by
+//! [`PostgresStore::migrate`] (and friends) or `satchel migrate --store URL`. They are
+//! recorded in a table of their own, `<table>_migrations`, not in sqlx's
+//! `_sqlx_migrations`, so they never mix with the application's own sqlx migrations.
+//!
+//! ## Cleanup
+//! On by default: a tokio task deletes expired rows in bounded batches through the
+//! `expires_at` index every [`CleanupOptions::interval`] and stops when the last clone of
+//! the store is dropped (or on [`CleanupHandle::shutdown`]). Anonymous visitors who store
+//! nothing never reach the table in the first place.
+//!
+//! ## Values
+//! Values are JSON text. PostgreSQL's JSONB normalises it (`{"a":[1,2]}` comes back as
+//! `{"a": [1, 2]}`, key order and duplicate keys are normalised); MariaDB and SQLite keep
+//! the compact text. Either way `Value::deserialize` gives back the same value, and the
+//! conflict check compares values as JSON (PostgreSQL: JSONB equality; MariaDB:
+//! `JSON_EQUALS`; SQLite: the minified text). Sizes for `Patch::max_data_bytes` are measured
+//! on the stored text of each value, so they can differ by a few bytes from the engine's
+//! count for values that JSONB re-formats.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// Without a backend feature only the shared plumbing is compiled, and nothing uses it.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+
+mod cleanup;
+mod codec;
+mod config;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod dynamic;
+mod error;
+mod migrate;
+
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod any;
+
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+pub use any::{SqlStore, SqlUrlError};
+pub use cleanup::{CleanupHandle, CleanupStats};
+pub use config::{CleanupOptions, InvalidName, SqlOptions, DEFAULT_TABLE};
+pub use migrate::{MigrateError, MigrationReport};
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// The granularity of the indexed `expires_at` column, in milliseconds (see the crate docs).
+pub const EXPIRY_BUCKET_MS: i64 = 60_000;

@@ -1,0 +1,183 @@
+//! Embedded, versioned migrations and the plan of which to run.
+//!
+//! Why not sqlx's `Migrator`: it records every migration in one `_sqlx_migrations` table per
+//! database, which the application's own sqlx migrations use too (our version 1 would be
+//! mistaken for theirs, or theirs for ours), and its migrations are fixed text while ours
+//! name a configurable table. So each backend keeps its templates in
+//! `migrations/<backend>/NNNN_*.sql`, renders them with the validated table name, and records
+//! them in `<table>_migrations` (version, description, checksum of the template, time),
+//! all under a lock so that instances starting together migrate once.
+
+use std::fmt;
+
+use satchel::StoreError;
+use sha2::{Digest, Sha256};
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) description: &'static str,
+    /// The template: `{table}` is the quoted, qualified table, `{name}` the bare table name
+    /// (for index names).
+    pub(crate) template: &'static str,
+}
+
+impl Migration {
+    /// The SHA-256 of the template, in hex: detects an edited migration.
+    pub(crate) fn checksum(&self) -> String {
+        Sha256::digest(self.template.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The SQL to run.
+    pub(crate) fn render(&self, table: &str, name: &str) -> String {
+        self.template
+            .replace("{table}", table)
+            .replace("{name}", name)
+    }
+}
+
+/// What `migrate()` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MigrationReport {
+    /// The versions applied by this call, in order (empty: the schema was up to date).
+    pub applied: Vec<i64>,
+    /// The schema version now.
+    pub version: i64,
+}
+
+/// Why `migrate()` failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MigrateError {
+    /// The database failed.
+    Store(StoreError),
+    /// A migration recorded as applied has different SQL than this build embeds.
+    Modified {
+        /// The migration's version.
+        version: i64,
+    },
+    /// The database was migrated by a newer satchel than this one.
+    Newer {
+        /// The newest version recorded in the database.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MigrateError::Store(_) => f.write_str("migrating the session table failed"),
+            MigrateError::Modified { version } => write!(
+                f,
+                "session table migration {version} was applied with different SQL than this build has"
+            ),
+            MigrateError::Newer { found, known } => write!(
+                f,
+                "the session table is at version {found}, newer than this build knows ({known}); upgrade satchel"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrateError::Store(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for MigrateError {
+    fn from(err: StoreError) -> Self {
+        MigrateError::Store(err)
+    }
+}
+
+impl From<sqlx::Error> for MigrateError {
+    fn from(err: sqlx::Error) -> Self {
+        MigrateError::Store(crate::error::store_error(err))
+    }
+}
+
+/// The migrations of `known` not yet in `recorded` (version, checksum), in order, after
+/// checking that the recorded ones are ours and unchanged.
+pub(crate) fn plan<'m>(
+    known: &'m [Migration],
+    recorded: &[(i64, String)],
+) -> Result<Vec<&'m Migration>, MigrateError> {
+    let newest = known.iter().map(|m| m.version).max().unwrap_or(0);
+    for (version, checksum) in recorded {
+        match known.iter().find(|m| m.version == *version) {
+            Some(m) if m.checksum() == *checksum => {}
+            Some(_) => return Err(MigrateError::Modified { version: *version }),
+            None => {
+                return Err(MigrateError::Newer {
+                    found: *version,
+                    known: newest,
+                })
+            }
+        }
+    }
+    Ok(known
+        .iter()
+        .filter(|m| !recorded.iter().any(|(v, _)| *v == m.version))
+        .collect())
+}
+
+/// The report once `applied` ran on top of `recorded`.
+pub(crate) fn report(recorded: &[(i64, String)], applied: Vec<i64>) -> MigrationReport {
+    let version = recorded
+        .iter()
+        .map(|(v, _)| *v)
+        .chain(applied.iter().copied())
+        .max()
+        .unwrap_or(0);
+    MigrationReport { applied, version }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: [Migration; 2] = [
+        Migration {
+            version: 1,
+            description: "one",
+            template: "CREATE TABLE {table} (x INT); CREATE INDEX {name}_x ON {table} (x)",
+        },
+        Migration {
+            version: 2,
+            description: "two",
+            template: "ALTER TABLE {table} ADD y INT",
+        },
+    ];
+
+    #[test]
+    fn plans_what_is_missing() {
+        assert_eq!(plan(&M, &[]).expect("plan").len(), 2);
+        let one = [(1, M[0].checksum())];
+        let todo = plan(&M, &one).expect("plan");
+        assert_eq!(todo.iter().map(|m| m.version).collect::<Vec<_>>(), [2]);
+        assert!(matches!(
+            plan(&M, &[(1, "x".into())]),
+            Err(MigrateError::Modified { version: 1 })
+        ));
+        assert!(matches!(
+            plan(&M, &[(3, "x".into())]),
+            Err(MigrateError::Newer { found: 3, known: 2 })
+        ));
+        assert_eq!(report(&one, vec![2]).version, 2);
+        assert_eq!(
+            M[0].render("\"s\".\"t\"", "t"),
+            "CREATE TABLE \"s\".\"t\" (x INT); CREATE INDEX t_x ON \"s\".\"t\" (x)"
+        );
+    }
+}

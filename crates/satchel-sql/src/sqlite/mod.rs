@@ -1,0 +1,448 @@
+//! [`SqliteStore`]: sessions in a SQLite database file, or in memory (feature `sqlite`).
+//!
+//! SQLite runs one writer at a time, so every write statement is atomic by itself. `apply`
+//! and `rotate` are one `UPDATE … RETURNING` that edits the JSON text in place with
+//! `json_remove` / `json_set` (keys addressed by JSON path, passed as bind arguments) and is
+//! guarded by the expected values (`data -> path IS json(expected)`, both rendered minified
+//! by SQLite) and the size limit. Only when it matches nothing does a second, read-only
+//! statement say why (gone, corrupt, which keys conflict, too large).
+//!
+//! File databases use WAL mode (readers never wait for the writer) with
+//! `synchronous = NORMAL` (a power cut may lose the last commits, never corrupts), and the
+//! statement timeout as SQLite's busy timeout. `sqlite::memory:` databases live as long as
+//! the store: the pool keeps its single connection open.
+
+mod sql;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use satchel::{
+    Capabilities, Expires, Patch, Record, SessionInfo, SessionStore, StoreError, StoreErrorKind,
+    StoreKey, Timestamp, WriteOutcome,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row as _;
+
+use crate::cleanup::{self, CleanupGuard, CleanupHandle, PurgeBatch};
+use crate::codec::{self, dur_ms, key_bytes, ms, Row};
+use crate::config::SqlOptions;
+use crate::dynamic::{bind_all, diagnose, Diagnosis, Paths};
+use crate::error::{bounded, is_unique_violation, raced, store_error};
+use crate::migrate::{self, MigrateError, Migration, MigrationReport};
+use sql::{Fixed, Write};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "sessions table, expiry and owner indexes",
+    template: include_str!("../../migrations/sqlite/0001_sessions.sql"),
+}];
+
+/// How often a write re-runs when another connection's write landed between its guarded
+/// UPDATE and the diagnostic read.
+const RACE_RETRIES: usize = 5;
+
+/// A session store on SQLite. Cheap to clone: clones share the pool and the cleanup task,
+/// which stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    sql: Fixed,
+    options: SqlOptions,
+    table: String,
+    cleanup: Option<CleanupGuard>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("table", &self.inner.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens `url` with default [`SqlOptions`]: `sqlite://path/to/file.sqlite?mode=rwc`
+    /// (`rwc` creates the file), or `sqlite::memory:`.
+    ///
+    /// # Errors
+    /// A malformed URL, or the database cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, SqlOptions::default()).await
+    }
+
+    /// Opens `url` with `options` (see the module docs for the connection settings).
+    ///
+    /// # Errors
+    /// A malformed URL, or the database cannot be opened.
+    pub async fn connect_with(url: &str, options: SqlOptions) -> Result<Self, StoreError> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::new(StoreErrorKind::Backend, e))?
+            .busy_timeout(options.statement_timeout);
+        if !memory {
+            connect = connect
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+        }
+        let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+        pool = if memory {
+            // The database dies with its last connection: keep exactly one, forever.
+            pool.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            pool.max_connections(options.max_connections)
+        };
+        let pool = pool.connect_with(connect).await.map_err(store_error)?;
+        Ok(Self::from_pool(pool, options))
+    }
+
+    /// A store on an existing pool. Starts the cleanup task if `options` ask for one, so
+    /// it must be called inside a tokio runtime.
+    pub fn from_pool(pool: SqlitePool, options: SqlOptions) -> Self {
+        let table = format!("\"{}\"", options.table.as_str());
+        let cleanup_options = options.cleanup;
+        let inner = Arc::new_cyclic(|weak| Inner {
+            pool,
+            sql: Fixed::new(&table),
+            cleanup: cleanup_options.map(|c| cleanup::spawn(weak.clone(), c)),
+            options,
+            table,
+        });
+        SqliteStore { inner }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.inner.pool
+    }
+
+    /// The table, quoted as it appears in statements.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// The background cleanup task, if enabled.
+    pub fn cleanup(&self) -> Option<CleanupHandle> {
+        self.inner.cleanup.as_ref().map(|g| g.0.clone())
+    }
+
+    /// Creates or upgrades the table, in one `BEGIN IMMEDIATE` transaction (which also
+    /// serialises concurrent callers). Idempotent.
+    ///
+    /// # Errors
+    /// The database failed, or it holds migrations this build does not know.
+    pub async fn migrate(&self) -> Result<MigrationReport, MigrateError> {
+        let inner = &self.inner;
+        let mut conn = inner.pool.acquire().await?;
+        sqlx::Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let result = self.migrate_in(&mut conn).await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::Executor::execute(&mut *conn, end).await;
+        let report = result?;
+        ended?;
+        Ok(report)
+    }
+
+    async fn migrate_in(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+    ) -> Result<MigrationReport, MigrateError> {
+        let name = self.inner.options.table.as_str();
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS \"{name}_migrations\" (version INTEGER PRIMARY KEY, \
+             description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        );
+        let select =
+            format!("SELECT version, checksum FROM \"{name}_migrations\" ORDER BY version");
+        let insert = format!(
+            "INSERT INTO \"{name}_migrations\" (version, description, checksum, applied_at) \
+             VALUES (?1, ?2, ?3, ?4)"
+        );
+        sqlx::Executor::execute(&mut *conn, create.as_str()).await?;
+        let recorded: Vec<(i64, String)> = sqlx::query_as(&select).fetch_all(&mut *conn).await?;
+        let mut applied = Vec::new();
+        for m in migrate::plan(MIGRATIONS, &recorded)? {
+            let sql = m.render(&self.inner.table, name);
+            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+            sqlx::query(&insert)
+                .bind(m.version)
+                .bind(m.description)
+                .bind(m.checksum())
+                .bind(ms(Timestamp::now()))
+                .execute(&mut *conn)
+                .await?;
+            applied.push(m.version);
+        }
+        Ok(migrate::report(&recorded, applied))
+    }
+
+    async fn run_apply(
+        &self,
+        key: &StoreKey,
+        new_key: Option<&StoreKey>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let paths = Paths::new(patch, true);
+        let write = Write {
+            table: &self.inner.table,
+            key: key_bytes(key),
+            new_key: new_key.map(key_bytes),
+            patch,
+            paths: &paths,
+            now: ms(now),
+        };
+        let update = write.apply();
+        let pool = &self.inner.pool;
+        for _ in 0..RACE_RETRIES {
+            let row = bind_all!(sqlx::query(&update.sql), &update.args)
+                .fetch_optional(pool)
+                .await;
+            let row = match row {
+                Err(err) if new_key.is_some() && is_unique_violation(&err) => {
+                    let freed = sqlx::query(&self.inner.sql.delete_expired_key)
+                        .bind(new_key.map(key_bytes))
+                        .bind(ms(now))
+                        .execute(pool)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                    if freed == 0 {
+                        return Ok(WriteOutcome::KeyTaken);
+                    }
+                    continue;
+                }
+                other => other.map_err(store_error)?,
+            };
+            if let Some(row) = row {
+                return Ok(WriteOutcome::Applied(Expires {
+                    at: codec::ts(row.try_get(0).map_err(store_error)?),
+                    persistent: row.try_get(1).map_err(store_error)?,
+                }));
+            }
+            let check = write.diagnose();
+            let Some(row) = bind_all!(sqlx::query(&check.sql), &check.args)
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+            else {
+                return Ok(WriteOutcome::Gone);
+            };
+            let flag = |i: usize| -> Result<bool, StoreError> {
+                Ok(row
+                    .try_get::<Option<bool>, _>(i)
+                    .map_err(store_error)?
+                    .unwrap_or(false))
+            };
+            let n = patch.expect.len();
+            let matches = (0..n).map(|i| flag(2 + i)).collect::<Result<Vec<_>, _>>()?;
+            match diagnose(flag(0)?, flag(1)?, &matches, flag(2 + n)?, &patch.expect) {
+                Diagnosis::Gone => return Ok(WriteOutcome::Gone),
+                Diagnosis::Corrupt => {
+                    return Err(StoreError::corrupt("session row is not a satchel record"))
+                }
+                Diagnosis::Conflict(keys) => return Ok(WriteOutcome::Conflict(keys)),
+                Diagnosis::TooLarge => return Ok(WriteOutcome::TooLarge),
+                Diagnosis::Raced => continue,
+            }
+        }
+        raced(patch)
+    }
+}
+
+fn decode_row(row: &SqliteRow) -> Result<Row, sqlx::Error> {
+    Ok(Row {
+        data: row.try_get(0)?,
+        format: row.try_get(1)?,
+        created_at: row.try_get(2)?,
+        idle_timeout: row.try_get(3)?,
+        idle_deadline: row.try_get(4)?,
+        absolute_deadline: row.try_get(5)?,
+        persistent: row.try_get(6)?,
+        owner: row.try_get(7)?,
+    })
+}
+
+impl PurgeBatch for Inner {
+    async fn purge_batch(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        bounded(self.options.operation_timeout(), async {
+            let done = sqlx::query(&self.sql.purge)
+                .bind(codec::purge_bound(now))
+                .bind(ms(now))
+                .bind(codec::limit(limit))
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+}
+
+impl SessionStore for SqliteStore {
+    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        bounded(self.inner.options.operation_timeout(), async {
+            let row = sqlx::query(&self.inner.sql.load)
+                .bind(key_bytes(key))
+                .bind(ms(now))
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(store_error)?;
+            match row {
+                None => Ok(None),
+                Some(row) => decode_row(&row)
+                    .map_err(store_error)?
+                    .into_record()
+                    .map(Some),
+            }
+        })
+        .await
+    }
+
+    async fn create(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        bounded(self.inner.options.operation_timeout(), async {
+            let meta = &record.meta;
+            let row = sqlx::query(&self.inner.sql.create)
+                .bind(key_bytes(key))
+                .bind(ms(now))
+                .bind(codec::encode_data(&record.data))
+                .bind(ms(meta.created_at))
+                .bind(dur_ms(meta.idle_timeout))
+                .bind(ms(meta.idle_deadline))
+                .bind(ms(meta.absolute_deadline))
+                .bind(codec::expiry_bucket(meta))
+                .bind(meta.persistent)
+                .bind(meta.owner.as_deref())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(match row {
+                Some(_) => WriteOutcome::Applied(meta.expires()),
+                None => WriteOutcome::KeyTaken,
+            })
+        })
+        .await
+    }
+
+    async fn apply(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        bounded(
+            self.inner.options.operation_timeout(),
+            self.run_apply(key, None, patch, now),
+        )
+        .await
+    }
+
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        bounded(
+            self.inner.options.operation_timeout(),
+            self.run_apply(old, Some(new), patch, now),
+        )
+        .await
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        bounded(self.inner.options.operation_timeout(), async {
+            sqlx::query(&self.inner.sql.delete)
+                .bind(key_bytes(key))
+                .execute(&self.inner.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
+        bounded(self.inner.options.operation_timeout(), async {
+            let row = sqlx::query(&self.inner.sql.touch)
+                .bind(key_bytes(key))
+                .bind(ms(now))
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(store_error)?;
+            row.map(|row| {
+                Ok(Expires {
+                    at: codec::ts(row.try_get(0)?),
+                    persistent: row.try_get(1)?,
+                })
+            })
+            .transpose()
+            .map_err(store_error)
+        })
+        .await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn sessions_of(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        bounded(self.inner.options.operation_timeout(), async {
+            let rows = sqlx::query(&self.inner.sql.sessions_of)
+                .bind(owner)
+                .bind(ms(now))
+                .fetch_all(&self.inner.pool)
+                .await
+                .map_err(store_error)?;
+            rows.iter()
+                .map(|row| {
+                    let key: Vec<u8> = row.try_get(0).map_err(store_error)?;
+                    Ok(SessionInfo {
+                        key: codec::key_from(&key)?,
+                        created_at: codec::ts(row.try_get(1).map_err(store_error)?),
+                        idle_deadline: codec::ts(row.try_get(2).map_err(store_error)?),
+                        absolute_deadline: codec::ts(row.try_get(3).map_err(store_error)?),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
+        bounded(self.inner.options.operation_timeout(), async {
+            let done = sqlx::query(&self.inner.sql.revoke)
+                .bind(owner)
+                .bind(keep.map(key_bytes))
+                .execute(&self.inner.pool)
+                .await
+                .map_err(store_error)?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        self.inner.purge_batch(now, limit).await
+    }
+}
