@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::store_url::StoreUrl;
+use crate::store_url::{StoreUrl, DEFAULT_STORE};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Serve the demo web app on the session layer.
     Demo(DemoArgs),
+    /// Create or upgrade an SQL store's session table (idempotent).
+    Migrate(crate::admin::SqlArgs),
+    /// Delete expired sessions from an SQL store now, in bounded batches.
+    Purge(crate::admin::PurgeArgs),
 }
 
 /// `satchel demo` options.
@@ -30,8 +34,10 @@ pub(crate) struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) listen: SocketAddr,
-    /// Where sessions live: `memory:` (embedded, lost on restart).
-    #[arg(long, default_value = "memory:")]
+    /// Where sessions live: an SQLite file in the current directory by default (survives
+    /// restarts; the table is created on start), `memory:` (lost on restart),
+    /// `sqlite://FILE?mode=rwc`, `postgres://USER@HOST/DB` or `mysql://USER@HOST/DB`.
+    #[arg(long, default_value = DEFAULT_STORE)]
     pub(crate) store: String,
     /// The cookie's `Secure` attribute. `auto`: off when listening on a loopback address
     /// over plain HTTP (local development), on otherwise.
@@ -70,6 +76,8 @@ pub(crate) fn run() -> ExitCode {
                 }
             }
         }
+        Command::Migrate(args) => crate::admin::migrate(&args),
+        Command::Purge(args) => crate::admin::purge(&args),
     }
 }
 

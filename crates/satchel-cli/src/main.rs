@@ -1,7 +1,9 @@
-//! The `satchel` command: `satchel demo` serves a small web app on the session layer.
+//! The `satchel` command: `satchel demo` serves a small web app on the session layer;
+//! `satchel migrate` and `satchel purge` look after SQL stores.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod cli;
 mod demo;
 mod store_url;

@@ -5,11 +5,48 @@
 
 use std::fmt;
 
+/// The demo's default store: an SQLite file in the current directory (created if missing),
+/// so sessions survive a restart of the demo.
+pub(crate) const DEFAULT_STORE: &str = "sqlite://satchel-demo.sqlite?mode=rwc";
+
 /// A parsed `--store` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StoreUrl {
     /// `memory:` — the embedded MemoryStore, optionally `memory:?max_sessions=N`.
     Memory { max_sessions: Option<usize> },
+    /// `sqlite:…`, `postgres://…` / `postgresql://…`, `mysql://…` / `mariadb://…`: a
+    /// satchel-sql store; the URL goes to sqlx as given.
+    Sql(String),
+    /// `redis://…` (one server), `redis+cluster://host:port,host:port` (a Cluster) or
+    /// `redis+sentinel://host:port,host:port/service` (via Sentinel): a satchel-redis store.
+    Redis(String),
+}
+
+impl StoreUrl {
+    /// The URL with any password replaced by `***`, for messages and logs.
+    pub(crate) fn redacted(&self) -> String {
+        match self {
+            StoreUrl::Memory { .. } => "memory:".to_owned(),
+            StoreUrl::Sql(url) => redact(url),
+            StoreUrl::Redis(url) => redact(url),
+        }
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// Why a `--store` value was refused.
@@ -48,17 +85,42 @@ impl StoreUrl {
         let (scheme, rest) = url.split_once(':').ok_or(StoreUrlError::NoScheme)?;
         match scheme.to_ascii_lowercase().as_str() {
             "memory" => parse_memory(rest),
-            "sqlite" => Err(StoreUrlError::NotYetAvailable("SQLite")),
-            "postgres" | "postgresql" => Err(StoreUrlError::NotYetAvailable("PostgreSQL")),
-            "mysql" | "mariadb" => Err(StoreUrlError::NotYetAvailable("MySQL")),
-            "redis" | "rediss" | "redis+cluster" | "redis+sentinel" => {
-                Err(StoreUrlError::NotYetAvailable("Redis"))
-            }
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => parse_sql(url),
+            "redis" | "redis+cluster" | "redis+sentinel" => parse_redis(url),
+            "rediss" => Err(StoreUrlError::NotYetAvailable("Redis over TLS")),
             "cookie" => Err(StoreUrlError::NotYetAvailable("cookie")),
             "" => Err(StoreUrlError::NoScheme),
             other => Err(StoreUrlError::UnknownScheme(other.to_owned())),
         }
     }
+}
+
+fn parse_redis(url: &str) -> Result<StoreUrl, StoreUrlError> {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    if rest.is_empty() {
+        return Err(StoreUrlError::Malformed(
+            "expected redis://host:port, redis+cluster://host:port,host:port or redis+sentinel://host:port/service",
+        ));
+    }
+    Ok(StoreUrl::Redis(url.to_owned()))
+}
+
+fn parse_sql(url: &str) -> Result<StoreUrl, StoreUrlError> {
+    let (scheme, rest) = url.split_once(':').unwrap_or((url, ""));
+    let network = !scheme.eq_ignore_ascii_case("sqlite");
+    if network && !rest.starts_with("//") {
+        return Err(StoreUrlError::Malformed(
+            "expected postgres://user@host/database or mysql://user@host/database",
+        ));
+    }
+    if rest.is_empty() || rest == "//" {
+        return Err(StoreUrlError::Malformed(
+            "expected sqlite://path/to/file.sqlite?mode=rwc or sqlite::memory:",
+        ));
+    }
+    satchel_sql::SqlStore::check_url(url)
+        .map_err(|_| StoreUrlError::Malformed("this satchel was built without that SQL backend"))?;
+    Ok(StoreUrl::Sql(url.to_owned()))
 }
 
 fn parse_memory(rest: &str) -> Result<StoreUrl, StoreUrlError> {
@@ -138,7 +200,58 @@ mod tests {
         ));
         assert_eq!(
             StoreUrl::parse("redis://127.0.0.1"),
-            Err(StoreUrlError::NotYetAvailable("Redis"))
+            Ok(StoreUrl::Redis("redis://127.0.0.1".into()))
+        );
+        assert_eq!(
+            StoreUrl::parse("redis+cluster://127.0.0.1:17000,127.0.0.1:17001"),
+            Ok(StoreUrl::Redis(
+                "redis+cluster://127.0.0.1:17000,127.0.0.1:17001".into()
+            ))
+        );
+        assert!(matches!(
+            StoreUrl::parse("redis:"),
+            Err(StoreUrlError::Malformed(_))
+        ));
+        assert_eq!(
+            StoreUrl::parse("redis+sentinel://127.0.0.1:17200/mymaster"),
+            Ok(StoreUrl::Redis(
+                "redis+sentinel://127.0.0.1:17200/mymaster".into()
+            ))
+        );
+        assert!(matches!(
+            StoreUrl::parse("postgres:nohost"),
+            Err(StoreUrlError::Malformed(_))
+        ));
+        assert!(matches!(
+            StoreUrl::parse("sqlite:"),
+            Err(StoreUrlError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn parses_sql_urls() {
+        for url in [
+            DEFAULT_STORE,
+            "sqlite::memory:",
+            "sqlite:///tmp/x.sqlite",
+            "postgres://app@127.0.0.1:5432/app",
+            "postgresql://app@db/app?sslmode=disable",
+            "mysql://root@127.0.0.1:3306/test",
+            "mariadb://root@127.0.0.1/test",
+        ] {
+            assert_eq!(StoreUrl::parse(url), Ok(StoreUrl::Sql(url.into())), "{url}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url = StoreUrl::Sql("postgres://app:s3cret@db:5432/app?x=1".into());
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/app?x=1");
+        let url = StoreUrl::Sql("mysql://root@db/test".into());
+        assert_eq!(url.redacted(), "mysql://root@db/test");
+        assert_eq!(
+            StoreUrl::Sql(DEFAULT_STORE.into()).redacted(),
+            DEFAULT_STORE
         );
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use satchel::{Engine, MemoryStore, SessionConfig, SessionStore};
 use satchel_axum::SessionLayer;
+use satchel_sql::{SqlOptions, SqlStore};
 
 use crate::cli::{DemoArgs, SecureCookies};
 use crate::store_url::StoreUrl;
@@ -46,6 +47,32 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
             }
             tracing::info!("sessions in memory: they do not survive a restart");
             engine_with_purge(builder.build(), config)
+        }
+        StoreUrl::Sql(url) => {
+            let shown = StoreUrl::Sql(url.clone()).redacted();
+            let store = SqlStore::connect(&url, SqlOptions::default())
+                .await
+                .with_context(|| format!("opening the session store {shown}"))?;
+            store
+                .migrate()
+                .await
+                .with_context(|| format!("creating the session table in {shown}"))?;
+            tracing::info!(
+                store = %shown,
+                "sessions in {}: they survive a restart of the demo",
+                store.backend()
+            );
+            // The SQL stores delete expired sessions themselves (a background task).
+            Engine::new(store, config)
+        }
+        StoreUrl::Redis(url) => {
+            let shown = StoreUrl::Redis(url.clone()).redacted();
+            let store = satchel_redis::RedisStore::connect(&url, Default::default())
+                .await
+                .with_context(|| format!("connecting to the session store {shown}"))?;
+            tracing::info!(store = %shown, "sessions in Redis: they survive a restart of the demo");
+            // Redis expires sessions itself.
+            Engine::new(store, config)
         }
     };
     let app = api::router().layer(SessionLayer::from_engine(engine));
