@@ -12,7 +12,10 @@ pub mod bare_actix;
 pub mod bare_axum;
 pub mod satchel_actix_memory;
 pub mod satchel_memory;
+pub mod satchel_postgres;
+pub mod satchel_redis;
 pub mod tower_sessions_memory;
+pub mod tower_sessions_postgres;
 
 /// One server setup under test.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +44,9 @@ pub fn all() -> Vec<Variant> {
         bare_axum::VARIANT,
         satchel_memory::VARIANT,
         tower_sessions_memory::VARIANT,
+        satchel_redis::VARIANT,
+        satchel_postgres::VARIANT,
+        tower_sessions_postgres::VARIANT,
         bare_actix::VARIANT,
         satchel_actix_memory::VARIANT,
         actix_session_cookie::VARIANT,
