@@ -549,12 +549,20 @@ pub async fn missing_middleware_is_a_500<I: Integration>() {
 /// (Measured on peers: tower-sessions on Redis ended at n = 80, actix-session at 59,
 /// express-session at 23–28, all requests answered 200.)
 pub async fn shared_cookie_increments_are_never_lost<I: Integration>() {
+    let engine = Engine::new(MemoryStore::new(), insecure_config());
+    shared_cookie_race::<I>(engine).await;
+}
+
+/// The shared-cookie race of [`shared_cookie_increments_are_never_lost`] over `engine`, so
+/// every store can be put through it: 10 clients × 10 increments, final `n` equal to the
+/// number of `200`s, the rest `409` without a cookie.
+pub async fn shared_cookie_race<I: Integration>(engine: Engine) {
     // A pause between read and write makes the race window real, as a slow handler would.
-    let (server, _) = setup_with::<I>(
-        insecure_config(),
-        ErrorStatuses::default(),
-        Duration::from_millis(3),
-    );
+    let server = Server::start::<I>(Spec {
+        engine: Some(engine),
+        statuses: ErrorStatuses::default(),
+        pause: Duration::from_millis(3),
+    });
     let cookie = server.new_session().await;
     let clients: Vec<_> = (0..10)
         .map(|_| {

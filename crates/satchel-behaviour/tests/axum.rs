@@ -105,3 +105,119 @@ async fn whoami(session: Session) -> Result<Json<Value>, Error> {
 }
 
 satchel_behaviour::behaviour_tests!(Axum);
+
+/// The shared-cookie race (10 clients × 10 increments: final `n` == number of `200`s) on
+/// every server-side store, through axum. Each test uses its own table (SQL, dropped after)
+/// or key prefix (Redis, expiring by TTL).
+mod stores {
+    use satchel::{Engine, SessionStore};
+    use satchel_behaviour::{insecure_config, shared_cookie_race};
+    use satchel_sql::{SqlOptions, SqlStore};
+
+    use super::Axum;
+
+    /// The URL in `var`; under `CI=true` a missing service fails the test, it never skips.
+    fn service_url(var: &str) -> Option<String> {
+        match std::env::var(var) {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("{var} is not set: run `eval \"$(scripts/services start)\"` or scripts/test")
+            }
+            _ => {
+                eprintln!("\n!!!!!!!!!! SKIPPED: {var} is not set (run scripts/test)\n");
+                None
+            }
+        }
+    }
+
+    fn unique_table() -> String {
+        format!("satchel_race_{:016x}", rand::random::<u64>())
+    }
+
+    async fn race_on<S: SessionStore>(store: S) {
+        shared_cookie_race::<Axum>(Engine::new(store, insecure_config())).await;
+    }
+
+    async fn sql_race(url: &str) {
+        let table = unique_table();
+        let options = SqlOptions::default()
+            .with_table(&table)
+            .expect("table name");
+        let store = SqlStore::connect(url, options).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        race_on(store).await;
+        if !url.starts_with("sqlite") {
+            drop_tables(url, &table).await;
+        }
+    }
+
+    async fn drop_tables(url: &str, table: &str) {
+        use sqlx::Connection as _;
+        let statements = [
+            format!("DROP TABLE IF EXISTS {table}"),
+            format!("DROP TABLE IF EXISTS {table}_migrations"),
+        ];
+        if url.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .expect("connect for cleanup");
+            for sql in &statements {
+                sqlx::query(sql).execute(&mut conn).await.expect("drop");
+            }
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(url)
+                .await
+                .expect("connect for cleanup");
+            for sql in &statements {
+                sqlx::query(sql).execute(&mut conn).await.expect("drop");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_file_shared_cookie_race() {
+        let dir = std::env::temp_dir().join(unique_table());
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("race.sqlite").display());
+        sql_race(&url).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_shared_cookie_race() {
+        if let Some(url) = service_url("SATCHEL_POSTGRES_URL") {
+            sql_race(&url).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn redis_shared_cookie_race() {
+        if let Some(url) = service_url("SATCHEL_REDIS_URL") {
+            let prefix = format!("{}:", unique_table());
+            let config = satchel_redis::RedisConfig::with_prefix(prefix);
+            let store = satchel_redis::RedisStore::connect(&url, config)
+                .await
+                .expect("connect");
+            race_on(store).await; // keys expire by TTL
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn redis_cluster_shared_cookie_race() {
+        if let Some(url) = service_url("SATCHEL_REDIS_CLUSTER_URL") {
+            let prefix = format!("{}:", unique_table());
+            let config = satchel_redis::RedisConfig::with_prefix(prefix);
+            let store = satchel_redis::RedisStore::connect(&url, config)
+                .await
+                .expect("connect");
+            race_on(store).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn mysql_shared_cookie_race() {
+        if let Some(url) = service_url("SATCHEL_MYSQL_URL") {
+            sql_race(&url).await;
+        }
+    }
+}
