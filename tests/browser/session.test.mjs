@@ -23,6 +23,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -76,11 +77,15 @@ async function startDemo() {
   if (!fs.existsSync(SATCHEL_BIN)) {
     throw new Error(`demo binary not found at ${SATCHEL_BIN}; build it with \`cargo build -p satchel-cli\` or set SATCHEL_BIN`);
   }
+  // A fresh SQLite file per run (the demo's default kind of store), so sessions left by
+  // an earlier run can never change what this one sees.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'satchel-browser-'));
+  const store = `sqlite://${path.join(dataDir, 'demo.sqlite')}?mode=rwc`;
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
     const base = `http://${HOST}:${port}`;
-    const child = spawn(SATCHEL_BIN, ['demo', '--listen', `${HOST}:${port}`], {
+    const child = spawn(SATCHEL_BIN, ['demo', '--listen', `${HOST}:${port}`, '--store', store], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
@@ -104,7 +109,7 @@ async function startDemo() {
       try {
         // Any HTTP answer means it is listening; /api/whoami creates no session.
         await fetch(`${base}/api/whoami`, { signal: AbortSignal.timeout(2000) });
-        return { child, base, port, output: () => output };
+        return { child, base, port, dataDir, output: () => output };
       } catch {
         await sleep(100);
       }
@@ -122,7 +127,8 @@ async function startDemo() {
 /** Stop the server we spawned, by its PID: politely, then firmly. */
 async function stopDemo(demo) {
   const child = demo?.child;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const cleanUp = () => demo?.dataDir && fs.rmSync(demo.dataDir, { recursive: true, force: true });
+  if (!child || child.exitCode !== null || child.signalCode !== null) return cleanUp();
   const gone = once(child, 'exit');
   process.kill(child.pid, 'SIGTERM');
   const timedOut = await Promise.race([gone.then(() => false), sleep(5000).then(() => true)]);
@@ -130,6 +136,7 @@ async function stopDemo(demo) {
     process.kill(child.pid, 'SIGKILL');
     await gone;
   }
+  cleanUp();
 }
 
 // --- page helpers --------------------------------------------------------------------
