@@ -2,7 +2,7 @@
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use satchel::{MemoryStore, SessionConfig};
+use satchel::{MemoryStore, SessionConfig, SessionStore};
 use satchel_axum::{Session, SessionLayer};
 use serde_json::{json, Value};
 
@@ -26,12 +26,18 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
         .map_err(|e| anyhow::anyhow!("satchel config: {e:?}"))?;
     spawn_axum(VARIANT.name, opts, move || {
         let store = MemoryStore::builder().max_sessions(1_000_000).build();
-        Router::new()
-            .route("/seed", post(seed))
-            .route("/write", post(write))
-            .route("/read", get(read))
-            .layer(SessionLayer::new(store, config))
+        router(store, config)
     })
+}
+
+/// The benchmark routes on satchel + axum over `store`; every satchel axum variant serves
+/// exactly these, so only the store differs between them.
+pub(crate) fn router<S: SessionStore>(store: S, config: SessionConfig) -> Router {
+    Router::new()
+        .route("/seed", post(seed))
+        .route("/write", post(write))
+        .route("/read", get(read))
+        .layer(SessionLayer::new(store, config))
 }
 
 type Reply = Result<Json<Value>, satchel_axum::Error>;

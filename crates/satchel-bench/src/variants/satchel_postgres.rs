@@ -7,12 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use satchel::SessionConfig;
-use satchel_axum::{Session, SessionLayer};
 use satchel_sql::{PostgresStore, SqlOptions};
-use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::Variant;
@@ -105,28 +101,6 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(connect);
         let store = PostgresStore::from_pool(pool, options);
-        Router::new()
-            .route("/seed", post(seed))
-            .route("/write", post(write))
-            .route("/read", get(read))
-            .layer(SessionLayer::new(store, config))
+        super::satchel_memory::router(store, config)
     })
-}
-
-type Reply = Result<Json<Value>, satchel_axum::Error>;
-
-async fn seed(session: Session) -> Reply {
-    session.insert("n", &0_i64)?;
-    Ok(Json(json!({ "n": 0 })))
-}
-
-async fn write(session: Session) -> Reply {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    session.insert("n", &(n + 1))?;
-    Ok(Json(json!({ "n": n + 1 })))
-}
-
-async fn read(session: Session) -> Reply {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    Ok(Json(json!({ "n": n })))
 }

@@ -9,12 +9,8 @@
 //! worker thread). Noted in the report line.
 
 use anyhow::Context as _;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use satchel::SessionConfig;
-use satchel_axum::{Session, SessionLayer};
 use satchel_redis::{RedisConfig, RedisStore};
-use serde_json::{json, Value};
 
 use super::actix_session_redis::redis_url;
 use super::Variant;
@@ -67,28 +63,6 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
     let store = connect(&url)
         .with_context(|| format!("satchel-redis needs Redis at {url} ($SATCHEL_REDIS_URL)"))?;
     spawn_axum(VARIANT.name, opts, move || {
-        Router::new()
-            .route("/seed", post(seed))
-            .route("/write", post(write))
-            .route("/read", get(read))
-            .layer(SessionLayer::new(store, config))
+        super::satchel_memory::router(store, config)
     })
-}
-
-type Reply = Result<Json<Value>, satchel_axum::Error>;
-
-async fn seed(session: Session) -> Reply {
-    session.insert("n", &0_i64)?;
-    Ok(Json(json!({ "n": 0 })))
-}
-
-async fn write(session: Session) -> Reply {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    session.insert("n", &(n + 1))?;
-    Ok(Json(json!({ "n": n + 1 })))
-}
-
-async fn read(session: Session) -> Reply {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    Ok(Json(json!({ "n": n })))
 }
