@@ -196,8 +196,11 @@ pub struct LoadSpec {
 pub struct LoadResult {
     /// 2xx responses completed inside the window.
     pub ok: u64,
-    /// Non-2xx responses inside the window.
+    /// Non-2xx responses inside the window, other than `409 Conflict`.
     pub non_2xx: u64,
+    /// `409 Conflict` responses inside the window: two in-flight requests changed the same
+    /// session and the store refused the second write (satchel); not a failure of the setup.
+    pub conflicts: u64,
     /// Transport errors (connect/send/receive) during the whole run, warm-up included.
     pub errors: u64,
     /// Length of the measurement window.
@@ -219,6 +222,7 @@ impl LoadResult {
 struct Counts {
     ok: u64,
     non_2xx: u64,
+    conflicts: u64,
     errors: u64,
 }
 
@@ -256,6 +260,7 @@ pub async fn run_load(
                 let in_window = done >= measure_start && done < end;
                 match res {
                     Ok(status) if in_window && status.is_success() => c.ok += 1,
+                    Ok(status) if in_window && status.as_u16() == 409 => c.conflicts += 1,
                     Ok(_) if in_window => c.non_2xx += 1,
                     Ok(_) => {}
                     Err(_) => {
@@ -289,11 +294,13 @@ pub async fn run_load(
         let c = t.await?;
         total.ok += c.ok;
         total.non_2xx += c.non_2xx;
+        total.conflicts += c.conflicts;
         total.errors += c.errors;
     }
     Ok(LoadResult {
         ok: total.ok,
         non_2xx: total.non_2xx,
+        conflicts: total.conflicts,
         errors: total.errors,
         window: spec.measure,
         server_cpu: frac(s0, s1),

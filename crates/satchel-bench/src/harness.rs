@@ -260,11 +260,12 @@ async fn drive(config: &BenchConfig, servers: &[RunningServer]) -> anyhow::Resul
                 let r = client::run_load(s.addr(), Arc::clone(&cookie_sets[vi]), &spec, s.tid())
                     .await?;
                 log(format!(
-                    "round {round}/{} {:<24} {:<12} {:>9.0} req/s  non-2xx {}  errors {}  cpu srv {} gen {}",
+                    "round {round}/{} {:<24} {:<12} {:>9.0} req/s  409 {}  non-2xx {}  errors {}  cpu srv {} gen {}",
                     config.rounds,
                     v.name,
                     route.label(),
                     r.rps(),
+                    r.conflicts,
                     r.non_2xx,
                     r.errors,
                     pct(r.server_cpu),

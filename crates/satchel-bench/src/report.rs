@@ -37,8 +37,10 @@ pub struct Summary {
     /// Median over rounds of server-thread CPU time per successful request, in µs. Unlike
     /// req/s this does not depend on which side (server or generator) was the bottleneck.
     pub server_us_per_req: Option<f64>,
-    /// Non-2xx responses over all rounds.
+    /// Non-2xx responses over all rounds, `409`s excluded.
     pub non_2xx: u64,
+    /// `409 Conflict` answers over all rounds (concurrent writes to one session refused).
+    pub conflicts: u64,
     /// Transport errors over all rounds.
     pub errors: u64,
 }
@@ -64,6 +66,7 @@ impl Summary {
                     .collect(),
             ),
             non_2xx: s.rounds.iter().map(|r| r.non_2xx).sum(),
+            conflicts: s.rounds.iter().map(|r| r.conflicts).sum(),
             errors: s.rounds.iter().map(|r| r.errors).sum(),
         }
     }
@@ -160,7 +163,12 @@ const COLUMNS: &[Column] = &[
         cell: |r| pct(r.summary.client_cpu),
     },
     Column {
-        title: "non-2xx",
+        title: "409",
+        right: true,
+        cell: |r| r.summary.conflicts.to_string(),
+    },
+    Column {
+        title: "other non-2xx",
         right: true,
         cell: |r| r.summary.non_2xx.to_string(),
     },
@@ -262,7 +270,7 @@ pub fn document(results: &BenchResults) -> String {
     let _ = writeln!(out, "1. Each server runs on its own OS thread with a tokio current_thread runtime pinned to CPU {}; the load generator (hyper 1 `client::conn::http1` over tokio `TcpStream`, TCP_NODELAY) runs on one current_thread runtime pinned to CPU {}; all traffic is HTTP/1.1 over 127.0.0.1.", core(c.server_core), core(c.client_core));
     let _ = writeln!(out, "2. Before measuring, each session variant gets {} sessions via `POST /seed` without a cookie; the `name=value` of each `Set-Cookie` is kept. `bare-axum` has no sessions and is sent synthetic cookies of the same size (`id=` + 43 chars).", thousands(c.sessions as f64));
     let _ = writeln!(out, "3. The generator keeps {} keep-alive connections, each sending requests back to back; every request carries a cookie picked uniformly at random (SplitMix64) from that variant's set. Routes: `POST /write` reads `n` (default 0) and writes `n+1`; `GET /read` reads `n`; both answer `{{\"n\":…}}`.", c.connections);
-    let _ = writeln!(out, "4. Rounds are interleaved: for each round, for each variant, for each route: {} s warm-up, then {} s counted. Only 2xx responses completed inside the window count; non-2xx and transport errors are reported separately (both should be 0).", c.warmup.as_secs_f64(), c.duration.as_secs_f64());
+    let _ = writeln!(out, "4. Rounds are interleaved: for each round, for each variant, for each route: {} s warm-up, then {} s counted. Only 2xx responses completed inside the window count; `409 Conflict` answers (two in-flight requests wrote the same session and satchel refused the stale write rather than lose it; peers overwrite silently), other non-2xx and transport errors are reported separately (the last two should be 0).", c.warmup.as_secs_f64(), c.duration.as_secs_f64());
     let _ = writeln!(out, "5. Reported: median req/s over rounds, min–max and half-range as ±% of the median, ratio to `bare-axum`'s median on the same route, the median share of one CPU used by the server and generator threads during the window (below ~100% a thread was waiting on the other side or preempted by other processes), and the server thread's CPU time per successful request, kernel TCP work included, with its difference to `bare-axum`: the cost a session layer adds, much less sensitive than req/s to which side was the bottleneck and to other load on the machine.");
     let _ = writeln!(out, "\n**Variants**\n");
     for v in &c.variants {

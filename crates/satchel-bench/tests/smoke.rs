@@ -52,10 +52,12 @@ fn quick_run_counts_only_2xx_and_no_errors() {
             s.variant,
             s.route.label()
         );
+        // 409s are allowed: with remote stores two in-flight requests can pick the same
+        // session, and satchel refuses the stale write instead of losing it.
         assert_eq!(
             r.non_2xx,
             0,
-            "{} {}: non-2xx responses",
+            "{} {}: non-2xx responses other than 409",
             s.variant,
             s.route.label()
         );

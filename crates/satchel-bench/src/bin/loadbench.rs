@@ -201,7 +201,9 @@ fn main() -> anyhow::Result<()> {
         .map(|r| r.non_2xx + r.errors)
         .sum();
     if bad > 0 {
-        eprintln!("warning: {bad} non-2xx responses or transport errors (see table)");
+        eprintln!(
+            "warning: {bad} non-2xx responses (other than 409) or transport errors (see table)"
+        );
     }
     Ok(())
 }
