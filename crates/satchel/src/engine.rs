@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::backend::Backend;
 use crate::config::SessionConfig;
 use crate::cookie::{self, Incoming};
 use crate::error::{SessionError, SessionErrorKind, StoreError};
@@ -24,7 +25,7 @@ use crate::id::{SessionId, StoreKey};
 use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
 use crate::session::Session;
 use crate::state::{Base, Changes, CookieOut, Expiry, Rotation, State};
-use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
+use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::{Clock, SystemClock, Timestamp};
 
 /// How many fresh ids to try when a new id collides with an existing record. With 256-bit
@@ -36,7 +37,7 @@ const CREATE_ATTEMPTS: usize = 3;
 pub struct Engine(Arc<Inner>);
 
 struct Inner {
-    store: Box<dyn DynStore>,
+    store: Backend,
     config: SessionConfig,
     clock: Arc<dyn Clock>,
 }
@@ -93,7 +94,7 @@ impl Engine {
     /// An engine over `store` reading time from `clock` (tests use [`crate::TestClock`]).
     pub fn with_clock<S: SessionStore>(store: S, config: SessionConfig, clock: impl Clock) -> Self {
         Engine(Arc::new(Inner {
-            store: Box::new(store),
+            store: Backend::new(store),
             config,
             clock: Arc::new(clock),
         }))

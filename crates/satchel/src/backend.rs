@@ -1,0 +1,162 @@
+//! [`Backend`]: how the engine reaches its store.
+//!
+//! Any [`SessionStore`] works through the object-safe [`DynStore`] shim, at the price of
+//! one boxed future per store call. The built-in [`MemoryStore`] gets a direct path
+//! instead: it is the default and the store whose calls are cheapest, so the two
+//! allocations and the dynamic calls would be a visible share of its request cost.
+
+use std::any::Any;
+
+use crate::error::StoreError;
+use crate::id::StoreKey;
+use crate::memory::MemoryStore;
+use crate::record::{Expires, Patch, Record};
+use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
+use crate::time::Timestamp;
+
+pub(crate) enum Backend {
+    Memory(MemoryStore),
+    Dyn(Box<dyn DynStore>),
+}
+
+impl Backend {
+    pub(crate) fn new<S: SessionStore>(store: S) -> Self {
+        let mut slot = Some(store);
+        if let Some(memory) = (&mut slot as &mut dyn Any).downcast_mut::<Option<MemoryStore>>() {
+            if let Some(memory) = memory.take() {
+                return Backend::Memory(memory);
+            }
+        }
+        match slot {
+            Some(store) => Backend::Dyn(Box::new(store)),
+            // Only reachable if the downcast above took the store, which returned.
+            None => Backend::Memory(MemoryStore::new()),
+        }
+    }
+
+    pub(crate) async fn load(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Record>, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::load(m, key, now).await,
+            Backend::Dyn(d) => d.load(key, now).await,
+        }
+    }
+
+    pub(crate) async fn create(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::create(m, key, record, now).await,
+            Backend::Dyn(d) => d.create(key, record, now).await,
+        }
+    }
+
+    pub(crate) async fn apply(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::apply(m, key, patch, now).await,
+            Backend::Dyn(d) => d.apply(key, patch, now).await,
+        }
+    }
+
+    pub(crate) async fn rotate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::rotate(m, old, new, patch, now).await,
+            Backend::Dyn(d) => d.rotate(old, new, patch, now).await,
+        }
+    }
+
+    pub(crate) async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::delete(m, key).await,
+            Backend::Dyn(d) => d.delete(key).await,
+        }
+    }
+
+    pub(crate) async fn touch(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Expires>, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::touch(m, key, now).await,
+            Backend::Dyn(d) => d.touch(key, now).await,
+        }
+    }
+
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        match self {
+            Backend::Memory(m) => SessionStore::capabilities(m),
+            Backend::Dyn(d) => d.capabilities(),
+        }
+    }
+
+    pub(crate) async fn sessions_of(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::sessions_of(m, owner, now).await,
+            Backend::Dyn(d) => d.sessions_of(owner, now).await,
+        }
+    }
+
+    pub(crate) async fn revoke_owner(
+        &self,
+        owner: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::revoke_owner(m, owner, keep).await,
+            Backend::Dyn(d) => d.revoke_owner(owner, keep).await,
+        }
+    }
+
+    pub(crate) async fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Backend::Memory(m) => SessionStore::purge_expired(m, now, limit).await,
+            Backend::Dyn(d) => d.purge_expired(now, limit).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_takes_the_direct_path() {
+        assert!(matches!(
+            Backend::new(MemoryStore::new()),
+            Backend::Memory(_)
+        ));
+    }
+
+    #[cfg(feature = "conformance")]
+    #[test]
+    fn other_stores_go_through_the_shim() {
+        let wrapped = crate::Instrumented::new(MemoryStore::new());
+        assert!(matches!(Backend::new(wrapped), Backend::Dyn(_)));
+    }
+}
