@@ -99,6 +99,10 @@ impl PostgresStore {
     /// A store on an existing pool (its timeouts are then the pool's: give it an acquire
     /// timeout and a `statement_timeout`). Starts the cleanup task if `options` ask for one,
     /// so it must be called inside a tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime when `options` enable the cleanup task (the default):
+    /// call it from async code, or disable cleanup with `with_cleanup(None)`.
     pub fn from_pool(pool: PgPool, options: SqlOptions) -> Self {
         let table = match &options.schema {
             Some(schema) => format!("\"{}\".\"{}\"", schema.as_str(), options.table.as_str()),

@@ -108,6 +108,10 @@ impl SqliteStore {
 
     /// A store on an existing pool. Starts the cleanup task if `options` ask for one, so
     /// it must be called inside a tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime when `options` enable the cleanup task (the default):
+    /// call it from async code, or disable cleanup with `with_cleanup(None)`.
     pub fn from_pool(pool: SqlitePool, options: SqlOptions) -> Self {
         let table = format!("\"{}\"", options.table.as_str());
         let cleanup_options = options.cleanup;
