@@ -79,6 +79,21 @@ pub fn spawn_axum<F>(
 where
     F: FnOnce() -> axum::Router + Send + 'static,
 {
+    spawn_axum_async(name, opts, move || async move { Ok(make_router()) })
+}
+
+/// Like [`spawn_axum`], for routers whose setup must await on the server's own runtime
+/// (e.g. a store whose connection task must be driven by the measured thread, as peers'
+/// stores are). A setup error is reported to the caller.
+pub fn spawn_axum_async<F, Fut>(
+    name: &str,
+    opts: &ServerOptions,
+    make_router: F,
+) -> anyhow::Result<RunningServer>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<axum::Router>>,
+{
     let std_listener = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
@@ -107,7 +122,13 @@ where
                         return;
                     }
                 };
-                let router = make_router();
+                let router = match make_router().await {
+                    Ok(router) => router,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
                 let _ = ready_tx.send(Ok((crate::sys::current_tid(), pinned)));
                 let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
                     let _ = tcp.set_nodelay(true);

@@ -14,55 +14,29 @@ use satchel_redis::{RedisConfig, RedisStore};
 
 use super::actix_session_redis::redis_url;
 use super::Variant;
-use crate::server::{spawn_axum, RunningServer, ServerOptions};
+use crate::server::{spawn_axum_async, RunningServer, ServerOptions};
 
 /// The variant entry.
 pub const VARIANT: Variant = Variant {
     name: "satchel-redis",
-    summary: "axum 0.8 + satchel-axum SessionLayer, satchel-redis RedisStore on local Redis ($SATCHEL_REDIS_URL), connection driven by a separate thread; Secure off, default 30 min idle timeout",
+    summary: "axum 0.8 + satchel-axum SessionLayer, satchel-redis RedisStore on local Redis ($SATCHEL_REDIS_URL), its connection driven by the server thread; Secure off, default 30 min idle timeout",
     sessions: true,
     spawn,
 };
 
 /// Connects on a thread that keeps running the connection afterwards.
-fn connect(url: &str) -> anyhow::Result<RedisStore> {
-    let url = url.to_owned();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("satchel-redis-io".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(anyhow::Error::from(e)));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let store =
-                    RedisStore::connect(&url, RedisConfig::with_prefix("satchel-bench:satchel:"))
-                        .await
-                        .map_err(anyhow::Error::from);
-                let _ = tx.send(store);
-                std::future::pending::<()>().await;
-            });
-        })?;
-    rx.recv()?
-}
-
-/// Start the server.
 pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
     let config = SessionConfig::builder()
         .dangerous_insecure_cookies()
         .build()
         .map_err(|e| anyhow::anyhow!("satchel config: {e:?}"))?;
     let url = redis_url();
-    let store = connect(&url)
-        .with_context(|| format!("satchel-redis needs Redis at {url} ($SATCHEL_REDIS_URL)"))?;
-    spawn_axum(VARIANT.name, opts, move || {
-        super::satchel_memory::router(store, config)
+    spawn_axum_async(VARIANT.name, opts, move || async move {
+        // Connected on the server's runtime, so the measured thread drives the connection,
+        // as the actix-session Redis variant's does.
+        let store = RedisStore::connect(&url, RedisConfig::with_prefix("satchel-bench:satchel:"))
+            .await
+            .with_context(|| format!("satchel-redis needs Redis at {url} ($SATCHEL_REDIS_URL)"))?;
+        Ok(super::satchel_memory::router(store, config))
     })
 }
