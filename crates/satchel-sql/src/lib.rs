@@ -69,6 +69,8 @@ mod config;
 mod dynamic;
 mod error;
 mod migrate;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod shared_store;
 
 #[cfg(feature = "mysql")]
 pub mod mysql;

@@ -1,0 +1,199 @@
+//! The `SessionStore` implementation shared by the PostgreSQL and SQLite stores.
+//!
+//! Both backends keep the statements that differ in their own `sql.rs` and their own
+//! `run_apply`; the calls around them (bind order, row decoding, timeouts, error mapping)
+//! are the same text for both, written once here. The macro expands inside each backend's
+//! module, so the names it uses (`Inner`, `decode_row`, `bounded`, …) are that module's.
+
+/// Implements `PurgeBatch` for the backend's `Inner` and `SessionStore` for `$store`.
+macro_rules! shared_session_store {
+    ($store:ty) => {
+        impl PurgeBatch for Inner {
+            async fn purge_batch(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+                bounded(self.options.operation_timeout(), async {
+                    let done = sqlx::query(&self.sql.purge)
+                        .bind(codec::purge_bound(now))
+                        .bind(ms(now))
+                        .bind(codec::limit(limit))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(store_error)?;
+                    Ok(done.rows_affected())
+                })
+                .await
+            }
+        }
+
+        impl SessionStore for $store {
+            async fn load(
+                &self,
+                key: &StoreKey,
+                now: Timestamp,
+            ) -> Result<Option<Record>, StoreError> {
+                bounded(self.inner.options.operation_timeout(), async {
+                    let row = sqlx::query(&self.inner.sql.load)
+                        .bind(key_bytes(key))
+                        .bind(ms(now))
+                        .fetch_optional(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                    match row {
+                        None => Ok(None),
+                        Some(row) => decode_row(&row)
+                            .map_err(store_error)?
+                            .into_record()
+                            .map(Some),
+                    }
+                })
+                .await
+            }
+
+            async fn create(
+                &self,
+                key: &StoreKey,
+                record: &Record,
+                now: Timestamp,
+            ) -> Result<WriteOutcome, StoreError> {
+                bounded(self.inner.options.operation_timeout(), async {
+                    let meta = &record.meta;
+                    let row = sqlx::query(&self.inner.sql.create)
+                        .bind(key_bytes(key))
+                        .bind(ms(now))
+                        .bind(codec::encode_data(&record.data))
+                        .bind(ms(meta.created_at))
+                        .bind(dur_ms(meta.idle_timeout))
+                        .bind(ms(meta.idle_deadline))
+                        .bind(ms(meta.absolute_deadline))
+                        .bind(codec::expiry_bucket(meta))
+                        .bind(meta.persistent)
+                        .bind(meta.owner.as_deref())
+                        .fetch_optional(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                    Ok(match row {
+                        Some(_) => WriteOutcome::Applied(meta.expires()),
+                        None => WriteOutcome::KeyTaken,
+                    })
+                })
+                .await
+            }
+
+            async fn apply(
+                &self,
+                key: &StoreKey,
+                patch: &Patch,
+                now: Timestamp,
+            ) -> Result<WriteOutcome, StoreError> {
+                bounded(
+                    self.inner.options.operation_timeout(),
+                    self.run_apply(key, None, patch, now),
+                )
+                .await
+            }
+
+            async fn rotate(
+                &self,
+                old: &StoreKey,
+                new: &StoreKey,
+                patch: &Patch,
+                now: Timestamp,
+            ) -> Result<WriteOutcome, StoreError> {
+                bounded(
+                    self.inner.options.operation_timeout(),
+                    self.run_apply(old, Some(new), patch, now),
+                )
+                .await
+            }
+
+            async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+                bounded(self.inner.options.operation_timeout(), async {
+                    sqlx::query(&self.inner.sql.delete)
+                        .bind(key_bytes(key))
+                        .execute(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn touch(
+                &self,
+                key: &StoreKey,
+                now: Timestamp,
+            ) -> Result<Option<Expires>, StoreError> {
+                bounded(self.inner.options.operation_timeout(), async {
+                    let row = sqlx::query(&self.inner.sql.touch)
+                        .bind(key_bytes(key))
+                        .bind(ms(now))
+                        .fetch_optional(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                    row.map(|row| {
+                        Ok(Expires {
+                            at: codec::ts(row.try_get(0)?),
+                            persistent: row.try_get(1)?,
+                        })
+                    })
+                    .transpose()
+                    .map_err(store_error)
+                })
+                .await
+            }
+
+            fn capabilities(&self) -> Capabilities {
+                Capabilities::ALL
+            }
+
+            async fn sessions_of(
+                &self,
+                owner: &str,
+                now: Timestamp,
+            ) -> Result<Vec<SessionInfo>, StoreError> {
+                bounded(self.inner.options.operation_timeout(), async {
+                    let rows = sqlx::query(&self.inner.sql.sessions_of)
+                        .bind(owner)
+                        .bind(ms(now))
+                        .fetch_all(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                    rows.iter()
+                        .map(|row| {
+                            let key: Vec<u8> = row.try_get(0).map_err(store_error)?;
+                            Ok(SessionInfo {
+                                key: codec::key_from(&key)?,
+                                created_at: codec::ts(row.try_get(1).map_err(store_error)?),
+                                idle_deadline: codec::ts(row.try_get(2).map_err(store_error)?),
+                                absolute_deadline: codec::ts(row.try_get(3).map_err(store_error)?),
+                            })
+                        })
+                        .collect()
+                })
+                .await
+            }
+
+            async fn revoke_owner(
+                &self,
+                owner: &str,
+                keep: Option<&StoreKey>,
+            ) -> Result<u64, StoreError> {
+                bounded(self.inner.options.operation_timeout(), async {
+                    let done = sqlx::query(&self.inner.sql.revoke)
+                        .bind(owner)
+                        .bind(keep.map(key_bytes))
+                        .execute(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                    Ok(done.rows_affected())
+                })
+                .await
+            }
+
+            async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+                self.inner.purge_batch(now, limit).await
+            }
+        }
+    };
+}
+
+pub(crate) use shared_session_store;
