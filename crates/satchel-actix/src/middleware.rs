@@ -111,7 +111,7 @@ where
         let statuses = self.statuses;
         Box::pin(async move {
             let mut res = response.await?.map_into_left_body();
-            let finish = engine.finish(&session, res.status().as_u16()).await;
+            let mut finish = engine.finish(&session, res.status().as_u16()).await;
             if let Some(err) = &finish.error {
                 // Fail closed: the handler's response never goes out, and nothing
                 // internal does either.
@@ -126,7 +126,8 @@ where
                 res = res.into_response(error.finish().map_into_right_body());
             }
             let headers = res.headers_mut();
-            if let Some(cookie) = finish.set_cookie {
+            let extra = std::mem::take(&mut finish.extra_set_cookies);
+            for cookie in finish.set_cookie.take().into_iter().chain(extra) {
                 match HeaderValue::try_from(cookie) {
                     Ok(value) => headers.append(SET_COOKIE, value),
                     // Unreachable with a validated config; never send a broken header.

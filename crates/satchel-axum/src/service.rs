@@ -52,7 +52,7 @@ where
         let statuses = self.statuses;
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            let finish = engine.finish(&session, res.status().as_u16()).await;
+            let mut finish = engine.finish(&session, res.status().as_u16()).await;
             if let Some(err) = &finish.error {
                 // Fail closed: the handler's response never goes out, and nothing
                 // internal does either.
@@ -68,7 +68,8 @@ where
                     .insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
             }
             let headers = res.headers_mut();
-            if let Some(cookie) = finish.set_cookie {
+            let extra = std::mem::take(&mut finish.extra_set_cookies);
+            for cookie in finish.set_cookie.take().into_iter().chain(extra) {
                 match HeaderValue::try_from(cookie) {
                     Ok(value) => {
                         headers.append(SET_COOKIE, value);

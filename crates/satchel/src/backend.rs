@@ -7,6 +7,7 @@
 
 use std::any::Any;
 
+use crate::engine::Stateless;
 use crate::error::StoreError;
 use crate::id::StoreKey;
 use crate::memory::MemoryStore;
@@ -17,6 +18,16 @@ use crate::time::Timestamp;
 pub(crate) enum Backend {
     Memory(MemoryStore),
     Dyn(Box<dyn DynStore>),
+    /// A stateless engine: no store; the engine seals records into cookies instead and
+    /// never calls the store methods below (they answer `Unsupported` if it did).
+    Sealed(Box<Stateless>),
+}
+
+/// What every store method answers on a stateless engine.
+fn stateless<T>() -> Result<T, StoreError> {
+    Err(StoreError::unsupported(
+        "a stateless (sealed-cookie) engine has no session store",
+    ))
 }
 
 impl Backend {
@@ -42,6 +53,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::load(m, key, now).await,
             Backend::Dyn(d) => d.load(key, now).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -54,6 +66,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::create(m, key, record, now).await,
             Backend::Dyn(d) => d.create(key, record, now).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -66,6 +79,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::apply(m, key, patch, now).await,
             Backend::Dyn(d) => d.apply(key, patch, now).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -79,6 +93,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::rotate(m, old, new, patch, now).await,
             Backend::Dyn(d) => d.rotate(old, new, patch, now).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -86,6 +101,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::delete(m, key).await,
             Backend::Dyn(d) => d.delete(key).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -97,6 +113,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::touch(m, key, now).await,
             Backend::Dyn(d) => d.touch(key, now).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -104,6 +121,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::capabilities(m),
             Backend::Dyn(d) => d.capabilities(),
+            Backend::Sealed(_) => Capabilities::default(),
         }
     }
 
@@ -115,6 +133,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::sessions_of(m, owner, now).await,
             Backend::Dyn(d) => d.sessions_of(owner, now).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -126,6 +145,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::revoke_owner(m, owner, keep).await,
             Backend::Dyn(d) => d.revoke_owner(owner, keep).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 
@@ -137,6 +157,7 @@ impl Backend {
         match self {
             Backend::Memory(m) => SessionStore::purge_expired(m, now, limit).await,
             Backend::Dyn(d) => d.purge_expired(now, limit).await,
+            Backend::Sealed(_) => stateless(),
         }
     }
 }

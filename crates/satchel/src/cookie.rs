@@ -105,7 +105,15 @@ fn trim(s: &[u8]) -> &[u8] {
 }
 
 fn builder<'a>(config: &'a SessionConfig, value: String) -> CookieBuilder<'a> {
-    let mut b = Cookie::build((config.cookie_name.as_str(), value))
+    builder_named(config, config.cookie_name.as_str(), value)
+}
+
+fn builder_named<'a>(
+    config: &'a SessionConfig,
+    name: impl Into<std::borrow::Cow<'a, str>>,
+    value: String,
+) -> CookieBuilder<'a> {
+    let mut b = Cookie::build((name, value))
         .path(config.path.as_str())
         .secure(config.secure)
         .http_only(config.http_only)
@@ -138,6 +146,148 @@ pub(crate) fn set_cookie(
 /// flags (or the browser keeps it, SEC-11), empty value, `Max-Age=0`, a past `Expires`.
 pub(crate) fn removal_cookie(config: &SessionConfig) -> String {
     let mut c = builder(config, String::new()).build();
+    c.make_removal();
+    c.to_string()
+}
+
+/// The most chunks a sealed session may span: chunk names end in one digit.
+pub(crate) const MAX_CHUNKS: u8 = 9;
+
+/// The longest value one chunk may carry: browsers drop a cookie whose name plus value
+/// exceeds 4096 bytes (RFC 6265bis §5.6); the margin covers `=` and the chunk suffix.
+pub(crate) fn chunk_capacity(config: &SessionConfig) -> usize {
+    4096 - 8 - config.cookie_name.len()
+}
+
+/// The name of chunk `index`: the cookie name itself, then `name.1`, `name.2`, ….
+pub(crate) fn chunk_name(config: &SessionConfig, index: u8) -> String {
+    if index == 0 {
+        config.cookie_name.clone()
+    } else {
+        format!("{}.{index}", config.cookie_name)
+    }
+}
+
+/// What a stateless engine finds in the request's cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IncomingSealed {
+    /// No session cookie (and no stray chunk).
+    Absent,
+    /// Cookies that cannot be a sealed session; never opened. Carries how many chunk
+    /// names were seen, so the response can clear them all.
+    Invalid(Invalid, u8),
+    /// The chunks joined in order, and their count.
+    Value(String, u8),
+}
+
+/// Collects `name`, `name.1` … `name.{max-1}`. A duplicate of any chunk, a gap, a chunk
+/// at or past `max_chunks` or a non-UTF-8 byte makes the whole set invalid: the sealer's
+/// authentication would reject it anyway, this only spares it the work.
+pub(crate) fn parse_sealed<'a, I>(
+    headers: I,
+    config: &SessionConfig,
+    max_chunks: u8,
+) -> IncomingSealed
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let name = config.cookie_name.as_bytes();
+    let mut total = 0usize;
+    let mut chunks: [Option<&[u8]>; MAX_CHUNKS as usize] = [None; MAX_CHUNKS as usize];
+    let mut seen = 0u8;
+    let mut invalid = None;
+    for header in headers {
+        total = total.saturating_add(header.len());
+        if total > config.max_cookie_header_bytes {
+            return IncomingSealed::Invalid(Invalid::Oversized, max_chunks);
+        }
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b';', header).chain(std::iter::once(header.len()));
+        for end in ends {
+            let pair = trim_start(&header[start..end]);
+            start = end + 1;
+            let Some(rest) = pair.strip_prefix(name) else {
+                continue;
+            };
+            let (index, rest) = match rest {
+                [b'.', d @ b'1'..=b'9', rest @ ..] => (d - b'0', rest),
+                _ => (0, rest),
+            };
+            let Some(value) = trim_start(rest).strip_prefix(b"=") else {
+                continue; // another cookie whose name merely starts with ours
+            };
+            seen = seen.max(index + 1);
+            if index >= max_chunks {
+                invalid.get_or_insert(Invalid::Malformed);
+                continue;
+            }
+            let slot = &mut chunks[usize::from(index)];
+            if slot.is_some() {
+                invalid = Some(Invalid::Duplicate);
+            }
+            *slot = Some(trim(value));
+        }
+    }
+    if seen == 0 {
+        return IncomingSealed::Absent;
+    }
+    if let Some(why) = invalid {
+        return IncomingSealed::Invalid(why, seen);
+    }
+    let mut joined = Vec::new();
+    for chunk in &chunks[..usize::from(seen)] {
+        match chunk {
+            Some(value) if !value.is_empty() => joined.extend_from_slice(value),
+            _ => return IncomingSealed::Invalid(Invalid::Malformed, seen), // a gap
+        }
+    }
+    match String::from_utf8(joined) {
+        Ok(value) => IncomingSealed::Value(value, seen),
+        Err(_) => IncomingSealed::Invalid(Invalid::Malformed, seen),
+    }
+}
+
+/// The `Set-Cookie` values carrying `sealed` split into chunks, then removals for chunks
+/// `count..chunks_in` the browser still holds. `None` when more than `max_chunks` would be
+/// needed.
+pub(crate) fn sealed_cookies(
+    config: &SessionConfig,
+    sealed: &str,
+    max_age: Option<Duration>,
+    max_chunks: u8,
+    chunks_in: u8,
+) -> Option<Vec<String>> {
+    let capacity = chunk_capacity(config);
+    let count = sealed.len().div_ceil(capacity).max(1);
+    if count > usize::from(max_chunks) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count.max(usize::from(chunks_in)));
+    for (index, piece) in (0u8..).zip(sealed.as_bytes().chunks(capacity)) {
+        // Sealed values are ASCII (the sealer's contract), so byte chunks are valid UTF-8.
+        let piece = String::from_utf8_lossy(piece).into_owned();
+        let mut b = builder_named(config, chunk_name(config, index), piece);
+        if let Some(age) = max_age {
+            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+            b = b.max_age(cookie::time::Duration::seconds(secs));
+        }
+        out.push(b.build().to_string());
+    }
+    for index in u8::try_from(count).unwrap_or(MAX_CHUNKS)..chunks_in {
+        out.push(removal_named(config, chunk_name(config, index)));
+    }
+    Some(out)
+}
+
+/// Removals for every chunk `0..chunks` (at least the first).
+pub(crate) fn sealed_removals(config: &SessionConfig, chunks: u8) -> Vec<String> {
+    (0..chunks.max(1))
+        .map(|index| removal_named(config, chunk_name(config, index)))
+        .collect()
+}
+
+fn removal_named(config: &SessionConfig, name: String) -> String {
+    let mut c = builder_named(config, name, String::new()).build();
     c.make_removal();
     c.to_string()
 }

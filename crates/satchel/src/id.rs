@@ -65,6 +65,13 @@ impl SessionId {
         }
     }
 
+    /// An id from its 32 raw bytes: for backends that keep the id somewhere other than
+    /// the cookie's own encoding (inside a sealed cookie, an interop format). The bytes
+    /// must come from a CSPRNG, as [`SessionId::generate`]'s do.
+    pub fn from_raw(bytes: [u8; 32]) -> Self {
+        Self::from_bytes(bytes)
+    }
+
     fn from_bytes(bytes: [u8; 32]) -> Self {
         SessionId {
             bytes,

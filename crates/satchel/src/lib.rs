@@ -54,6 +54,7 @@ pub mod http_support;
 mod id;
 mod memory;
 mod record;
+pub mod sealed;
 mod session;
 mod state;
 pub mod store;
@@ -68,7 +69,7 @@ mod instrumented;
 pub use instrumented::{Calls, Instrumented};
 
 pub use config::{ConfigError, SameSite, SessionConfig, SessionConfigBuilder};
-pub use engine::{Engine, Finish};
+pub use engine::{Engine, Finish, Stateless};
 pub use error::{SessionError, SessionErrorKind, StoreError, StoreErrorKind};
 pub use id::{SessionId, StoreKey, ENCODED_ID_LEN};
 pub use memory::{MemoryStore, MemoryStoreBuilder};

@@ -61,7 +61,7 @@ impl fmt::Debug for Session {
         let state = self.state.lock();
         let base = match &state.base {
             Base::None => "none",
-            Base::NotLoaded(_) => "not loaded",
+            Base::NotLoaded(_) | Base::Sealed(_) => "not loaded",
             Base::Live(..) => "live",
         };
         f.debug_struct("Session")
@@ -128,7 +128,7 @@ impl Session {
                 }
                 Ok(f(record.data.get(key)))
             }
-            Base::None | Base::NotLoaded(_) => Ok(f(None)),
+            Base::None | Base::NotLoaded(_) | Base::Sealed(_) => Ok(f(None)),
         }
     }
 
@@ -214,8 +214,8 @@ impl Session {
     pub fn logout(&self) {
         let mut state = self.lock();
         let old = std::mem::replace(&mut state.base, Base::None);
-        if let Base::NotLoaded(id) | Base::Live(id, _) = old {
-            state.delete = Some(id);
+        if !matches!(old, Base::None) {
+            state.delete = Some(old);
         }
         state.changes = Default::default();
         if state.had_cookie || state.cookie != CookieOut::Keep {
@@ -315,7 +315,9 @@ impl Session {
     }
 
     /// Ends every other session of this session's owner ("log out my other devices").
-    /// Returns how many were ended.
+    /// Returns how many were ended (0 on a stateless engine, which cannot count cookies:
+    /// there every cookie of the owner sealed before now stops working, and this one is
+    /// re-sealed on the response).
     ///
     /// # Errors
     /// As [`Session::owner_sessions`].
@@ -323,6 +325,12 @@ impl Session {
         let Some(owner) = self.owner().await? else {
             return Ok(0);
         };
+        if let Some(parts) = self.engine.stateless_parts() {
+            return self
+                .engine
+                .revoke_owner_sealed(parts, &owner, Some(self))
+                .await;
+        }
         let current = self.current_key();
         self.engine.revoke_owner(&owner, current.as_ref()).await
     }
@@ -330,7 +338,7 @@ impl Session {
     fn current_key(&self) -> Option<crate::StoreKey> {
         match &self.lock().base {
             Base::Live(id, _) | Base::NotLoaded(id) => Some(id.store_key()),
-            Base::None => None,
+            Base::None | Base::Sealed(_) => None,
         }
     }
 }

@@ -16,6 +16,8 @@ pub(crate) enum Base {
     NotLoaded(SessionId),
     /// A loaded, live record.
     Live(SessionId, Record),
+    /// A stateless engine's sealed cookie (its chunks joined), not opened yet.
+    Sealed(String),
 }
 
 /// A requested id rotation (login or `cycle_id`).
@@ -154,6 +156,9 @@ pub(crate) enum CookieOut {
     Set(String),
     /// Remove the browser's session cookie.
     Remove,
+    /// A stateless engine's cookies: one `Set-Cookie` value per chunk, then removals of
+    /// chunks the browser holds beyond the new count.
+    Sealed(Vec<String>),
 }
 
 /// Everything the engine tracks for one request.
@@ -161,8 +166,13 @@ pub(crate) enum CookieOut {
 pub(crate) struct State {
     pub(crate) base: Base,
     pub(crate) changes: Changes,
-    /// A record to delete at save time (logout), with whether the browser holds a cookie.
-    pub(crate) delete: Option<SessionId>,
+    /// The session a logout ended, to delete (or, when stateless, deny-list) at save time.
+    pub(crate) delete: Option<Base>,
+    /// How many cookie chunks the browser sent (stateless engines; 1 otherwise).
+    pub(crate) chunks_in: u8,
+    /// The sealed cookie must be sent again even if nothing changed (it was opened with a
+    /// fallback key, or its owner's other sessions were just revoked).
+    pub(crate) reseal: bool,
     pub(crate) cookie: CookieOut,
     /// Whether the browser sent a session cookie of any kind.
     pub(crate) had_cookie: bool,
@@ -178,6 +188,8 @@ impl State {
             base,
             changes: Changes::default(),
             delete: None,
+            chunks_in: u8::from(had_cookie),
+            reseal: false,
             cookie: CookieOut::Keep,
             had_cookie,
             accessed: false,

@@ -220,7 +220,8 @@ pub trait SessionStore: Send + Sync + 'static {
 }
 
 /// A boxed future, as the object-safe shim returns.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed, sendable future: what object-safe store-side traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe mirror of [`SessionStore`], so that the engine and the `Session` handle
 /// are not generic over the store. One allocation per store call, which is noise next to

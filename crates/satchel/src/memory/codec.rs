@@ -26,14 +26,14 @@ const HAS_OWNER: u8 = 2;
 /// The fixed-size part of a stored record, kept outside the blob so expiry checks need no
 /// decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Times {
-    pub(super) created: Timestamp,
-    pub(super) idle: Timestamp,
-    pub(super) absolute: Timestamp,
+pub(crate) struct Times {
+    pub(crate) created: Timestamp,
+    pub(crate) idle: Timestamp,
+    pub(crate) absolute: Timestamp,
 }
 
 impl Times {
-    pub(super) fn of(meta: &Meta) -> Self {
+    pub(crate) fn of(meta: &Meta) -> Self {
         Times {
             created: meta.created_at,
             idle: meta.idle_deadline,
@@ -46,7 +46,7 @@ impl Times {
     }
 }
 
-pub(super) fn encode(record: &Record) -> Box<[u8]> {
+pub(crate) fn encode(record: &Record) -> Box<[u8]> {
     let meta = &record.meta;
     let idle_ms = duration_millis(meta.idle_timeout);
     // Exact size: `into_boxed_slice` then keeps the allocation instead of shrinking it.
@@ -83,7 +83,7 @@ pub(super) fn encode(record: &Record) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
-pub(super) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
+pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
     let mut r = Reader(blob);
     if r.byte()? != VERSION {
         return Err(StoreError::corrupt("unknown memory record version"));

@@ -16,7 +16,7 @@
 //! - **Lost on restart**: users then start fresh anonymous sessions. Use an SQL or Redis
 //!   store when sessions must survive a restart or be shared by several instances.
 
-mod codec;
+pub(crate) mod codec;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

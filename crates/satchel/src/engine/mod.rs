@@ -12,14 +12,18 @@
 //! - handler writes without reading: 1 (`apply`, or `create` for a new session);
 //! - handler reads then writes: 2 (`load`, `apply`).
 
+mod stateless;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+pub use stateless::Stateless;
+
 use crate::backend::Backend;
 use crate::config::SessionConfig;
-use crate::cookie::{self, Incoming};
+use crate::cookie::{self, Incoming, IncomingSealed};
 use crate::error::{SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
 use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
@@ -55,6 +59,10 @@ impl std::fmt::Debug for Engine {
 pub struct Finish {
     /// A `Set-Cookie` header value, if the cookie must be set or removed.
     pub set_cookie: Option<String>,
+    /// Further `Set-Cookie` values: a stateless engine's other chunks and removals of
+    /// chunks the browser no longer needs. Empty (no allocation) otherwise. Send every
+    /// value of [`Finish::set_cookies`].
+    pub extra_set_cookies: Vec<String>,
     /// Add `Cache-Control: no-store` (the response sets or clears the session cookie, so no
     /// cache may keep it, CVE-2023-30861).
     pub no_store: bool,
@@ -78,6 +86,7 @@ impl std::fmt::Debug for Finish {
         });
         f.debug_struct("Finish")
             .field("set_cookie", &cookie)
+            .field("extra_set_cookies", &self.extra_set_cookies.len())
             .field("no_store", &self.no_store)
             .field("vary_cookie", &self.vary_cookie)
             .field("error", &self.error)
@@ -85,7 +94,41 @@ impl std::fmt::Debug for Finish {
     }
 }
 
+impl Finish {
+    /// Every `Set-Cookie` value the response must carry, in order.
+    pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
+        self.set_cookie
+            .iter()
+            .chain(self.extra_set_cookies.iter())
+            .map(String::as_str)
+    }
+}
+
 impl Engine {
+    /// A stateless engine: sessions live in sealed cookies (see [`crate::sealed`]), with
+    /// the system clock.
+    pub fn stateless(stateless: Stateless, config: SessionConfig) -> Self {
+        Self::stateless_with_clock(stateless, config, SystemClock)
+    }
+
+    /// A stateless engine reading time from `clock`.
+    pub fn stateless_with_clock(
+        stateless: Stateless,
+        config: SessionConfig,
+        clock: impl Clock,
+    ) -> Self {
+        Engine(Arc::new(Inner {
+            store: Backend::Sealed(Box::new(stateless)),
+            config,
+            clock: Arc::new(clock),
+        }))
+    }
+
+    /// Whether sessions live in sealed cookies rather than in a store.
+    pub fn is_stateless(&self) -> bool {
+        self.stateless_parts().is_some()
+    }
+
     /// An engine over `store` with the system clock.
     pub fn new<S: SessionStore>(store: S, config: SessionConfig) -> Self {
         Self::with_clock(store, config, SystemClock)
@@ -121,18 +164,36 @@ impl Engine {
     where
         I: IntoIterator<Item = &'a [u8]>,
     {
-        let incoming = cookie::parse(cookie_headers, &self.0.config);
-        let (base, had_cookie) = match incoming {
-            Incoming::Absent => (Base::None, false),
-            Incoming::Id(id) => (Base::NotLoaded(id), true),
-            Incoming::Invalid(why) => {
-                tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
-                (Base::None, true)
-            }
+        let state = if let Some(parts) = self.stateless_parts() {
+            let (base, chunks) = match cookie::parse_sealed(
+                cookie_headers,
+                &self.0.config,
+                parts.max_chunks,
+            ) {
+                IncomingSealed::Absent => (Base::None, 0),
+                IncomingSealed::Value(sealed, n) => (Base::Sealed(sealed), n),
+                IncomingSealed::Invalid(why, n) => {
+                    tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
+                    (Base::None, n)
+                }
+            };
+            let mut state = State::new(base, chunks > 0);
+            state.chunks_in = chunks;
+            state
+        } else {
+            let (base, had_cookie) = match cookie::parse(cookie_headers, &self.0.config) {
+                Incoming::Absent => (Base::None, false),
+                Incoming::Id(id) => (Base::NotLoaded(id), true),
+                Incoming::Invalid(why) => {
+                    tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
+                    (Base::None, true)
+                }
+            };
+            State::new(base, had_cookie)
         };
         Session {
             engine: self.clone(),
-            state: Arc::new(Mutex::new(State::new(base, had_cookie))),
+            state: Arc::new(Mutex::new(state)),
         }
     }
 
@@ -148,17 +209,33 @@ impl Engine {
         };
         let result = self.save(session, mode).await;
         let state = session.lock();
+        let mut extra_set_cookies = Vec::new();
         let set_cookie = match &state.cookie {
             CookieOut::Keep => None,
             CookieOut::Set(value) => Some(value.clone()),
+            CookieOut::Remove if self.is_stateless() => {
+                let mut all = cookie::sealed_removals(&self.0.config, state.chunks_in);
+                extra_set_cookies = all.split_off(1);
+                all.pop()
+            }
             CookieOut::Remove => Some(cookie::removal_cookie(&self.0.config)),
+            CookieOut::Sealed(values) => {
+                let mut all = values.clone();
+                extra_set_cookies = all.split_off(1.min(all.len()));
+                all.pop()
+            }
         };
         let error = result
             .err()
             .or_else(|| state.failed.as_ref().map(SessionError::duplicate));
         // A failed request sets no cookie at all: nothing points the browser at state
         // that may not have been saved (SEC-39).
-        let set_cookie = if error.is_some() { None } else { set_cookie };
+        let set_cookie = if error.is_some() {
+            extra_set_cookies.clear();
+            None
+        } else {
+            set_cookie
+        };
         if let Some(err) = &error {
             match err.kind() {
                 SessionErrorKind::Store => {
@@ -171,6 +248,7 @@ impl Engine {
             no_store: set_cookie.is_some(),
             vary_cookie: set_cookie.is_some() || state.accessed,
             set_cookie,
+            extra_set_cookies,
             error,
         }
     }
@@ -181,8 +259,18 @@ impl Engine {
             let state = session.lock();
             state.check()?;
             match &state.base {
-                Base::NotLoaded(id) => id.clone(),
+                Base::NotLoaded(id) => Ok(id.clone()),
+                Base::Sealed(sealed) => Err(sealed.clone()),
                 _ => return Ok(()),
+            }
+        };
+        let id = match id {
+            Ok(id) => id,
+            Err(sealed) => {
+                let parts = self.stateless_parts().ok_or_else(|| {
+                    SessionError::store(StoreError::unsupported("sealed cookie on a store engine"))
+                })?;
+                return Box::pin(self.open_sealed(session, parts, sealed)).await;
             }
         };
         let key = id.store_key();
@@ -207,10 +295,14 @@ impl Engine {
 
     /// Saves pending changes.
     pub(crate) async fn save(&self, session: &Session, mode: SaveMode) -> Result<(), SessionError> {
+        if let Some(parts) = self.stateless_parts() {
+            // Boxed: keeps the store path's future as small as it was.
+            return Box::pin(self.save_sealed(session, parts, mode)).await;
+        }
         // 1. A logout deletes the old record first, whatever else happened (even after a
         //    failed load: a user who asked to log out must be logged out if at all possible).
         let delete = session.lock().delete.take();
-        if let Some(id) = delete {
+        if let Some(Base::NotLoaded(id) | Base::Live(id, _)) = delete {
             if let Err(err) = self.0.store.delete(&id.store_key()).await {
                 return Err(fail(&mut session.lock(), SessionError::store(err)));
             }
@@ -231,7 +323,7 @@ impl Engine {
             let mut state = session.lock();
             let mut changes = std::mem::take(&mut state.changes);
             let (id, known, expect) = match &state.base {
-                Base::None => (None, None, Vec::new()),
+                Base::None | Base::Sealed(_) => (None, None, Vec::new()),
                 Base::NotLoaded(id) => (Some(id.clone()), None, Vec::new()),
                 Base::Live(id, record) => {
                     // Keys read and then written (or cleared) must still hold what was read.
@@ -345,35 +437,16 @@ impl Engine {
         changes: Changes,
         now: Timestamp,
     ) -> Result<(), SessionError> {
-        let data = changes.fresh_data();
-        let owner = match &changes.rotate {
-            Some(Rotation::Owner(owner)) => Some(owner.clone()),
-            _ => None,
-        };
-        if data.is_empty() && owner.is_none() {
+        let Some(record) = self.fresh_record(&changes, now) else {
             // Nothing to keep: an anonymous visitor who stored nothing costs nothing (SEC-33).
             return Ok(());
-        }
-        if data_size(&data) > self.0.config.max_data_bytes {
+        };
+        if data_size(&record.data) > self.0.config.max_data_bytes {
             return Err(fail(
                 &mut session.lock(),
                 SessionError::new(SessionErrorKind::TooLarge),
             ));
         }
-        let mut meta = Meta::new(
-            now,
-            self.0.config.idle_timeout,
-            self.0.config.absolute_timeout,
-        );
-        meta.owner = owner;
-        if let Some(Expiry::Persistent { idle, absolute }) = changes.expiry {
-            let (idle, absolute) = Expiry::clamped(idle, absolute);
-            meta.idle_timeout = idle;
-            meta.absolute_deadline = now.saturating_add(absolute);
-            meta.persistent = true;
-            meta.touch(now);
-        }
-        let record = Record { data, meta };
         for _ in 0..CREATE_ATTEMPTS {
             let id = SessionId::generate();
             match self.0.store.create(&id.store_key(), &record, now).await {
@@ -397,6 +470,46 @@ impl Engine {
         ))
     }
 
+    /// The record a brand-new session made of `changes` would start as; `None` when they
+    /// hold nothing worth storing (no data, no login).
+    fn fresh_record(&self, changes: &Changes, now: Timestamp) -> Option<Record> {
+        let data = changes.fresh_data();
+        let owner = stateless::login_owner(changes.rotate.as_ref());
+        if data.is_empty() && owner.is_none() {
+            return None;
+        }
+        let mut meta = Meta::new(
+            now,
+            self.0.config.idle_timeout,
+            self.0.config.absolute_timeout,
+        );
+        meta.owner = owner;
+        if let Some(Expiry::Persistent { idle, absolute }) = changes.expiry {
+            let (idle, absolute) = Expiry::clamped(idle, absolute);
+            meta.idle_timeout = idle;
+            meta.absolute_deadline = now.saturating_add(absolute);
+            meta.persistent = true;
+            meta.touch(now);
+        }
+        Some(Record { data, meta })
+    }
+
+    /// Whether a read-only request should extend the idle deadline of `meta`: once the
+    /// configured share of the idle timeout has passed, and only while it can still move.
+    fn touch_due(&self, meta: &Meta, now: Timestamp) -> bool {
+        if meta.idle_deadline >= meta.absolute_deadline {
+            return false; // already capped: touching cannot extend it
+        }
+        let last = Timestamp::from_millis(
+            meta.idle_deadline
+                .as_millis()
+                .saturating_sub(crate::time::duration_millis(meta.idle_timeout)),
+        );
+        self.0
+            .config
+            .touch_due(now.saturating_since(last), meta.idle_timeout)
+    }
+
     /// Extends the idle deadline of a session that was read but not changed, once the
     /// configured share of its idle timeout has passed.
     async fn maybe_touch(
@@ -407,19 +520,7 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), SessionError> {
         let Some(meta) = known else { return Ok(()) };
-        if meta.idle_deadline >= meta.absolute_deadline {
-            return Ok(()); // already capped: touching cannot extend it
-        }
-        let last = Timestamp::from_millis(
-            meta.idle_deadline
-                .as_millis()
-                .saturating_sub(crate::time::duration_millis(meta.idle_timeout)),
-        );
-        if !self
-            .0
-            .config
-            .touch_due(now.saturating_since(last), meta.idle_timeout)
-        {
+        if !self.touch_due(meta, now) {
             return Ok(());
         }
         match self.0.store.touch(&id.store_key(), now).await {
@@ -503,11 +604,19 @@ impl Engine {
     ///
     /// # Errors
     /// A store error; `Unsupported` if the store has no owner index.
+    ///
+    /// On a stateless engine this sets a "not before" time for `owner` in the revocation
+    /// store (every cookie of theirs sealed earlier stops working, `keep` included: use
+    /// [`Session::revoke_other_sessions`] to keep the caller's) and returns 0, since
+    /// cookies cannot be counted.
     pub async fn revoke_owner(
         &self,
         owner: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, SessionError> {
+        if let Some(parts) = self.stateless_parts() {
+            return self.revoke_owner_sealed(parts, owner, None).await;
+        }
         let n = self.0.store.revoke_owner(owner, keep).await?;
         tracing::info!(target: "satchel", revoked = n, "owner sessions revoked");
         Ok(n)

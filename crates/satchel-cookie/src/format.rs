@@ -1,0 +1,158 @@
+//! The sealed value: what [`Keyring`] writes into the cookie.
+//!
+//! ```text
+//! base64url-nopad( version=1 | key id | nonce (24 bytes) | ciphertext | tag (16 bytes) )
+//! AAD = "satchel-cookie" 0x00 cookie-name 0x00 version key-id
+//! ```
+//!
+//! Everything outside the ciphertext is authenticated through the AAD or the tag: changing
+//! the version byte, the key id, the cookie name, any nonce or ciphertext bit, or the length
+//! fails the tag check.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::XNonce;
+use rand::RngCore;
+use satchel::sealed::{CookieSealer, OpenError, Opened};
+use satchel::{StoreError, StoreErrorKind};
+
+use crate::keyring::Keyring;
+
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = 2 + NONCE_LEN;
+/// Longer values are refused before decoding: the engine caps a session at nine 4 KB
+/// chunks, so anything longer is not ours.
+const MAX_SEALED_LEN: usize = 9 * 4096;
+
+fn aad(cookie_name: &str, key_id: u8) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(16 + cookie_name.len() + 2);
+    aad.extend_from_slice(b"satchel-cookie\0");
+    aad.extend_from_slice(cookie_name.as_bytes());
+    aad.extend_from_slice(&[0, VERSION, key_id]);
+    aad
+}
+
+impl CookieSealer for Keyring {
+    fn seal(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String, StoreError> {
+        let key = &self.active;
+        let mut nonce = XNonce::default();
+        rand::rng().fill_bytes(&mut nonce);
+        let ciphertext = key
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad(cookie_name, key.id),
+                },
+            )
+            .map_err(|_| StoreError::msg(StoreErrorKind::Backend, "cookie encryption failed"))?;
+        let mut raw = Vec::with_capacity(HEADER_LEN + ciphertext.len());
+        raw.extend_from_slice(&[VERSION, key.id]);
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&ciphertext);
+        Ok(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    fn open(&self, cookie_name: &str, sealed: &str) -> Result<Opened, OpenError> {
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(OpenError::Malformed);
+        }
+        let raw = URL_SAFE_NO_PAD
+            .decode(sealed)
+            .map_err(|_| OpenError::Malformed)?;
+        if raw.len() < HEADER_LEN + TAG_LEN {
+            return Err(OpenError::Malformed);
+        }
+        let (header, ciphertext) = raw.split_at(HEADER_LEN);
+        let (version, key_id, nonce) = (header[0], header[1], &header[2..]);
+        if version != VERSION {
+            return Err(OpenError::Malformed);
+        }
+        let key = self.key(key_id).ok_or(OpenError::UnknownKey)?;
+        let plaintext = key
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad(cookie_name, key_id),
+                },
+            )
+            .map_err(|_| OpenError::Tampered)?;
+        Ok(Opened {
+            plaintext,
+            stale_key: key_id != self.active.id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(id: u8, byte: u8) -> Keyring {
+        Keyring::new(id, &[byte; 32]).expect("valid secret")
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let r = ring(1, 1);
+        let sealed = r.seal("id", b"hello").expect("seals");
+        assert!(sealed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let opened = r.open("id", &sealed).expect("opens");
+        assert_eq!(opened.plaintext, b"hello");
+        assert!(!opened.stale_key);
+        assert_eq!(r.open("other", &sealed).err(), Some(OpenError::Tampered));
+        // Two seals of one plaintext differ (random nonces).
+        assert_ne!(sealed, r.seal("id", b"hello").expect("seals"));
+    }
+
+    #[test]
+    fn every_bit_flip_is_rejected() {
+        let r = ring(1, 1);
+        let raw = URL_SAFE_NO_PAD
+            .decode(r.seal("id", b"some session bytes").expect("seals"))
+            .expect("base64");
+        for byte in 0..raw.len() {
+            for bit in 0..8 {
+                let mut bad = raw.clone();
+                bad[byte] ^= 1 << bit;
+                let bad = URL_SAFE_NO_PAD.encode(&bad);
+                assert!(r.open("id", &bad).is_err(), "flip {byte}:{bit} accepted");
+            }
+        }
+    }
+
+    #[test]
+    fn key_rotation() {
+        let old = ring(1, 1);
+        let sealed = old.seal("id", b"x").expect("seals");
+        let rotated = ring(2, 2).with_fallback(1, &[1; 32]).expect("valid");
+        let opened = rotated.open("id", &sealed).expect("fallback opens");
+        assert!(opened.stale_key);
+        let removed = ring(2, 2);
+        assert_eq!(
+            removed.open("id", &sealed).err(),
+            Some(OpenError::UnknownKey)
+        );
+        // Same id, different secret: not an unknown key, a failed tag.
+        assert_eq!(
+            ring(1, 9).open("id", &sealed).err(),
+            Some(OpenError::Tampered)
+        );
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let r = ring(1, 1);
+        for bad in ["", "!!!", "AAAA", &"A".repeat(MAX_SEALED_LEN + 1)] {
+            assert_eq!(r.open("id", bad).err(), Some(OpenError::Malformed));
+        }
+    }
+}

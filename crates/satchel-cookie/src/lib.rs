@@ -1,0 +1,46 @@
+//! # satchel-cookie: stateless sessions in sealed cookies
+//!
+//! The whole session record travels in the cookie, encrypted and authenticated, so any
+//! server instance can serve any request with no session store at all:
+//!
+//! ```
+//! use satchel::sealed::MemoryRevocations;
+//! use satchel::{Engine, SessionConfig, Stateless};
+//! use satchel_cookie::Keyring;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = [7u8; 32]; // in production: 32+ random bytes from a secret manager
+//! let keyring = Keyring::new(1, &secret)?;
+//! let engine = Engine::stateless(
+//!     Stateless::new(keyring).revocations(MemoryRevocations::new()),
+//!     SessionConfig::default(),
+//! );
+//! # let _ = engine; Ok(()) }
+//! ```
+//!
+//! - **Sealing**: XChaCha20-Poly1305 with a fresh random 192-bit nonce per cookie; keys
+//!   derived with HKDF-SHA256 from master secrets of at least 32 bytes. The cookie name,
+//!   the format version and the key id are bound as associated data, so a value moved to
+//!   another cookie name, or relabelled with another key id, does not open.
+//! - **Rotation**: a [`Keyring`] has one active key (seals) and any number of fallback
+//!   keys (only open). A cookie opened with a fallback key is re-sealed with the active key
+//!   on that response; a cookie sealed with a key that was removed is rejected.
+//! - **Deadlines** (idle and absolute) live inside the ciphertext; the engine enforces them
+//!   on every request, so an old cookie cannot be replayed past them.
+//! - **Size**: the engine splits a long cookie across `id`, `id.1`, … (at most
+//!   [`satchel::Stateless::max_chunks`]) and clears chunks a shorter value leaves behind;
+//!   past the cap the request fails with `TooLarge` rather than send a cookie a browser
+//!   would drop.
+//! - **Not compressed**: compressing attacker-influenced data next to secrets leaks them
+//!   through the ciphertext length (CRIME/BREACH), and typical session records (ids, flags,
+//!   a few short strings) do not shrink enough to pay for that risk.
+//!
+//! See `satchel::sealed` for revocation and for the one guarantee a stateless session
+//! cannot give (concurrent-write conflict detection).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod format;
+mod keyring;
+
+pub use keyring::{KeyError, Keyring, MIN_SECRET_LEN};

@@ -1,0 +1,312 @@
+//! The engine's stateless path: the record is sealed into the cookie itself.
+//!
+//! Same [`Session`] API and the same per-request state as the store path; what differs is
+//! where a record comes from (opening the cookie) and where changes go (a re-sealed
+//! cookie). See [`crate::sealed`] for the model and its one missing guarantee.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{data_size, fail, Engine, SaveMode};
+use crate::cookie;
+use crate::error::{SessionError, SessionErrorKind};
+use crate::id::SessionId;
+use crate::record::Record;
+use crate::sealed::{self, CookieSealer, Revocations, Unsealed};
+use crate::session::Session;
+use crate::state::{Base, CookieOut, Rotation};
+use crate::time::Timestamp;
+
+/// How a stateless engine seals sessions: the sealer, an optional revocation store and
+/// the chunk cap. Build one and hand it to [`Engine::stateless`].
+pub struct Stateless {
+    pub(crate) sealer: Box<dyn CookieSealer>,
+    pub(crate) revocations: Option<Arc<dyn Revocations>>,
+    pub(crate) max_chunks: u8,
+}
+
+impl std::fmt::Debug for Stateless {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stateless")
+            .field("revocations", &self.revocations.is_some())
+            .field("max_chunks", &self.max_chunks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stateless {
+    /// The default cap on cookies per session: three chunks of about 4 KB. Many proxies
+    /// limit a request header to 8–16 KB (nginx: 8 KB per header line by default), so
+    /// more chunks than this risk requests the proxy refuses.
+    pub const DEFAULT_MAX_CHUNKS: u8 = 3;
+
+    /// Sessions sealed by `sealer`, without revocation, up to
+    /// [`Stateless::DEFAULT_MAX_CHUNKS`] cookies.
+    pub fn new(sealer: impl CookieSealer) -> Self {
+        Stateless {
+            sealer: Box::new(sealer),
+            revocations: None,
+            max_chunks: Self::DEFAULT_MAX_CHUNKS,
+        }
+    }
+
+    /// Checks every opened cookie against `revocations` (one lookup per request that reads
+    /// the session), and records logouts, rotations and owner-wide revocations there.
+    pub fn revocations(mut self, revocations: impl Revocations) -> Self {
+        self.revocations = Some(Arc::new(revocations));
+        self
+    }
+
+    /// At most `chunks` cookies per session (clamped to 1…9). A record that needs more is
+    /// refused with [`SessionErrorKind::TooLarge`], never sent as a cookie the browser
+    /// would drop.
+    pub fn max_chunks(mut self, chunks: u8) -> Self {
+        self.max_chunks = chunks.clamp(1, cookie::MAX_CHUNKS);
+        self
+    }
+}
+
+impl Engine {
+    /// The stateless half, when this engine is one.
+    pub(crate) fn stateless_parts(&self) -> Option<&Stateless> {
+        match &self.0.store {
+            crate::backend::Backend::Sealed(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Opens the sealed value `sealed` into the session's base. Tampered, foreign,
+    /// expired and revoked cookies all become "no session" (logged by kind); only a
+    /// revocation store failure is an error.
+    pub(super) async fn open_sealed(
+        &self,
+        session: &Session,
+        parts: &Stateless,
+        sealed: String,
+    ) -> Result<(), SessionError> {
+        let now = self.now();
+        let opened = match self.unseal(parts, &sealed, now) {
+            Ok(v) => v,
+            Err(kind) => {
+                tracing::warn!(target: "satchel::anomaly", kind, "sealed session cookie ignored");
+                return self.drop_sealed(session, &sealed);
+            }
+        };
+        let (unsealed, stale_key) = opened;
+        if let Some(rev) = &parts.revocations {
+            let key = unsealed.id.store_key();
+            let owner = unsealed.record.meta.owner.as_deref();
+            match rev.is_revoked(&key, owner, unsealed.issued_at, now).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::info!(target: "satchel::anomaly", kind = "revoked", session = %key.short(), "revoked sealed session presented");
+                    return self.drop_sealed(session, &sealed);
+                }
+                Err(err) => return Err(fail(&mut session.lock(), SessionError::store(err))),
+            }
+        }
+        let mut state = session.lock();
+        if !matches!(&state.base, Base::Sealed(current) if *current == sealed) {
+            return state.check(); // resolved by a concurrent call meanwhile
+        }
+        state.base = Base::Live(unsealed.id, unsealed.record);
+        state.reseal |= stale_key;
+        Ok(())
+    }
+
+    /// Decrypts and parses `sealed`, rejecting expired records.
+    fn unseal(
+        &self,
+        parts: &Stateless,
+        sealed: &str,
+        now: Timestamp,
+    ) -> Result<(Unsealed, bool), &'static str> {
+        let opened = parts
+            .sealer
+            .open(&self.0.config.cookie_name, sealed)
+            .map_err(|e| e.as_str())?;
+        let unsealed = sealed::unframe(&opened.plaintext).map_err(|_| "sealed_corrupt")?;
+        if unsealed.record.meta.is_expired(now) {
+            return Err("sealed_expired");
+        }
+        Ok((unsealed, opened.stale_key))
+    }
+
+    fn drop_sealed(&self, session: &Session, sealed: &str) -> Result<(), SessionError> {
+        let mut state = session.lock();
+        if matches!(&state.base, Base::Sealed(current) if current == sealed) {
+            state.base = Base::None;
+            if state.cookie == CookieOut::Keep {
+                state.cookie = CookieOut::Remove;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stateless counterpart of [`Engine::save`]: applies the changes to the opened
+    /// record and seals it into new cookies.
+    pub(super) async fn save_sealed(
+        &self,
+        session: &Session,
+        parts: &Stateless,
+        mode: SaveMode,
+    ) -> Result<(), SessionError> {
+        let now = self.now();
+        // 1. A logout deny-lists the session it ended (when revocation is on), whatever
+        //    else happened.
+        let ended = session.lock().delete.take();
+        if let (Some(ended), Some(rev)) = (ended, &parts.revocations) {
+            let ended = match ended {
+                Base::Live(id, record) => Some((id, record.meta.expires_at())),
+                Base::Sealed(sealed) => self
+                    .unseal(parts, &sealed, now)
+                    .ok()
+                    .map(|(u, _)| (u.id, u.record.meta.expires_at())),
+                Base::None | Base::NotLoaded(_) => None,
+            };
+            if let Some((id, until)) = ended {
+                if let Err(err) = rev.revoke_session(&id.store_key(), until, now).await {
+                    return Err(fail(&mut session.lock(), SessionError::store(err)));
+                }
+            }
+        }
+        session.lock().check()?;
+        if mode == SaveMode::FailedResponse {
+            session.lock().changes = Default::default();
+            return Ok(());
+        }
+        // 2. Changes need the whole record: open the cookie first (a blind write still
+        //    costs no store call, only a decryption).
+        let touches = session.lock().changes.touches_record();
+        if touches {
+            self.ensure_loaded(session).await?;
+        }
+        let mut revoke_old = None;
+        {
+            let mut guard = session.lock();
+            let state = &mut *guard;
+            let mut changes = std::mem::take(&mut state.changes);
+            match &mut state.base {
+                Base::None => {
+                    let Some(record) = self.fresh_record(&changes, now) else {
+                        return Ok(()); // nothing worth a cookie (SEC-33)
+                    };
+                    if data_size(&record.data) > self.0.config.max_data_bytes {
+                        return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
+                    }
+                    state.base = Base::Live(SessionId::generate(), record);
+                }
+                Base::Live(id, record) => {
+                    if !changes.touches_record() {
+                        let due = self.touch_due(&record.meta, now);
+                        if !due && !state.reseal {
+                            return Ok(());
+                        }
+                        if due {
+                            record.meta.touch(now);
+                        }
+                    } else {
+                        let patch = self.patch(&mut changes, Vec::new(), Some(&record.meta), now);
+                        let before = data_size(&record.data);
+                        let mut next = record.clone();
+                        patch.apply_to(&mut next, now);
+                        if data_size(&next.data) > self.0.config.max_data_bytes
+                            && data_size(&next.data) > before
+                        {
+                            return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
+                        }
+                        *record = next;
+                        if changes.rotate.is_some() {
+                            let old = std::mem::replace(id, SessionId::generate());
+                            revoke_old = Some((old, record.meta.expires_at()));
+                        }
+                    }
+                }
+                // No changes, never opened: nothing to send.
+                Base::Sealed(_) | Base::NotLoaded(_) => return Ok(()),
+            }
+            state.reseal = false;
+            let Base::Live(id, record) = &state.base else {
+                return Ok(());
+            };
+            match self.seal_cookies(parts, id, record, now, state.chunks_in) {
+                Ok(cookies) => state.cookie = CookieOut::Sealed(cookies),
+                Err(err) => return Err(fail(state, err)),
+            }
+        }
+        // 3. A rotated-away id must stop working too (a copy of the pre-login cookie).
+        if let (Some((old, until)), Some(rev)) = (revoke_old, &parts.revocations) {
+            if let Err(err) = rev.revoke_session(&old.store_key(), until, now).await {
+                let mut state = session.lock();
+                state.cookie = CookieOut::Keep;
+                return Err(fail(&mut state, SessionError::store(err)));
+            }
+        }
+        Ok(())
+    }
+
+    fn seal_cookies(
+        &self,
+        parts: &Stateless,
+        id: &SessionId,
+        record: &Record,
+        now: Timestamp,
+        chunks_in: u8,
+    ) -> Result<Vec<String>, SessionError> {
+        let plaintext = sealed::frame(id, now, record);
+        let sealed = parts
+            .sealer
+            .seal(&self.0.config.cookie_name, &plaintext)
+            .map_err(SessionError::store)?;
+        let max_age = record
+            .meta
+            .persistent
+            .then(|| Duration::from_secs(record.meta.expires_at().saturating_since(now).as_secs()));
+        cookie::sealed_cookies(
+            &self.0.config,
+            &sealed,
+            max_age,
+            parts.max_chunks,
+            chunks_in,
+        )
+        .ok_or_else(|| SessionError::new(SessionErrorKind::TooLarge))
+    }
+
+    /// "Log out everywhere" for sealed sessions: a not-before time for the owner. The
+    /// calling session (if any) is re-sealed on this response so it survives.
+    pub(crate) async fn revoke_owner_sealed(
+        &self,
+        parts: &Stateless,
+        owner: &str,
+        session: Option<&Session>,
+    ) -> Result<u64, SessionError> {
+        let Some(rev) = &parts.revocations else {
+            return Err(SessionError::store(crate::StoreError::unsupported(
+                "revoking sealed sessions needs a revocation store",
+            )));
+        };
+        let now = self.now();
+        // Every cookie sealed before `now` dies; none lives past the longest lifetime.
+        let longest = self
+            .0
+            .config
+            .absolute_timeout
+            .max(crate::state::MAX_PERSISTENT);
+        rev.revoke_owner(owner, now, now.saturating_add(longest))
+            .await?;
+        if let Some(session) = session {
+            // Sealed at or after `now`: the same millisecond counts as after.
+            session.lock().reseal = true;
+        }
+        tracing::info!(target: "satchel", "sealed sessions of an owner revoked");
+        Ok(0)
+    }
+}
+
+/// The owner a pending login binds, if any.
+pub(super) fn login_owner(rotate: Option<&Rotation>) -> Option<String> {
+    match rotate {
+        Some(Rotation::Owner(owner)) => Some(owner.clone()),
+        _ => None,
+    }
+}

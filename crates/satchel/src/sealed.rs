@@ -1,0 +1,419 @@
+//! Stateless sessions: the whole record travels in the cookie, sealed.
+//!
+//! A sealed-cookie session has no server-side record, so it cannot be a
+//! [`SessionStore`](crate::SessionStore): there is no key to load, and every write must
+//! change the cookie itself. The engine hosts it as a second kind of backend
+//! ([`crate::Engine::stateless`]) with the same [`Session`](crate::Session) API:
+//!
+//! - the engine frames the record (a random session id, the issue time, the deadlines and
+//!   the data) into bytes, asks a [`CookieSealer`] to encrypt and authenticate them, and
+//!   splits the result across numbered cookies (`id`, `id.1`, …) when it is too long for
+//!   one (browsers silently drop cookies over 4096 bytes);
+//! - on the way in it joins the chunks, asks the sealer to open them, and enforces the idle
+//!   and absolute deadlines from inside the plaintext, so a replayed cookie dies on time;
+//! - an optional [`Revocations`] store (a deny-list entry per logged-out session and a
+//!   per-owner "not before" time) makes `logout()` and "log out my other devices" stick
+//!   even though a copy of the old cookie still decrypts.
+//!
+//! The crypto lives in a separate crate (`satchel-cookie`); this module only defines the
+//! contract, so the core crate needs no cipher.
+//!
+//! # What a sealed session does not give
+//! Two concurrent requests each carry their own copy of the record and each answer with a
+//! new cookie; the browser keeps the last one it receives. Same-key conflicts and
+//! different-key merges cannot be detected without server state, so the concurrency
+//! guarantees of [`crate::store`] do not apply. Listing an owner's sessions is impossible
+//! (`owner_sessions` returns an `Unsupported` store error).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::StoreError;
+use crate::id::{SessionId, StoreKey};
+use crate::memory::codec::{self, Times};
+use crate::record::Record;
+use crate::store::BoxFuture;
+use crate::time::Timestamp;
+
+/// Encrypts and authenticates session plaintext into a cookie-safe string, and back.
+///
+/// Implementations must use an AEAD, bind `cookie_name` as associated data (so a value
+/// copied into another cookie name does not open), and produce only characters allowed in
+/// a cookie value without quoting (base64url is the natural choice).
+pub trait CookieSealer: Send + Sync + 'static {
+    /// Seals `plaintext` for the cookie called `cookie_name` with the active key.
+    ///
+    /// # Errors
+    /// Only if the cipher itself fails; callers answer with a server error.
+    fn seal(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String, StoreError>;
+
+    /// Opens a value sealed by [`CookieSealer::seal`] for the same `cookie_name`.
+    ///
+    /// # Errors
+    /// [`OpenError`] for anything that is not an intact value sealed under a key this
+    /// sealer still holds. Must never panic, whatever `sealed` contains.
+    fn open(&self, cookie_name: &str, sealed: &str) -> Result<Opened, OpenError>;
+}
+
+/// A successfully opened cookie.
+pub struct Opened {
+    /// The plaintext given to [`CookieSealer::seal`].
+    pub plaintext: Vec<u8>,
+    /// Sealed with a fallback key: the engine re-seals it with the active key on this
+    /// response, even if nothing changed.
+    pub stale_key: bool,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("plaintext", &format_args!("{} bytes", self.plaintext.len()))
+            .field("stale_key", &self.stale_key)
+            .finish()
+    }
+}
+
+/// Why a sealed cookie did not open. The engine treats every case as "no session" and
+/// logs the kind (never the value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    /// Not the sealer's format at all (bad encoding, wrong length, unknown version).
+    Malformed,
+    /// Sealed under a key id this sealer does not hold (removed from rotation).
+    UnknownKey,
+    /// Authentication failed: modified, truncated, extended, or moved from another name.
+    Tampered,
+}
+
+impl OpenError {
+    /// A stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenError::Malformed => "sealed_malformed",
+            OpenError::UnknownKey => "sealed_unknown_key",
+            OpenError::Tampered => "sealed_tampered",
+        }
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OpenError::Malformed => "sealed cookie is malformed",
+            OpenError::UnknownKey => "sealed cookie names an unknown key",
+            OpenError::Tampered => "sealed cookie failed authentication",
+        })
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// The optional server-side memory of a stateless deployment: which sealed sessions were
+/// ended before their deadlines.
+///
+/// Entries are keyed by the [`StoreKey`] (SHA-256) of the session id inside the cookie, so
+/// the store never holds anything that could be replayed, and each entry may be dropped
+/// once `until` passes (the cookie's own deadline has killed it by then).
+pub trait Revocations: Send + Sync + 'static {
+    /// Whether a cookie for `session`, bound to `owner` and sealed at `issued_at`, has been
+    /// revoked: its session is deny-listed, or its owner has a "not before" time later
+    /// than `issued_at`. One round trip for remote stores.
+    fn is_revoked<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        owner: Option<&'a str>,
+        issued_at: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Deny-lists `session` until `until` (logout, or the old id of a rotation); `now` is
+    /// the engine's clock, for housekeeping.
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Rejects every cookie of `owner` sealed before `not_before`, until `until` (by then
+    /// every such cookie has passed its absolute deadline). `not_before` is the engine's
+    /// "now". A later call with an earlier `not_before` must not lower it.
+    fn revoke_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        not_before: Timestamp,
+        until: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl<R: Revocations + ?Sized> Revocations for Arc<R> {
+    fn is_revoked<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        owner: Option<&'a str>,
+        issued_at: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).is_revoked(session, owner, issued_at, now)
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).revoke_session(session, until, now)
+    }
+
+    fn revoke_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        not_before: Timestamp,
+        until: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).revoke_owner(owner, not_before, until)
+    }
+}
+
+/// [`Revocations`] in this process's memory: for a single instance, or for the demo.
+///
+/// Entries expire with the cookies they revoke; expired entries are swept every
+/// [`MemoryRevocations::SWEEP_EVERY`] insertions, so the map holds at most the sessions
+/// revoked within one cookie lifetime (it cannot evict earlier than that without letting a
+/// revoked cookie back in). Lost on restart: use a shared store (Redis) when several
+/// instances serve the same cookies.
+#[derive(Debug, Default)]
+pub struct MemoryRevocations {
+    inner: Mutex<RevokedSets>,
+}
+
+#[derive(Debug, Default)]
+struct RevokedSets {
+    sessions: HashMap<StoreKey, Timestamp>,
+    /// Owner → (not before, until).
+    owners: HashMap<String, (Timestamp, Timestamp)>,
+    inserts: usize,
+}
+
+impl MemoryRevocations {
+    /// How many insertions pass between sweeps of expired entries.
+    pub const SWEEP_EVERY: usize = 1024;
+
+    /// An empty deny-list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries (sessions plus owners) are held, expired or not.
+    pub fn len(&self) -> usize {
+        let sets = self.inner.lock();
+        sets.sessions.len() + sets.owners.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops entries whose `until` is at or before `now`.
+    pub fn sweep(&self, now: Timestamp) {
+        let mut sets = self.inner.lock();
+        sets.sessions.retain(|_, until| *until > now);
+        sets.owners.retain(|_, (_, until)| *until > now);
+    }
+
+    fn inserted(&self, now: Timestamp) {
+        let due = {
+            let mut sets = self.inner.lock();
+            sets.inserts += 1;
+            sets.inserts.is_multiple_of(Self::SWEEP_EVERY)
+        };
+        if due {
+            self.sweep(now);
+        }
+    }
+}
+
+impl Revocations for MemoryRevocations {
+    fn is_revoked<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        owner: Option<&'a str>,
+        issued_at: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let sets = self.inner.lock();
+        let denied = sets.sessions.get(session).is_some_and(|until| *until > now);
+        let before = owner
+            .and_then(|o| sets.owners.get(o))
+            .is_some_and(|(not_before, until)| *until > now && issued_at < *not_before);
+        Box::pin(std::future::ready(Ok(denied || before)))
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner
+            .lock()
+            .sessions
+            .entry(*session)
+            .and_modify(|u| *u = (*u).max(until))
+            .or_insert(until);
+        self.inserted(now);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn revoke_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        not_before: Timestamp,
+        until: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let now = not_before;
+        self.inner
+            .lock()
+            .owners
+            .entry(owner.to_owned())
+            .and_modify(|(nb, u)| {
+                *nb = (*nb).max(not_before);
+                *u = (*u).max(until);
+            })
+            .or_insert((not_before, until));
+        self.inserted(now);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// The plaintext framing version.
+const FRAME_V1: u8 = 1;
+/// version, session id, issue time, created, idle deadline, absolute deadline.
+const HEADER_LEN: usize = 1 + 32 + 8 * 4;
+
+/// What a sealed cookie holds once opened.
+#[derive(Debug)]
+pub(crate) struct Unsealed {
+    pub(crate) id: SessionId,
+    pub(crate) issued_at: Timestamp,
+    pub(crate) record: Record,
+}
+
+/// The plaintext for `record`: a fixed header with the id and every time, then the
+/// record in the memory store's compact encoding (which carries the owner, the idle
+/// timeout, the persistence flag and the data).
+pub(crate) fn frame(id: &SessionId, issued_at: Timestamp, record: &Record) -> Vec<u8> {
+    let blob = codec::encode(record);
+    let times = Times::of(&record.meta);
+    let mut out = Vec::with_capacity(HEADER_LEN + blob.len());
+    out.push(FRAME_V1);
+    out.extend_from_slice(id.as_bytes());
+    for t in [issued_at, times.created, times.idle, times.absolute] {
+        out.extend_from_slice(&t.as_millis().to_be_bytes());
+    }
+    out.extend_from_slice(&blob);
+    out
+}
+
+/// Parses [`frame`]'s output. The plaintext was authenticated by the sealer, so a failure
+/// here means a bug or a leaked key, never a routine tamper: still an error, never a panic.
+pub(crate) fn unframe(plaintext: &[u8]) -> Result<Unsealed, StoreError> {
+    let Some((header, blob)) = plaintext.split_at_checked(HEADER_LEN) else {
+        return Err(StoreError::corrupt("sealed plaintext too short"));
+    };
+    let (version, rest) = header.split_at(1);
+    if version[0] != FRAME_V1 {
+        return Err(StoreError::corrupt("unknown sealed plaintext version"));
+    }
+    let (id, times) = rest.split_at(32);
+    let mut id_bytes = [0u8; 32];
+    id_bytes.copy_from_slice(id);
+    let mut t = times
+        .chunks_exact(8)
+        .map(|c| Timestamp::from_millis(u64::from_be_bytes(c.try_into().unwrap_or([0; 8]))));
+    let mut next = || t.next().unwrap_or(Timestamp::EPOCH);
+    let issued_at = next();
+    let times = Times {
+        created: next(),
+        idle: next(),
+        absolute: next(),
+    };
+    let record = codec::decode(blob, times)?;
+    Ok(Unsealed {
+        id: SessionId::from_raw(id_bytes),
+        issued_at,
+        record,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::record::{Data, Meta, Value};
+
+    fn record() -> Record {
+        let now = Timestamp::from_millis(1_000);
+        let mut meta = Meta::new(now, Duration::from_secs(60), Duration::from_secs(600));
+        meta.owner = Some("alice".into());
+        Record {
+            data: Data::from([("n".into(), Value::from_json("3").expect("json"))]),
+            meta,
+        }
+    }
+
+    #[test]
+    fn framing_round_trips() {
+        let id = SessionId::generate();
+        let r = record();
+        let bytes = frame(&id, Timestamp::from_millis(7), &r);
+        let back = unframe(&bytes).expect("decodes");
+        assert!(back.id == id);
+        assert_eq!(back.issued_at, Timestamp::from_millis(7));
+        assert_eq!(back.record, r);
+    }
+
+    #[test]
+    fn bad_framing_is_an_error_not_a_panic() {
+        let bytes = frame(&SessionId::generate(), Timestamp::EPOCH, &record());
+        for cut in 0..bytes.len() {
+            let _ = unframe(&bytes[..cut]);
+        }
+        let mut wrong = bytes.clone();
+        wrong[0] = 9;
+        assert!(unframe(&wrong).is_err());
+    }
+
+    #[tokio::test]
+    async fn memory_revocations_expire_and_never_lower_not_before() {
+        let r = MemoryRevocations::new();
+        let key = SessionId::generate().store_key();
+        let t = Timestamp::from_millis;
+        r.revoke_session(&key, t(100), t(0)).await.expect("ok");
+        assert!(r.is_revoked(&key, None, t(0), t(50)).await.expect("ok"));
+        assert!(!r.is_revoked(&key, None, t(0), t(100)).await.expect("ok"));
+        r.revoke_owner("bob", t(20), t(1_000)).await.expect("ok");
+        r.revoke_owner("bob", t(10), t(1_000)).await.expect("ok");
+        let other = SessionId::generate().store_key();
+        assert!(r
+            .is_revoked(&other, Some("bob"), t(15), t(30))
+            .await
+            .expect("ok"));
+        assert!(!r
+            .is_revoked(&other, Some("bob"), t(20), t(30))
+            .await
+            .expect("ok"));
+        assert!(!r
+            .is_revoked(&other, Some("eve"), t(15), t(30))
+            .await
+            .expect("ok"));
+        r.sweep(t(2_000));
+        assert!(r.is_empty());
+    }
+}
