@@ -23,6 +23,7 @@
 //! | `POST /write` | reads `n`, sleeps [`Spec::pause`], writes `n + 1`, answers `{"n":n+1}` |
 //! | `GET /plain` | never touches the session, answers `no session here` |
 //! | `POST /write-then-fail` | writes `n = 1000`, answers `500` `handler failed` |
+//! | `POST /write-big` | writes `big` = [`BIG_VALUE_LEN`] `x`s, answers `big` |
 //! | `GET /vary` | reads `n`, answers `ok` with its own `Vary: Accept-Encoding` |
 //! | `GET /vary-cookie` | reads `n`, answers `ok` with its own `Vary: Origin, cookie` |
 //! | `POST /login` | logs `alice` in, answers `{"owner":"alice"}` |
@@ -45,6 +46,10 @@ use hyper_util::rt::TokioExecutor;
 use satchel::http_support::ErrorStatuses;
 use satchel::{Engine, Instrumented, MemoryStore, SessionConfig, SessionId};
 use serde_json::{json, Value};
+
+/// The length of the value `POST /write-big` stores: enough to need two sealed-cookie
+/// chunks.
+pub const BIG_VALUE_LEN: usize = 5000;
 
 /// What an adapter must serve.
 #[derive(Debug, Clone)]
@@ -544,6 +549,74 @@ pub async fn missing_middleware_is_a_500<I: Integration>() {
     assert_eq!(server.get("/plain", None).await.status, StatusCode::OK);
 }
 
+/// The `name=value` pairs of every non-removal `Set-Cookie`, joined into a `Cookie` header
+/// (what a browser would send back after this response, given nothing else).
+pub fn cookie_jar(reply: &Reply) -> String {
+    reply
+        .all("set-cookie")
+        .into_iter()
+        .filter(|c| !c.contains("Max-Age=0"))
+        .filter_map(|c| c.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Stateless sessions sealed into cookies (satchel-cookie) through the same middleware:
+/// writes re-seal, reads send nothing, login rotates, a record too big for one cookie is
+/// split across two `Set-Cookie` headers, logout removes both chunks and a replay of the
+/// old cookies is rejected (in-memory revocation), a failed handler sets nothing.
+pub async fn sealed_cookie_sessions<I: Integration>() {
+    use satchel::sealed::MemoryRevocations;
+    let keyring = satchel_cookie::Keyring::new(1, &[3; 32]).expect("key");
+    let engine = Engine::stateless(
+        satchel::Stateless::new(keyring).revocations(MemoryRevocations::new()),
+        insecure_config(),
+    );
+    let server = Server::start::<I>(Spec {
+        engine: Some(engine),
+        statuses: ErrorStatuses::default(),
+        pause: Duration::ZERO,
+    });
+    let r = server.post("/write", None).await;
+    assert_eq!((r.status, r.n()), (StatusCode::OK, 1));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let cookie = cookie_jar(&r);
+    let r = server.get("/read", Some(&cookie)).await;
+    assert_eq!(
+        (r.n(), r.all("set-cookie").len()),
+        (1, 0),
+        "reads send nothing"
+    );
+    let r = server.post("/login", Some(&cookie)).await;
+    let cookie = cookie_jar(&r);
+    assert_eq!(
+        server.get("/whoami", Some(&cookie)).await.json()["owner"],
+        "alice"
+    );
+
+    let r = server.post("/write-big", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.all("set-cookie").len(), 2, "two chunks");
+    let big = cookie_jar(&r);
+    assert!(big.contains("id.1="), "{}", &big[..20]);
+    assert_eq!(server.get("/read", Some(&big)).await.n(), 1);
+
+    let r = server.post("/write-then-fail", Some(&big)).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.all("set-cookie").is_empty());
+
+    let r = server.post("/logout", Some(&big)).await;
+    let removals = r.all("set-cookie");
+    assert_eq!(removals.len(), 2, "both chunks removed");
+    assert!(removals.iter().all(|c| c.contains("Max-Age=0")));
+    let r = server.get("/whoami", Some(&big)).await;
+    assert_eq!(
+        r.json()["owner"],
+        Value::Null,
+        "replayed cookies after logout"
+    );
+}
+
 /// Ten clients share one cookie and race 100 increments: every increment answered 200 is
 /// counted exactly once, the others get a 409 without a cookie.
 /// (Measured on peers: tower-sessions on Redis ended at n = 80, actix-session at 59,
@@ -623,6 +696,7 @@ macro_rules! behaviour_tests {
             logout_clears_the_session,
             missing_middleware_is_a_500,
             shared_cookie_increments_are_never_lost,
+            sealed_cookie_sessions,
         );
     };
     (@each $integration:ty; $($name:ident,)*) => {

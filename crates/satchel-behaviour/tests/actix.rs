@@ -83,6 +83,7 @@ fn routes(cfg: &mut web::ServiceConfig, pause: Duration) {
         )
         .route("/plain", web::get().to(|| async { "no session here" }))
         .route("/write-then-fail", web::post().to(write_then_fail))
+        .route("/write-big", web::post().to(write_big))
         .route("/vary", web::get().to(vary))
         .route("/vary-cookie", web::get().to(vary_cookie))
         .route("/login", web::post().to(login))
@@ -117,6 +118,11 @@ async fn vary_cookie(session: Session) -> Result<HttpResponse, Error> {
 async fn login(session: Session) -> Result<HttpResponse, Error> {
     session.login("alice")?;
     Ok(HttpResponse::Ok().json(json!({ "owner": "alice" })))
+}
+
+async fn write_big(session: Session) -> Result<&'static str, Error> {
+    session.insert("big", &"x".repeat(satchel_behaviour::BIG_VALUE_LEN))?;
+    Ok("big")
 }
 
 async fn logout(session: Session) -> &'static str {

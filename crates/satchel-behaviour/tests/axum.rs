@@ -59,6 +59,7 @@ fn routes(pause: Duration) -> Router {
         )
         .route("/plain", get(|| async { "no session here" }))
         .route("/write-then-fail", post(write_then_fail))
+        .route("/write-big", post(write_big))
         .route("/vary", get(vary))
         .route("/vary-cookie", get(vary_cookie))
         .route("/login", post(login))
@@ -93,6 +94,11 @@ async fn vary_cookie(
 async fn login(session: Session) -> Result<Json<Value>, Error> {
     session.login("alice")?;
     Ok(Json(json!({ "owner": "alice" })))
+}
+
+async fn write_big(session: Session) -> Result<&'static str, Error> {
+    session.insert("big", &"x".repeat(satchel_behaviour::BIG_VALUE_LEN))?;
+    Ok("big")
 }
 
 async fn logout(session: Session) -> &'static str {

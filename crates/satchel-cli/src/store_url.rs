@@ -20,6 +20,9 @@ pub(crate) enum StoreUrl {
     /// `redis://…` (one server), `redis+cluster://host:port,host:port` (a Cluster) or
     /// `redis+sentinel://host:port,host:port/service` (via Sentinel): a satchel-redis store.
     Redis(String),
+    /// `cookie:` — no store: sessions sealed into the cookie (satchel-cookie), with
+    /// in-memory revocation; the master secret comes from `SATCHEL_SECRET`.
+    Cookie,
 }
 
 impl StoreUrl {
@@ -29,6 +32,7 @@ impl StoreUrl {
             StoreUrl::Memory { .. } => "memory:".to_owned(),
             StoreUrl::Sql(url) => redact(url),
             StoreUrl::Redis(url) => redact(url),
+            StoreUrl::Cookie => "cookie:".to_owned(),
         }
     }
 }
@@ -88,7 +92,12 @@ impl StoreUrl {
             "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => parse_sql(url),
             "redis" | "redis+cluster" | "redis+sentinel" => parse_redis(url),
             "rediss" => Err(StoreUrlError::NotYetAvailable("Redis over TLS")),
-            "cookie" => Err(StoreUrlError::NotYetAvailable("cookie")),
+            "cookie" => match rest {
+                "" | "//" => Ok(StoreUrl::Cookie),
+                _ => Err(StoreUrlError::Malformed(
+                    "cookie: takes no options (the secret comes from SATCHEL_SECRET)",
+                )),
+            },
             "" => Err(StoreUrlError::NoScheme),
             other => Err(StoreUrlError::UnknownScheme(other.to_owned())),
         }
@@ -224,6 +233,11 @@ mod tests {
         ));
         assert!(matches!(
             StoreUrl::parse("sqlite:"),
+            Err(StoreUrlError::Malformed(_))
+        ));
+        assert_eq!(StoreUrl::parse("cookie:"), Ok(StoreUrl::Cookie));
+        assert!(matches!(
+            StoreUrl::parse("cookie:secret"),
             Err(StoreUrlError::Malformed(_))
         ));
     }

@@ -45,7 +45,7 @@ impl IntoResponse for Error {
         match self {
             Error::Session(err) if err.store_kind() == Some(StoreErrorKind::Unsupported) => (
                 StatusCode::NOT_IMPLEMENTED,
-                Json(json!({"error": "this store cannot list sessions"})),
+                Json(json!({"error": "this store cannot list sessions (cookie: sessions live only in browsers' sealed cookies; nothing server-side can enumerate them)"})),
             )
                 .into_response(),
             Error::Session(err) => satchel_axum::Error(err).into_response(),

@@ -3,6 +3,7 @@
 
 mod api;
 mod page;
+mod sealed;
 
 use std::time::Duration;
 
@@ -74,6 +75,7 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
             // Redis expires sessions itself.
             Engine::new(store, config)
         }
+        StoreUrl::Cookie => sealed::engine(config)?,
     };
     let app = api::router().layer(SessionLayer::from_engine(engine));
     let listener = tokio::net::TcpListener::bind(args.listen)
