@@ -1,7 +1,7 @@
 //! The sealed value: what [`Keyring`] writes into the cookie.
 //!
 //! ```text
-//! base64url-nopad( version=1 | key id | nonce (24 bytes) | ciphertext | tag (16 bytes) )
+//! base64url-nopad( version=1 | key id | nonce (12 bytes) | ciphertext | tag (16 bytes) )
 //! AAD = "satchel-cookie" 0x00 cookie-name 0x00 version key-id
 //! ```
 //!
@@ -9,10 +9,10 @@
 //! the version byte, the key id, the cookie name, any nonce or ciphertext bit, or the length
 //! fails the tag check.
 
+use aes_gcm_siv::aead::{Aead, Payload};
+use aes_gcm_siv::Nonce;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::XNonce;
 use rand::RngCore;
 use satchel::sealed::{CookieSealer, OpenError, Opened};
 use satchel::{StoreError, StoreErrorKind};
@@ -20,7 +20,7 @@ use satchel::{StoreError, StoreErrorKind};
 use crate::keyring::Keyring;
 
 const VERSION: u8 = 1;
-const NONCE_LEN: usize = 24;
+const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 2 + NONCE_LEN;
 /// Longer values are refused before decoding: the engine caps a session at nine 4 KB
@@ -38,7 +38,7 @@ fn aad(cookie_name: &str, key_id: u8) -> Vec<u8> {
 impl CookieSealer for Keyring {
     fn seal(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String, StoreError> {
         let key = &self.active;
-        let mut nonce = XNonce::default();
+        let mut nonce = Nonce::default();
         rand::rng().fill_bytes(&mut nonce);
         let ciphertext = key
             .cipher
@@ -76,7 +76,7 @@ impl CookieSealer for Keyring {
         let plaintext = key
             .cipher
             .decrypt(
-                XNonce::from_slice(nonce),
+                Nonce::from_slice(nonce),
                 Payload {
                     msg: ciphertext,
                     aad: &aad(cookie_name, key_id),

@@ -1,6 +1,6 @@
-//! Keys: HKDF-derived XChaCha20-Poly1305 keys under one-byte ids, one active.
+//! Keys: HKDF-derived AES-256-GCM-SIV keys under one-byte ids, one active.
 
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+use aes_gcm_siv::{Aes256GcmSiv, KeyInit};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -11,7 +11,7 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// Domain separation for the key derivation: a key derived here is never the key of any
 /// other protocol that happens to share the master secret.
 const HKDF_SALT: &[u8] = b"satchel-cookie";
-const HKDF_INFO: &[u8] = b"satchel-cookie v1 xchacha20poly1305 key";
+const HKDF_INFO: &[u8] = b"satchel-cookie v1 aes-256-gcm-siv key";
 
 /// Why a keyring could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl std::error::Error for KeyError {}
 /// One derived key.
 pub(crate) struct Key {
     pub(crate) id: u8,
-    pub(crate) cipher: XChaCha20Poly1305,
+    pub(crate) cipher: Aes256GcmSiv,
 }
 
 /// The keys a deployment seals and opens cookies with: one active key and any number of
@@ -122,7 +122,7 @@ fn derive(key_id: u8, master_secret: &[u8]) -> Result<Key, KeyError> {
         .map_err(|_| KeyError::SecretTooShort { key_id, len: 0 })?; // 32 bytes is always a valid HKDF output length
     Ok(Key {
         id: key_id,
-        cipher: XChaCha20Poly1305::new(okm.as_ref().into()),
+        cipher: Aes256GcmSiv::new(okm.as_ref().into()),
     })
 }
 

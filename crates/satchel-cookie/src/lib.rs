@@ -18,8 +18,12 @@
 //! # let _ = engine; Ok(()) }
 //! ```
 //!
-//! - **Sealing**: XChaCha20-Poly1305 with a fresh random 192-bit nonce per cookie; keys
-//!   derived with HKDF-SHA256 from master secrets of at least 32 bytes. The cookie name,
+//! - **Sealing**: AES-256-GCM-SIV (RFC 8452) with a fresh random 96-bit nonce per cookie;
+//!   keys derived with HKDF-SHA256 from master secrets of at least 32 bytes. Chosen over
+//!   XChaCha20-Poly1305 and AES-256-GCM by measurement and by misuse resistance: with
+//!   AES-NI it seals a 100-byte record about 4× faster than XChaCha20-Poly1305
+//!   (`benches/aead_choice.rs`), and unlike AES-GCM a repeated random nonce does not leak
+//!   the authentication key, so no per-key message budget needs tracking. The cookie name,
 //!   the format version and the key id are bound as associated data, so a value moved to
 //!   another cookie name, or relabelled with another key id, does not open.
 //! - **Rotation**: a [`Keyring`] has one active key (seals) and any number of fallback

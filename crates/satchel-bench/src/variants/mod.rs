@@ -10,6 +10,7 @@ pub mod actix_session_cookie;
 pub mod actix_session_redis;
 pub mod bare_actix;
 pub mod bare_axum;
+pub mod satchel_actix_cookie;
 pub mod satchel_actix_memory;
 pub mod satchel_memory;
 pub mod satchel_postgres;
@@ -50,6 +51,7 @@ pub fn all() -> Vec<Variant> {
         bare_actix::VARIANT,
         satchel_actix_memory::VARIANT,
         actix_session_cookie::VARIANT,
+        satchel_actix_cookie::VARIANT,
         actix_session_redis::VARIANT,
     ]
 }

@@ -34,7 +34,7 @@ pub(crate) fn engine(config: SessionConfig) -> anyhow::Result<Engine> {
     };
     let keyring = Keyring::new(1, &secret).context("building the cookie keyring")?;
     tracing::info!(
-        "sessions sealed in cookies (XChaCha20-Poly1305); logouts revoked in memory; \
+        "sessions sealed in cookies (AES-256-GCM-SIV); logouts revoked in memory; \
          GET /api/sessions answers 501 (cookies cannot be listed)"
     );
     Ok(Engine::stateless(
