@@ -9,8 +9,8 @@
 //! the version byte, the key id, the cookie name, any nonce or ciphertext bit, or the length
 //! fails the tag check.
 
-use aes_gcm_siv::aead::{Aead, Payload};
-use aes_gcm_siv::Nonce;
+use aes_gcm_siv::aead::AeadInPlace;
+use aes_gcm_siv::{Nonce, Tag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
@@ -40,20 +40,16 @@ impl CookieSealer for Keyring {
         let key = &self.active;
         let mut nonce = Nonce::default();
         rand::rng().fill_bytes(&mut nonce);
-        let ciphertext = key
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: &aad(cookie_name, key.id),
-                },
-            )
-            .map_err(|_| StoreError::msg(StoreErrorKind::Backend, "cookie encryption failed"))?;
-        let mut raw = Vec::with_capacity(HEADER_LEN + ciphertext.len());
+        // Encrypted in place behind its header: one buffer, no copy of the ciphertext.
+        let mut raw = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
         raw.extend_from_slice(&[VERSION, key.id]);
         raw.extend_from_slice(&nonce);
-        raw.extend_from_slice(&ciphertext);
+        raw.extend_from_slice(plaintext);
+        let tag = key
+            .cipher
+            .encrypt_in_place_detached(&nonce, &aad(cookie_name, key.id), &mut raw[HEADER_LEN..])
+            .map_err(|_| StoreError::msg(StoreErrorKind::Backend, "cookie encryption failed"))?;
+        raw.extend_from_slice(&tag);
         Ok(URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -61,30 +57,32 @@ impl CookieSealer for Keyring {
         if sealed.len() > MAX_SEALED_LEN {
             return Err(OpenError::Malformed);
         }
-        let raw = URL_SAFE_NO_PAD
+        let mut raw = URL_SAFE_NO_PAD
             .decode(sealed)
             .map_err(|_| OpenError::Malformed)?;
         if raw.len() < HEADER_LEN + TAG_LEN {
             return Err(OpenError::Malformed);
         }
-        let (header, ciphertext) = raw.split_at(HEADER_LEN);
-        let (version, key_id, nonce) = (header[0], header[1], &header[2..]);
+        let (version, key_id) = (raw[0], raw[1]);
         if version != VERSION {
             return Err(OpenError::Malformed);
         }
         let key = self.key(key_id).ok_or(OpenError::UnknownKey)?;
-        let plaintext = key
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad(cookie_name, key_id),
-                },
+        let (header, rest) = raw.split_at_mut(HEADER_LEN);
+        let (body, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
+        key.cipher
+            .decrypt_in_place_detached(
+                Nonce::from_slice(&header[2..]),
+                &aad(cookie_name, key_id),
+                body,
+                Tag::from_slice(tag),
             )
             .map_err(|_| OpenError::Tampered)?;
+        let end = raw.len() - TAG_LEN;
+        raw.truncate(end);
+        raw.drain(..HEADER_LEN);
         Ok(Opened {
-            plaintext,
+            plaintext: raw,
             stale_key: key_id != self.active.id,
         })
     }

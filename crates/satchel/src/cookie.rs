@@ -264,8 +264,12 @@ pub(crate) fn sealed_cookies(
     }
     let mut out = Vec::with_capacity(count.max(usize::from(chunks_in)));
     for (index, piece) in (0u8..).zip(sealed.as_bytes().chunks(capacity)) {
-        // Sealed values are ASCII (the sealer's contract), so byte chunks are valid UTF-8.
-        let piece = String::from_utf8_lossy(piece).into_owned();
+        // Sealed values are ASCII (the sealer's contract), so byte chunks are valid UTF-8;
+        // a sealer breaking it gets a replacement character, never a panic.
+        let piece = match std::str::from_utf8(piece) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(piece).into_owned(),
+        };
         let mut b = builder_named(config, chunk_name(config, index), piece);
         if let Some(age) = max_age {
             let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);

@@ -308,15 +308,14 @@ pub(crate) struct Unsealed {
 /// record in the memory store's compact encoding (which carries the owner, the idle
 /// timeout, the persistence flag and the data).
 pub(crate) fn frame(id: &SessionId, issued_at: Timestamp, record: &Record) -> Vec<u8> {
-    let blob = codec::encode(record);
     let times = Times::of(&record.meta);
-    let mut out = Vec::with_capacity(HEADER_LEN + blob.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + 64);
     out.push(FRAME_V1);
     out.extend_from_slice(id.as_bytes());
     for t in [issued_at, times.created, times.idle, times.absolute] {
         out.extend_from_slice(&t.as_millis().to_be_bytes());
     }
-    out.extend_from_slice(&blob);
+    codec::encode_into(record, &mut out);
     out
 }
 

@@ -171,7 +171,7 @@ impl Engine {
                 parts.max_chunks,
             ) {
                 IncomingSealed::Absent => (Base::None, 0),
-                IncomingSealed::Value(sealed, n) => (Base::Sealed(sealed), n),
+                IncomingSealed::Value(sealed, n) => (Base::Sealed(sealed.into()), n),
                 IncomingSealed::Invalid(why, n) => {
                     tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
                     (Base::None, n)
@@ -208,19 +208,19 @@ impl Engine {
             SaveMode::Final
         };
         let result = self.save(session, mode).await;
-        let state = session.lock();
+        let mut state = session.lock();
         let mut extra_set_cookies = Vec::new();
-        let set_cookie = match &state.cookie {
+        // The request is over: the cookie values move out instead of being copied.
+        let set_cookie = match std::mem::replace(&mut state.cookie, CookieOut::Keep) {
             CookieOut::Keep => None,
-            CookieOut::Set(value) => Some(value.clone()),
+            CookieOut::Set(value) => Some(value),
             CookieOut::Remove if self.is_stateless() => {
                 let mut all = cookie::sealed_removals(&self.0.config, state.chunks_in);
                 extra_set_cookies = all.split_off(1);
                 all.pop()
             }
             CookieOut::Remove => Some(cookie::removal_cookie(&self.0.config)),
-            CookieOut::Sealed(values) => {
-                let mut all = values.clone();
+            CookieOut::Sealed(mut all) => {
                 extra_set_cookies = all.split_off(1.min(all.len()));
                 all.pop()
             }
@@ -260,7 +260,7 @@ impl Engine {
             state.check()?;
             match &state.base {
                 Base::NotLoaded(id) => Ok(id.clone()),
-                Base::Sealed(sealed) => Err(sealed.clone()),
+                Base::Sealed(sealed) => Err(Arc::clone(sealed)),
                 _ => return Ok(()),
             }
         };
@@ -665,6 +665,11 @@ fn projected_size(session: &Session, patch: &Patch) -> usize {
     let Base::Live(_, record) = &state.base else {
         return 0;
     };
+    projected_size_of(record, patch)
+}
+
+/// The size `record`'s data would have after `patch`.
+pub(crate) fn projected_size_of(record: &Record, patch: &Patch) -> usize {
     let entry = |k: &str, v: &Value| k.len() + v.get().len();
     let mut size = if patch.clear {
         0

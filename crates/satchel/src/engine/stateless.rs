@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{data_size, fail, Engine, SaveMode};
+use super::{data_size, fail, projected_size_of, Engine, SaveMode};
 use crate::cookie;
 use crate::error::{SessionError, SessionErrorKind};
 use crate::id::SessionId;
@@ -82,7 +82,7 @@ impl Engine {
         &self,
         session: &Session,
         parts: &Stateless,
-        sealed: String,
+        sealed: Arc<str>,
     ) -> Result<(), SessionError> {
         let now = self.now();
         let opened = match self.unseal(parts, &sealed, now) {
@@ -106,7 +106,7 @@ impl Engine {
             }
         }
         let mut state = session.lock();
-        if !matches!(&state.base, Base::Sealed(current) if *current == sealed) {
+        if !matches!(&state.base, Base::Sealed(current) if Arc::ptr_eq(current, &sealed)) {
             return state.check(); // resolved by a concurrent call meanwhile
         }
         state.base = Base::Live(unsealed.id, unsealed.record);
@@ -132,9 +132,9 @@ impl Engine {
         Ok((unsealed, opened.stale_key))
     }
 
-    fn drop_sealed(&self, session: &Session, sealed: &str) -> Result<(), SessionError> {
+    fn drop_sealed(&self, session: &Session, sealed: &Arc<str>) -> Result<(), SessionError> {
         let mut state = session.lock();
-        if matches!(&state.base, Base::Sealed(current) if current == sealed) {
+        if matches!(&state.base, Base::Sealed(current) if Arc::ptr_eq(current, sealed)) {
             state.base = Base::None;
             if state.cookie == CookieOut::Keep {
                 state.cookie = CookieOut::Remove;
@@ -207,15 +207,12 @@ impl Engine {
                         }
                     } else {
                         let patch = self.patch(&mut changes, Vec::new(), Some(&record.meta), now);
-                        let before = data_size(&record.data);
-                        let mut next = record.clone();
-                        patch.apply_to(&mut next, now);
-                        if data_size(&next.data) > self.0.config.max_data_bytes
-                            && data_size(&next.data) > before
-                        {
+                        let after = projected_size_of(record, &patch);
+                        // A record already over the limit may still shrink.
+                        if after > self.0.config.max_data_bytes && after > data_size(&record.data) {
                             return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
                         }
-                        *record = next;
+                        patch.apply_to(record, now);
                         if changes.rotate.is_some() {
                             let old = std::mem::replace(id, SessionId::generate());
                             revoke_old = Some((old, record.meta.expires_at()));

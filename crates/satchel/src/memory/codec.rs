@@ -47,11 +47,15 @@ impl Times {
 }
 
 pub(crate) fn encode(record: &Record) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(encoded_len(record));
+    encode_into(record, &mut out);
+    out.into_boxed_slice()
+}
+
+/// The exact length [`encode`] produces.
+fn encoded_len(record: &Record) -> usize {
     let meta = &record.meta;
-    let idle_ms = duration_millis(meta.idle_timeout);
-    // Exact size: `into_boxed_slice` then keeps the allocation instead of shrinking it.
-    let size = 2
-        + varint_len(idle_ms)
+    2 + varint_len(duration_millis(meta.idle_timeout))
         + meta
             .owner
             .as_ref()
@@ -60,8 +64,16 @@ pub(crate) fn encode(record: &Record) -> Box<[u8]> {
             .data
             .iter()
             .map(|(k, v)| entry_len(k.len(), v.get().len()))
-            .sum::<usize>();
-    let mut out = Vec::with_capacity(size);
+            .sum::<usize>()
+}
+
+/// Appends the encoding of `record` to `out` (sealed cookies frame it behind a header).
+pub(crate) fn encode_into(record: &Record, out: &mut Vec<u8>) {
+    let meta = &record.meta;
+    let idle_ms = duration_millis(meta.idle_timeout);
+    // Exact size: `encode`'s `into_boxed_slice` then keeps the allocation as it is.
+    let start = out.len();
+    out.reserve(encoded_len(record));
     out.push(VERSION);
     let mut flags = 0;
     if meta.persistent {
@@ -71,16 +83,15 @@ pub(crate) fn encode(record: &Record) -> Box<[u8]> {
         flags |= HAS_OWNER;
     }
     out.push(flags);
-    put_varint(&mut out, idle_ms);
+    put_varint(out, idle_ms);
     if let Some(owner) = &meta.owner {
-        put_bytes(&mut out, owner.as_bytes());
+        put_bytes(out, owner.as_bytes());
     }
     for (key, value) in &record.data {
-        put_bytes(&mut out, key.as_bytes());
-        put_bytes(&mut out, value.get().as_bytes());
+        put_bytes(out, key.as_bytes());
+        put_bytes(out, value.get().as_bytes());
     }
-    debug_assert_eq!(out.len(), size);
-    out.into_boxed_slice()
+    debug_assert_eq!(out.len() - start, encoded_len(record));
 }
 
 pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
