@@ -46,8 +46,13 @@ impl Invalid {
     }
 }
 
-/// Finds the session cookie in the request's `Cookie` header values.
-pub(crate) fn parse<'a, I>(headers: I, config: &SessionConfig) -> Incoming
+/// Finds the session cookie in the request's `Cookie` header values; `decode` turns its
+/// value into an id (satchel's own format, or an engine's [`crate::IdFormat`]).
+pub(crate) fn parse<'a, I>(
+    headers: I,
+    config: &SessionConfig,
+    decode: impl FnOnce(&[u8]) -> Option<SessionId>,
+) -> Incoming
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
@@ -82,7 +87,7 @@ where
     match found {
         None => Incoming::Absent,
         Some(_) if duplicate => Incoming::Invalid(Invalid::Duplicate),
-        Some(value) => match std::str::from_utf8(value).ok().and_then(SessionId::parse) {
+        Some(value) => match decode(value) {
             Some(id) => Incoming::Id(id),
             None => Incoming::Invalid(Invalid::Malformed),
         },
@@ -128,13 +133,19 @@ fn builder_named<'a>(
     b
 }
 
-/// The `Set-Cookie` value carrying `id`; `max_age` only for persistent sessions.
+/// Satchel's own cookie format: canonical base64url.
+pub(crate) fn decode_native(value: &[u8]) -> Option<SessionId> {
+    std::str::from_utf8(value).ok().and_then(SessionId::parse)
+}
+
+/// The `Set-Cookie` value carrying the encoded id `value`; `max_age` only for persistent
+/// sessions.
 pub(crate) fn set_cookie(
     config: &SessionConfig,
-    id: &SessionId,
+    value: String,
     max_age: Option<Duration>,
 ) -> String {
-    let mut b = builder(config, id.encode());
+    let mut b = builder(config, value);
     if let Some(age) = max_age {
         let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
         b = b.max_age(cookie::time::Duration::seconds(secs));
@@ -305,7 +316,7 @@ mod tests {
     }
 
     fn parse_one(header: &str) -> Incoming {
-        parse([header.as_bytes()], &cfg())
+        parse([header.as_bytes()], &cfg(), decode_native)
     }
 
     #[test]
@@ -316,7 +327,7 @@ mod tests {
         // Split across two Cookie headers too.
         let h2 = format!("id={}", id.encode());
         assert_eq!(
-            parse([&b"x=1"[..], h2.as_bytes()], &cfg()),
+            parse([&b"x=1"[..], h2.as_bytes()], &cfg(), decode_native),
             Incoming::Id(id)
         );
     }
@@ -339,7 +350,7 @@ mod tests {
                 Incoming::Id(SessionId::parse(&a).unwrap_or_else(SessionId::generate))
             }
         });
-        assert_eq!(parse([&b"id=\xff\xfe"[..]], &cfg()), bad);
+        assert_eq!(parse([&b"id=\xff\xfe"[..]], &cfg(), decode_native), bad);
         assert_eq!(parse_one("idx=1; xid=2"), Incoming::Absent);
         assert_eq!(parse_one(""), Incoming::Absent);
         let big = "x".repeat(20_000);
@@ -349,13 +360,13 @@ mod tests {
     #[test]
     fn set_cookie_has_the_secure_defaults() {
         let id = SessionId::generate();
-        let c = set_cookie(&cfg(), &id, None);
+        let c = set_cookie(&cfg(), id.encode(), None);
         assert!(c.starts_with(&format!("id={}", id.encode())));
         for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
             assert!(c.contains(attr), "{c} lacks {attr}");
         }
         assert!(!c.contains("Domain") && !c.contains("Max-Age") && !c.contains("Expires"));
-        let p = set_cookie(&cfg(), &id, Some(Duration::from_secs(60)));
+        let p = set_cookie(&cfg(), id.encode(), Some(Duration::from_secs(60)));
         assert!(p.contains("Max-Age=60"));
     }
 

@@ -72,6 +72,17 @@ impl SessionId {
         Self::from_bytes(bytes)
     }
 
+    /// This id with its store key fixed to `key` (an [`crate::IdFormat`] keys stores its
+    /// own way).
+    pub(crate) fn with_store_key(self, key: StoreKey) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(key);
+        SessionId {
+            bytes: self.bytes,
+            key: cell,
+        }
+    }
+
     fn from_bytes(bytes: [u8; 32]) -> Self {
         SessionId {
             bytes,

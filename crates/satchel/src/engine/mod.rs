@@ -26,6 +26,7 @@ use crate::config::SessionConfig;
 use crate::cookie::{self, Incoming, IncomingSealed};
 use crate::error::{SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
+use crate::id_format::IdFormat;
 use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
 use crate::session::Session;
 use crate::state::{Base, Changes, CookieOut, Expiry, Rotation, State};
@@ -44,6 +45,8 @@ struct Inner {
     store: Backend,
     config: SessionConfig,
     clock: Arc<dyn Clock>,
+    /// An interop id format; `None`: satchel's own (the fast path, no dynamic call).
+    ids: Option<Arc<dyn IdFormat>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,6 +124,7 @@ impl Engine {
             store: Backend::Sealed(Box::new(stateless)),
             config,
             clock: Arc::new(clock),
+            ids: None,
         }))
     }
 
@@ -140,7 +144,42 @@ impl Engine {
             store: Backend::new(store),
             config,
             clock: Arc::new(clock),
+            ids: None,
         }))
+    }
+
+    /// An engine over `store` whose session ids travel in `format` instead of satchel's
+    /// own (to share sessions with another framework, see [`IdFormat`]), with the system
+    /// clock.
+    pub fn with_id_format<S: SessionStore>(
+        store: S,
+        config: SessionConfig,
+        format: impl IdFormat,
+    ) -> Self {
+        Self::with_id_format_and_clock(store, config, format, SystemClock)
+    }
+
+    /// [`Engine::with_id_format`] reading time from `clock`.
+    pub fn with_id_format_and_clock<S: SessionStore>(
+        store: S,
+        config: SessionConfig,
+        format: impl IdFormat,
+        clock: impl Clock,
+    ) -> Self {
+        Engine(Arc::new(Inner {
+            store: Backend::new(store),
+            config,
+            clock: Arc::new(clock),
+            ids: Some(Arc::new(format)),
+        }))
+    }
+
+    /// A fresh id in this engine's format.
+    pub(crate) fn new_id(&self) -> SessionId {
+        match &self.0.ids {
+            None => SessionId::generate(),
+            Some(f) => crate::id_format::with_format_key(&**f, f.generate()),
+        }
     }
 
     /// The configuration.
@@ -181,7 +220,13 @@ impl Engine {
             state.chunks_in = chunks;
             state
         } else {
-            let (base, had_cookie) = match cookie::parse(cookie_headers, &self.0.config) {
+            let decode = |value: &[u8]| match &self.0.ids {
+                None => cookie::decode_native(value),
+                Some(f) => f
+                    .decode(value)
+                    .map(|id| crate::id_format::with_format_key(&**f, id)),
+            };
+            let (base, had_cookie) = match cookie::parse(cookie_headers, &self.0.config, decode) {
                 Incoming::Absent => (Base::None, false),
                 Incoming::Id(id) => (Base::NotLoaded(id), true),
                 Incoming::Invalid(why) => {
@@ -361,7 +406,7 @@ impl Engine {
         loop {
             attempts += 1;
             outcome = if rotate {
-                let fresh = SessionId::generate();
+                let fresh = self.new_id();
                 let result = self
                     .0
                     .store
@@ -448,7 +493,7 @@ impl Engine {
             ));
         }
         for _ in 0..CREATE_ATTEMPTS {
-            let id = SessionId::generate();
+            let id = self.new_id();
             match self.0.store.create(&id.store_key(), &record, now).await {
                 Ok(WriteOutcome::Applied(expires)) => {
                     let mut state = session.lock();
@@ -589,7 +634,11 @@ impl Engine {
         let max_age = expires
             .persistent
             .then(|| Duration::from_secs(expires.at.saturating_since(now).as_secs()));
-        cookie::set_cookie(&self.0.config, id, max_age)
+        let value = match &self.0.ids {
+            None => id.encode(),
+            Some(f) => f.encode(id),
+        };
+        cookie::set_cookie(&self.0.config, value, max_age)
     }
 
     /// The live sessions bound to `owner`.

@@ -194,7 +194,7 @@ impl Engine {
                     if data_size(&record.data) > self.0.config.max_data_bytes {
                         return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
                     }
-                    state.base = Base::Live(SessionId::generate(), record);
+                    state.base = Base::Live(self.new_id(), record);
                 }
                 Base::Live(id, record) => {
                     if !changes.touches_record() {
@@ -214,7 +214,7 @@ impl Engine {
                         }
                         patch.apply_to(record, now);
                         if changes.rotate.is_some() {
-                            let old = std::mem::replace(id, SessionId::generate());
+                            let old = std::mem::replace(id, self.new_id());
                             revoke_old = Some((old, record.meta.expires_at()));
                         }
                     }
