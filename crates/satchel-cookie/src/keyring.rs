@@ -144,6 +144,14 @@ mod tests {
     }
 
     #[test]
+    fn key_schedules_are_wiped_on_drop() {
+        // Holds only because the `zeroize` feature of `aes` is on (see Cargo.toml).
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<aes::Aes256Enc>();
+        wiped::<aes::Aes256Dec>();
+    }
+
+    #[test]
     fn debug_shows_ids_only() {
         let ring = Keyring::new(3, &[9; 40])
             .and_then(|r| r.with_fallback(2, &[8; 40]))
