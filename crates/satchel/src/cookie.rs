@@ -179,6 +179,14 @@ pub(crate) fn chunk_name(config: &SessionConfig, index: u8) -> String {
     }
 }
 
+/// A stateless engine's cookie value as the browser sent it: the chunks joined, and the
+/// companion cookie (a foreign format's separate signature) if the sealer uses one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SealedIn {
+    pub(crate) value: String,
+    pub(crate) companion: Option<String>,
+}
+
 /// What a stateless engine finds in the request's cookies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum IncomingSealed {
@@ -187,8 +195,8 @@ pub(crate) enum IncomingSealed {
     /// Cookies that cannot be a sealed session; never opened. Carries how many chunk
     /// names were seen, so the response can clear them all.
     Invalid(Invalid, u8),
-    /// The chunks joined in order, and their count.
-    Value(String, u8),
+    /// The chunks joined in order (and the companion cookie), and their count.
+    Value(SealedIn, u8),
 }
 
 /// Collects `name`, `name.1` … `name.{max-1}`. A duplicate of any chunk, a gap, a chunk
@@ -198,6 +206,7 @@ pub(crate) fn parse_sealed<'a, I>(
     headers: I,
     config: &SessionConfig,
     max_chunks: u8,
+    companion_suffix: Option<&str>,
 ) -> IncomingSealed
 where
     I: IntoIterator<Item = &'a [u8]>,
@@ -207,6 +216,8 @@ where
     let mut chunks: [Option<&[u8]>; MAX_CHUNKS as usize] = [None; MAX_CHUNKS as usize];
     let mut seen = 0u8;
     let mut invalid = None;
+    let mut companion: Option<&[u8]> = None;
+    let suffix = companion_suffix.map(str::as_bytes);
     for header in headers {
         total = total.saturating_add(header.len());
         if total > config.max_cookie_header_bytes {
@@ -220,6 +231,16 @@ where
             let Some(rest) = pair.strip_prefix(name) else {
                 continue;
             };
+            if let Some(value) = suffix
+                .and_then(|s| rest.strip_prefix(s))
+                .and_then(|r| trim_start(r).strip_prefix(b"="))
+            {
+                if companion.is_some() {
+                    invalid = Some(Invalid::Duplicate);
+                }
+                companion = Some(trim(value));
+                continue;
+            }
             let (index, rest) = match rest {
                 [b'.', d @ b'1'..=b'9', rest @ ..] => (d - b'0', rest),
                 _ => (0, rest),
@@ -252,21 +273,27 @@ where
             _ => return IncomingSealed::Invalid(Invalid::Malformed, seen), // a gap
         }
     }
+    let companion = match companion.map(|c| String::from_utf8(c.to_vec())) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(_)) => return IncomingSealed::Invalid(Invalid::Malformed, seen),
+    };
     match String::from_utf8(joined) {
-        Ok(value) => IncomingSealed::Value(value, seen),
+        Ok(value) => IncomingSealed::Value(SealedIn { value, companion }, seen),
         Err(_) => IncomingSealed::Invalid(Invalid::Malformed, seen),
     }
 }
 
-/// The `Set-Cookie` values carrying `sealed` split into chunks, then removals for chunks
-/// `count..chunks_in` the browser still holds. `None` when more than `max_chunks` would be
-/// needed.
+/// The `Set-Cookie` values carrying `sealed` split into chunks, then the companion cookie
+/// (`(suffix, value)`) if any, then removals for chunks `count..chunks_in` the browser
+/// still holds. `None` when more than `max_chunks` would be needed.
 pub(crate) fn sealed_cookies(
     config: &SessionConfig,
     sealed: &str,
     max_age: Option<Duration>,
     max_chunks: u8,
     chunks_in: u8,
+    companion: Option<(&str, String)>,
 ) -> Option<Vec<String>> {
     let capacity = chunk_capacity(config);
     let count = sealed.len().div_ceil(capacity).max(1);
@@ -288,16 +315,31 @@ pub(crate) fn sealed_cookies(
         }
         out.push(b.build().to_string());
     }
+    if let Some((suffix, value)) = companion {
+        let mut b = builder_named(config, format!("{}{suffix}", config.cookie_name), value);
+        if let Some(age) = max_age {
+            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+            b = b.max_age(cookie::time::Duration::seconds(secs));
+        }
+        out.push(b.build().to_string());
+    }
     for index in u8::try_from(count).unwrap_or(MAX_CHUNKS)..chunks_in {
         out.push(removal_named(config, chunk_name(config, index)));
     }
     Some(out)
 }
 
-/// Removals for every chunk `0..chunks` (at least the first).
-pub(crate) fn sealed_removals(config: &SessionConfig, chunks: u8) -> Vec<String> {
+/// Removals for every chunk `0..chunks` (at least the first) and the companion cookie.
+pub(crate) fn sealed_removals(
+    config: &SessionConfig,
+    chunks: u8,
+    companion_suffix: Option<&str>,
+) -> Vec<String> {
     (0..chunks.max(1))
         .map(|index| removal_named(config, chunk_name(config, index)))
+        .chain(
+            companion_suffix.map(|s| removal_named(config, format!("{}{s}", config.cookie_name))),
+        )
         .collect()
 }
 

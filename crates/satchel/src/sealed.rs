@@ -56,6 +56,36 @@ pub trait CookieSealer: Send + Sync + 'static {
     /// [`OpenError`] for anything that is not an intact value sealed under a key this
     /// sealer still holds. Must never panic, whatever `sealed` contains.
     fn open(&self, cookie_name: &str, sealed: &str) -> Result<Opened, OpenError>;
+
+    /// For foreign formats that authenticate the value in a separate cookie (koa-session's
+    /// `<name>.sig`): that cookie's name suffix. `None` (the default) for values that
+    /// authenticate themselves. A sealer with a companion cookie is never chunked (foreign
+    /// readers do not join chunks): past one cookie the request fails with `TooLarge`.
+    fn companion_suffix(&self) -> Option<&str> {
+        None
+    }
+
+    /// The companion cookie's value for `sealed` (only called when
+    /// [`CookieSealer::companion_suffix`] is `Some`).
+    fn companion(&self, cookie_name: &str, sealed: &str) -> Option<String> {
+        let _ = (cookie_name, sealed);
+        None
+    }
+
+    /// Opens `sealed` given the companion cookie's value, if the browser sent one. The
+    /// default ignores it and calls [`CookieSealer::open`].
+    ///
+    /// # Errors
+    /// As [`CookieSealer::open`].
+    fn open_with_companion(
+        &self,
+        cookie_name: &str,
+        sealed: &str,
+        companion: Option<&str>,
+    ) -> Result<Opened, OpenError> {
+        let _ = companion;
+        self.open(cookie_name, sealed)
+    }
 }
 
 /// A successfully opened cookie.
@@ -296,12 +326,33 @@ const FRAME_V1: u8 = 1;
 /// version, session id, issue time, created, idle deadline, absolute deadline.
 const HEADER_LEN: usize = 1 + 32 + 8 * 4;
 
-/// What a sealed cookie holds once opened.
+/// What a sealed cookie holds once opened: the plaintext [`CookieSealer`]s are given, in
+/// structured form. Sealers that must write a foreign format (rather than encrypt the
+/// bytes as they are) turn the plaintext into this with [`Unsealed::from_plaintext`] and
+/// back with [`Unsealed::to_plaintext`].
 #[derive(Debug)]
-pub(crate) struct Unsealed {
-    pub(crate) id: SessionId,
-    pub(crate) issued_at: Timestamp,
-    pub(crate) record: Record,
+pub struct Unsealed {
+    /// The session's own random id (for revocation; never sent in clear).
+    pub id: SessionId,
+    /// When this cookie was sealed.
+    pub issued_at: Timestamp,
+    /// The session record.
+    pub record: Record,
+}
+
+impl Unsealed {
+    /// Parses a sealer's plaintext.
+    ///
+    /// # Errors
+    /// A `Corrupt` store error for anything [`Unsealed::to_plaintext`] did not write.
+    pub fn from_plaintext(plaintext: &[u8]) -> Result<Self, StoreError> {
+        unframe(plaintext)
+    }
+
+    /// The plaintext for this record.
+    pub fn to_plaintext(&self) -> Vec<u8> {
+        frame(&self.id, self.issued_at, &self.record)
+    }
 }
 
 /// The plaintext for `record`: a fixed header with the id and every time, then the

@@ -17,7 +17,7 @@ pub(crate) enum Base {
     /// A loaded, live record.
     Live(SessionId, Record),
     /// A stateless engine's sealed cookie (its chunks joined), not opened yet.
-    Sealed(std::sync::Arc<str>),
+    Sealed(std::sync::Arc<crate::cookie::SealedIn>),
 }
 
 /// A requested id rotation (login or `cycle_id`).

@@ -207,10 +207,11 @@ impl Engine {
             let (base, chunks) = match cookie::parse_sealed(
                 cookie_headers,
                 &self.0.config,
-                parts.max_chunks,
+                parts.chunk_cap(),
+                parts.sealer.companion_suffix(),
             ) {
                 IncomingSealed::Absent => (Base::None, 0),
-                IncomingSealed::Value(sealed, n) => (Base::Sealed(sealed.into()), n),
+                IncomingSealed::Value(sealed, n) => (Base::Sealed(Arc::new(sealed)), n),
                 IncomingSealed::Invalid(why, n) => {
                     tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
                     (Base::None, n)
@@ -260,7 +261,10 @@ impl Engine {
             CookieOut::Keep => None,
             CookieOut::Set(value) => Some(value),
             CookieOut::Remove if self.is_stateless() => {
-                let mut all = cookie::sealed_removals(&self.0.config, state.chunks_in);
+                let companion = self
+                    .stateless_parts()
+                    .and_then(|p| p.sealer.companion_suffix());
+                let mut all = cookie::sealed_removals(&self.0.config, state.chunks_in, companion);
                 extra_set_cookies = all.split_off(1);
                 all.pop()
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{data_size, fail, projected_size_of, Engine, SaveMode};
-use crate::cookie;
+use crate::cookie::{self, SealedIn};
 use crate::error::{SessionError, SessionErrorKind};
 use crate::id::SessionId;
 use crate::record::Record;
@@ -66,6 +66,17 @@ impl Stateless {
     }
 }
 
+impl Stateless {
+    /// The chunk cap in effect: 1 for sealers with a companion cookie (foreign formats).
+    pub(crate) fn chunk_cap(&self) -> u8 {
+        if self.sealer.companion_suffix().is_some() {
+            1
+        } else {
+            self.max_chunks
+        }
+    }
+}
+
 impl Engine {
     /// The stateless half, when this engine is one.
     pub(crate) fn stateless_parts(&self) -> Option<&Stateless> {
@@ -82,7 +93,7 @@ impl Engine {
         &self,
         session: &Session,
         parts: &Stateless,
-        sealed: Arc<str>,
+        sealed: Arc<SealedIn>,
     ) -> Result<(), SessionError> {
         let now = self.now();
         let opened = match self.unseal(parts, &sealed, now) {
@@ -118,12 +129,16 @@ impl Engine {
     fn unseal(
         &self,
         parts: &Stateless,
-        sealed: &str,
+        sealed: &SealedIn,
         now: Timestamp,
     ) -> Result<(Unsealed, bool), &'static str> {
         let opened = parts
             .sealer
-            .open(&self.0.config.cookie_name, sealed)
+            .open_with_companion(
+                &self.0.config.cookie_name,
+                &sealed.value,
+                sealed.companion.as_deref(),
+            )
             .map_err(|e| e.as_str())?;
         let unsealed = sealed::unframe(&opened.plaintext).map_err(|_| "sealed_corrupt")?;
         if unsealed.record.meta.is_expired(now) {
@@ -132,7 +147,7 @@ impl Engine {
         Ok((unsealed, opened.stale_key))
     }
 
-    fn drop_sealed(&self, session: &Session, sealed: &Arc<str>) -> Result<(), SessionError> {
+    fn drop_sealed(&self, session: &Session, sealed: &Arc<SealedIn>) -> Result<(), SessionError> {
         let mut state = session.lock();
         if matches!(&state.base, Base::Sealed(current) if Arc::ptr_eq(current, sealed)) {
             state.base = Base::None;
@@ -259,12 +274,20 @@ impl Engine {
             .meta
             .persistent
             .then(|| Duration::from_secs(record.meta.expires_at().saturating_since(now).as_secs()));
+        let companion = parts.sealer.companion_suffix().map(|suffix| {
+            let value = parts
+                .sealer
+                .companion(&self.0.config.cookie_name, &sealed)
+                .unwrap_or_default();
+            (suffix, value)
+        });
         cookie::sealed_cookies(
             &self.0.config,
             &sealed,
             max_age,
-            parts.max_chunks,
+            parts.chunk_cap(),
             chunks_in,
+            companion,
         )
         .ok_or_else(|| SessionError::new(SessionErrorKind::TooLarge))
     }
