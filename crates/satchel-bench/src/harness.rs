@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use hyper::header::HeaderValue;
 
 use crate::client::{self, Conn, LoadResult, LoadSpec};
+use crate::redis_ref::{self, RedisReference};
 use crate::server::{RunningServer, ServerOptions};
 use crate::variants::{Route, Variant};
 
@@ -35,6 +36,9 @@ pub struct BenchConfig {
     pub priority_note: Option<String>,
     /// Extra command-line arguments the run was started with, for the report.
     pub extra_args: Vec<String>,
+    /// Requests per command for the `redis-benchmark` GET/SET reference, run once when a
+    /// Redis variant is selected (0: do not run it).
+    pub redis_benchmark_requests: u64,
 }
 
 impl Default for BenchConfig {
@@ -51,6 +55,7 @@ impl Default for BenchConfig {
             verbose: true,
             priority_note: None,
             extra_args: Vec::new(),
+            redis_benchmark_requests: crate::redis_ref::REQUESTS,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct BenchResults {
     pub pinned: bool,
     /// One series per (variant, route), variants in config order, routes in [`Route::ALL`] order.
     pub series: Vec<Series>,
+    /// `redis-benchmark` on the Redis the Redis variants use, when any was selected.
+    pub redis_reference: Option<RedisReference>,
 }
 
 /// Check that a freshly started variant behaves as the benchmark assumes: `/seed` answers 2xx
@@ -179,6 +186,28 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
     let server_opts = ServerOptions {
         core: config.server_core,
     };
+    // Redis's own ceiling, measured before any server starts (so nothing else of ours runs).
+    let redis_reference = (config.redis_benchmark_requests > 0
+        && config.variants.iter().any(crate::variants::uses_redis))
+    .then(|| {
+        let url = crate::variants::actix_session_redis::redis_url();
+        let r = redis_ref::run(
+            &url,
+            config.redis_benchmark_requests,
+            config.connections,
+            config.client_core,
+        );
+        if config.verbose {
+            match &r.outcome {
+                Ok(gs) => eprintln!(
+                    "{}: GET {:.0} req/s, SET {:.0} req/s",
+                    r.command, gs.get, gs.set
+                ),
+                Err(e) => eprintln!("warning: no Redis reference: {e}"),
+            }
+        }
+        r
+    });
     let mut servers = Vec::with_capacity(config.variants.len());
     for v in &config.variants {
         let s = v
@@ -208,6 +237,7 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
         config: config.clone(),
         pinned: asked && servers_pinned && (config.client_core.is_none() || client_pinned),
         series,
+        redis_reference,
     })
 }
 

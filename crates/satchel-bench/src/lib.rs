@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod harness;
+pub mod redis_ref;
 pub mod report;
 pub mod server;
 pub mod sys;

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::harness::{pct, BenchResults, Series};
-use crate::variants::BASELINE;
+use crate::redis_ref::RedisReference;
+use crate::variants::{Route, BASELINE};
 
 /// Median of a non-empty slice (mean of the two middle values for even lengths).
 pub fn median(xs: &[f64]) -> f64 {
@@ -278,6 +279,64 @@ pub fn document(results: &BenchResults) -> String {
     }
     let _ = writeln!(out, "\n**Results**\n");
     out.push_str(&table(results));
+    if let Some(r) = &results.redis_reference {
+        out.push_str(&redis_reference(results, r));
+    }
+    out
+}
+
+/// The `redis-benchmark` reference and, beside it, the Redis variants' medians.
+pub fn redis_reference(results: &BenchResults, r: &RedisReference) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n**Redis's own ceiling on this machine**\n");
+    let pin = match r.pinned {
+        Some(c) => format!("pinned to CPU {c}, the load generator's"),
+        None => "not pinned".to_owned(),
+    };
+    let gs = match &r.outcome {
+        Ok(gs) => *gs,
+        Err(e) => {
+            let _ = writeln!(out, "Not measured: {e}. (`{}`)", r.command);
+            return out;
+        }
+    };
+    let _ = writeln!(
+        out,
+        "`{}`, run once before the HTTP rounds, {pin} (the Redis server is not started or pinned by the benchmark): Redis alone, one command per request, no HTTP and no session layer, {} connections, no pipelining, on the Redis the Redis variants use, in database {}, which none of them uses. Beside it, the Redis variants' medians from the table above, a `POST /write` compared with SET and a `GET /read` with GET.\n",
+        r.command,
+        results.config.connections,
+        crate::redis_ref::DB,
+    );
+    let _ = writeln!(
+        out,
+        "| variant | command / route | req/s (median) | vs Redis's ceiling |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|");
+    for (cmd, x) in [("GET", gs.get), ("SET", gs.set)] {
+        let _ = writeln!(
+            out,
+            "| `redis-benchmark` | `{cmd}` | {} | 1.00× |",
+            thousands(x)
+        );
+    }
+    for s in &results.series {
+        if !crate::variants::REDIS.contains(&s.variant) {
+            continue;
+        }
+        let (cmd, ceiling) = match s.route {
+            Route::Write => ("SET", gs.set),
+            Route::Read => ("GET", gs.get),
+        };
+        let m = Summary::of(s).median;
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} | {:.2}× of {cmd} |",
+            s.variant,
+            s.route.label(),
+            thousands(m),
+            m / ceiling
+        );
+    }
     out
 }
 

@@ -35,6 +35,8 @@ fn quick_run_counts_only_2xx_and_no_errors() {
         server_core: None,
         client_core: None,
         verbose: false,
+        // Enough to exercise the reference path, not to measure anything.
+        redis_benchmark_requests: 2_000,
         ..BenchConfig::quick()
     };
     assert_eq!(config.rounds, 1);
@@ -76,4 +78,10 @@ fn quick_run_counts_only_2xx_and_no_errors() {
             "{doc}"
         );
     }
+    // With a Redis variant selected, the report has the redis-benchmark reference, measured
+    // or with the reason it is not.
+    assert!(
+        doc.contains("**Redis's own ceiling on this machine**"),
+        "{doc}"
+    );
 }

@@ -48,6 +48,10 @@ struct Args {
     /// Print only; do not write the report.
     #[arg(long)]
     no_write: bool,
+    /// Requests per command for the `redis-benchmark` GET/SET reference, run once on the
+    /// Redis at $SATCHEL_REDIS_URL (database 15) when a Redis variant is selected; 0: skip it.
+    #[arg(long, default_value_t = satchel_bench::redis_ref::REQUESTS)]
+    redis_benchmark_requests: u64,
     /// List the variants and exit.
     #[arg(long)]
     list: bool,
@@ -156,6 +160,7 @@ fn main() -> anyhow::Result<()> {
     config.warmup = Duration::from_secs_f64(args.warmup);
     config.connections = args.connections;
     config.sessions = args.sessions;
+    config.redis_benchmark_requests = args.redis_benchmark_requests;
     if let Some(names) = &args.variants {
         config.variants = variants::select(names)?;
         anyhow::ensure!(!config.variants.is_empty(), "--variants selected nothing");

@@ -17,6 +17,7 @@ pub mod satchel_postgres;
 pub mod satchel_redis;
 pub mod tower_sessions_memory;
 pub mod tower_sessions_postgres;
+pub mod tower_sessions_redis;
 
 /// One server setup under test.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Variant> {
         satchel_memory::VARIANT,
         tower_sessions_memory::VARIANT,
         satchel_redis::VARIANT,
+        tower_sessions_redis::VARIANT,
         satchel_postgres::VARIANT,
         tower_sessions_postgres::VARIANT,
         bare_actix::VARIANT,
@@ -54,6 +56,19 @@ pub fn all() -> Vec<Variant> {
         satchel_actix_cookie::VARIANT,
         actix_session_redis::VARIANT,
     ]
+}
+
+/// The variants whose store is the Redis at `$SATCHEL_REDIS_URL`: selecting any of them adds
+/// `redis-benchmark`'s GET/SET on that Redis to the report, as the reference.
+pub const REDIS: [&str; 3] = [
+    satchel_redis::VARIANT.name,
+    tower_sessions_redis::VARIANT.name,
+    actix_session_redis::VARIANT.name,
+];
+
+/// Whether this variant keeps its sessions in the Redis at `$SATCHEL_REDIS_URL`.
+pub fn uses_redis(v: &Variant) -> bool {
+    REDIS.contains(&v.name)
 }
 
 /// The name of the baseline variant that ratios are computed against.
