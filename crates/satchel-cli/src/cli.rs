@@ -43,6 +43,26 @@ pub(crate) struct DemoArgs {
     /// over plain HTTP (local development), on otherwise.
     #[arg(long, value_enum, default_value_t = SecureCookies::Auto)]
     pub(crate) secure_cookies: SecureCookies,
+    /// Share sessions with a Node app: `express` serves the demo in express-session +
+    /// connect-redis format (needs `--secret` and a `redis://` store; the session keys
+    /// `user` and `n` are Express's `req.session.user` and `req.session.n`).
+    #[arg(long, value_enum)]
+    pub(crate) compat: Option<Compat>,
+    /// express-session secret; repeat for rotation (the first signs, all verify).
+    #[arg(long = "secret", value_name = "SECRET")]
+    pub(crate) secrets: Vec<String>,
+    /// koa-session keygrip keys, comma-separated (the first signs).
+    #[arg(long, value_delimiter = ',', value_name = "K1,K2")]
+    pub(crate) keys: Vec<String>,
+}
+
+/// Which Node session format `--compat` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Compat {
+    /// express-session cookies (`connect.sid`, signed) + connect-redis records.
+    Express,
+    /// koa-session cookie mode (`koa.sess` + `koa.sess.sig`, keygrip).
+    Koa,
 }
 
 /// Whether the demo's cookie carries `Secure`.
@@ -68,6 +88,10 @@ pub(crate) fn run() -> ExitCode {
                     return ExitCode::from(USAGE);
                 }
             };
+            if let Err(why) = crate::demo::check_compat(&args, &store) {
+                eprintln!("satchel demo: {why}");
+                return ExitCode::from(USAGE);
+            }
             match crate::demo::run(args, store) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {

@@ -16,7 +16,12 @@
 
 use crate::id::{SessionId, StoreKey};
 
-/// A session id format. See the [module docs](self) for the contract.
+/// A session id format, plugged into an engine with [`crate::Engine::with_id_format`].
+///
+/// Contract: [`IdFormat::generate`] draws at least 128 bits from a CSPRNG;
+/// [`IdFormat::decode`] accepts only values [`IdFormat::encode`] could have produced (for
+/// signed formats: only with a valid signature), never panics, and is the only way a
+/// client's value becomes an id; [`IdFormat::store_key`] is a pure function of the id.
 pub trait IdFormat: Send + Sync + 'static {
     /// A fresh id for a new or rotated session.
     fn generate(&self) -> SessionId;

@@ -2,8 +2,11 @@
 //! browser test to drive.
 
 mod api;
+mod compat;
 mod page;
 mod sealed;
+
+pub(crate) use compat::check_compat;
 
 use std::time::Duration;
 
@@ -38,6 +41,10 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
             "session cookies without Secure: fine for plain-HTTP local development only"
         );
         config = config.dangerous_insecure_cookies();
+    }
+    if let Some(compat) = args.compat {
+        let engine = compat::engine(compat, &args, &store, config).await?;
+        return serve_engine(args, engine).await;
     }
     let config = config.build().context("session configuration")?;
     let engine = match store {
@@ -77,6 +84,10 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
         }
         StoreUrl::Cookie => sealed::engine(config)?,
     };
+    serve_engine(args, engine).await
+}
+
+async fn serve_engine(args: DemoArgs, engine: Engine) -> anyhow::Result<()> {
     let app = api::router().layer(SessionLayer::from_engine(engine));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

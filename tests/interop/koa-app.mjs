@@ -1,0 +1,73 @@
+// A Koa app using koa-session in cookie mode (the whole session in a signed cookie), the
+// Node side of satchel's live interop test (issue 7).
+//
+// Run: node koa-app.mjs [PORT]            (PORT 0 picks a free port)
+// Env: PORT         listen port on 127.0.0.1 when not given as an argument (default 0)
+//      KEYS         comma-separated app.keys, the first signs (default "key1,key2")
+//      COOKIE_NAME  koa-session `key` (default koa.sess)
+//      MAX_AGE_MS   koa-session maxAge in ms (default 3600000; "session" for a browser
+//                   session; "default" to leave it unset, koa-session's one day)
+// Prints "listening <port>" once it accepts connections.
+//
+// Routes: POST /login?user=NAME  a new session holding {user: NAME}
+//         POST /incr             session.n += 1 (from 0)
+//         GET  /whoami           {"user", "n"}, or 401 when not logged in
+//         POST /logout           ctx.session = null (both cookies expired)
+import Koa from 'koa';
+import session from 'koa-session';
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
+const maxAgeEnv = process.env.MAX_AGE_MS ?? '3600000';
+const options = { key: process.env.COOKIE_NAME ?? 'koa.sess' };
+if (maxAgeEnv === 'session') options.maxAge = 'session';
+else if (maxAgeEnv !== 'default') options.maxAge = Number(maxAgeEnv);
+
+const app = new Koa();
+app.keys = (process.env.KEYS ?? 'key1,key2').split(',');
+app.use(session(options, app));
+
+const routes = {
+  'POST /login': (ctx) => {
+    const user = ctx.query.user;
+    if (typeof user !== 'string' || user === '') {
+      ctx.status = 400;
+      ctx.body = { error: 'user query parameter required' };
+      return;
+    }
+    ctx.session = { user };
+    ctx.body = { user };
+  },
+  'POST /incr': (ctx) => {
+    ctx.session.n = (ctx.session.n ?? 0) + 1;
+    ctx.body = { n: ctx.session.n };
+  },
+  'GET /whoami': (ctx) => {
+    if (!ctx.session.user) {
+      ctx.status = 401;
+      ctx.body = { error: 'not logged in' };
+      return;
+    }
+    ctx.body = { user: ctx.session.user, n: ctx.session.n ?? 0 };
+  },
+  'POST /logout': (ctx) => {
+    ctx.session = null;
+    ctx.body = { ok: true };
+  },
+};
+
+app.use((ctx) => {
+  const route = routes[`${ctx.method} ${ctx.path}`];
+  if (route) route(ctx);
+  else ctx.status = 404;
+});
+
+const server = app.listen(port, '127.0.0.1', () => {
+  console.log(`listening ${server.address().port}`);
+});
+
+function shutdown() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
