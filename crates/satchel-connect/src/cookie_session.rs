@@ -4,6 +4,12 @@
 //! no expiry (the browser's cookie expiry is the only one). The `.sig` cookie is
 //! [`keygrip`](crate::keygrip) HMAC-SHA1 over `session=<value>` (see
 //! [`cookies`](crate::cookies) for reading and writing both cookies).
+//!
+//! [`CookieSessionCookies`] plugs the format into a satchel stateless engine.
+
+mod sealer;
+
+pub use sealer::CookieSessionCookies;
 
 use crate::data::OrderedData;
 use crate::keygrip::Keygrip;
@@ -12,16 +18,28 @@ use crate::payload::{self, PayloadError};
 /// cookie-session's default cookie name.
 pub const DEFAULT_NAME: &str = "session";
 
-/// Keys a cookie-session session cannot hold: its own internals and read-only getters.
-/// Node fails to load a payload holding one (strict-mode assignment to a getter throws, and
-/// the session comes up empty) or fails to save it again (`save`).
+/// Keys a cookie-session session cannot hold. cookie-session 2.1.1 loads a payload with
+/// `for (key in obj) if (!(key in this)) this[key] = obj[key]`, so it silently skips every
+/// name a `Session` already has: its internal `_ctx`, its getters `isChanged`, `isNew` and
+/// `isPopulated`, and everything on `Object.prototype`. A session written with one of them
+/// loses it on Node's next read. Other keys, `_`-prefixed ones included, are kept.
 pub const RESERVED_KEYS: &[&str] = &[
     "_ctx",
     "isChanged",
     "isNew",
-    "length",
     "isPopulated",
-    "save",
+    "__proto__",
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
 ];
 
 fn check_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<(), PayloadError> {
@@ -48,13 +66,14 @@ pub fn encode(data: &OrderedData) -> Result<String, PayloadError> {
     Ok(payload::encode(&encode_json(data)?))
 }
 
-/// The session in an (already verified, or unsigned-mode) cookie value.
+/// The session in an (already verified, or unsigned-mode) cookie value. Members named in
+/// [`RESERVED_KEYS`] are dropped, as Node skips them; the rest of the session stays.
 ///
 /// # Errors
 /// See [`PayloadError`]; Node gives an empty new session in each case.
 pub fn decode(value: &str) -> Result<OrderedData, PayloadError> {
-    let members = payload::decode(value)?;
-    check_keys(members.iter().map(|(k, _)| k.as_str()))?;
+    let mut members = payload::decode(value)?;
+    members.retain(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()));
     Ok(OrderedData::from_canonical(members))
 }
 
@@ -92,9 +111,18 @@ mod tests {
             Err(PayloadError::BadJson(_))
         ));
         assert_eq!(decode("WzFd"), Err(PayloadError::NotAnObject));
+        // {"isNew":1,"a":2,"save":3,"toString":4,"_x":5}: Node keeps a, save and _x.
+        let mut kept = OrderedData::new();
+        for (k, v) in [("a", "2"), ("save", "3"), ("_x", "5")] {
+            kept.insert(k, v).expect("json");
+        }
+        let value = payload::encode(r#"{"isNew":1,"a":2,"save":3,"toString":4,"_x":5}"#);
+        assert_eq!(decode(&value), Ok(kept));
+        let mut reserved = OrderedData::new();
+        reserved.insert("toString", "1").expect("json");
         assert_eq!(
-            decode("eyJpc05ldyI6MX0="),
-            Err(PayloadError::ReservedKey("isNew".into()))
+            encode(&reserved),
+            Err(PayloadError::ReservedKey("toString".into()))
         );
     }
 }

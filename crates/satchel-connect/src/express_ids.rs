@@ -16,10 +16,12 @@ pub const EXPRESS_ID_LEN: usize = 32;
 /// The random bytes behind one express-session id.
 const ID_RANDOM_BYTES: usize = 24;
 
-/// The longest cookie value worth checking: `s:` + 32-character id + `.` + 43-character
-/// signature, percent-encoded (`s%3A`) and possibly quoted, is 82 bytes. Longer values
-/// cannot carry an id we adopt, so they are refused before any HMAC is computed.
-const MAX_VALUE_LEN: usize = 96;
+/// The longest cookie value worth checking: `s%3A` (4) + 32-character id + `.` + a
+/// 43-character signature whose standard-base64 `+` and `/` each percent-encode to three
+/// bytes (at most 129), plus two quotes: 168 bytes. (An earlier limit of 96 refused about
+/// one real signature in 100,000: those with nine or more `+`/`/`.) Longer values cannot
+/// carry an id we adopt, so they are refused before any HMAC is computed.
+const MAX_VALUE_LEN: usize = 4 + 32 + 1 + 43 * 3 + 2;
 
 /// `ExpressIds::new` was given no usable secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,7 +13,7 @@
 //! | connect-redis (`sess:<id>` → JSON with the `cookie` object, TTL rules) | [`connect_redis`] |
 //! | keygrip (`<name>.sig` signatures, key rotation) | [`keygrip`] |
 //! | cookies (how cookie-session and Koa read and write cookies) | [`cookies`] |
-//! | cookie-session (base64 JSON payload) | [`cookie_session`] |
+//! | cookie-session (base64 JSON payload; [`CookieSessionCookies`](cookie_session::CookieSessionCookies) for a stateless engine) | [`cookie_session`] |
 //! | koa-session (base64 JSON payload with `_expire` / `_maxAge`; koa-redis records) | [`koa`] |
 //! | express-session's cookie as a satchel id format (live mode) | [`ExpressIds`] |
 //! | connect-redis records as a satchel store (live mode, feature `redis`) | `ConnectRedisStore` |

@@ -34,8 +34,8 @@ pub enum PayloadError {
     /// koa-session: `_expire` has passed.
     #[error("the session has expired")]
     Expired,
-    /// A key the Node library cannot hold on its session object (refused on write; on
-    /// read, cookie-session fails on it as Node does).
+    /// A key the Node library cannot hold on its session object (refused on write, since
+    /// Node would lose it; readers drop such keys, as Node does).
     #[error("`{0}` cannot be a session property here")]
     ReservedKey(String),
 }

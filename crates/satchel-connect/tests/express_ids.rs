@@ -158,3 +158,28 @@ fn generated_ids_are_fresh_uid_safe_ids() {
         assert!(seen.insert(*id.as_bytes()), "duplicate id");
     }
 }
+
+/// Signatures full of `+` and `/` percent-encode to the longest cookie values; an early
+/// length limit refused those (about one session in 100,000 was logged out).
+#[test]
+fn ids_whose_signatures_encode_longest_still_decode() {
+    let ids = ExpressIds::new(vec!["k".into()]).unwrap();
+    let mut checked = 0;
+    for i in 0..400_000u32 {
+        let sid = format!("{i:0>32}");
+        let sig = satchel_connect::express::sign(&sid, "k");
+        let heavy = sig.bytes().filter(|b| matches!(b, b'+' | b'/')).count();
+        if heavy < 9 {
+            continue;
+        }
+        let id = satchel::SessionId::from_raw(sid.as_bytes().try_into().unwrap());
+        let cookie = ids.encode(&id);
+        assert!(cookie.len() > 96, "{cookie}");
+        assert_eq!(ids.decode(cookie.as_bytes()), Some(id), "{cookie}");
+        checked += 1;
+        if checked == 1 {
+            break;
+        }
+    }
+    assert!(checked > 0, "no heavy signature found to check");
+}

@@ -1,5 +1,5 @@
-//! Starting the real Express or Koa app (`tests/interop/*.mjs`) for one test, after
-//! `npm ci` from the lock file if its packages are not installed yet.
+//! Starting the real Express, cookie-session or Koa app (`tests/interop/*.mjs`) for one
+//! test, after `npm ci` from the lock file if its packages are not installed yet.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -32,23 +32,35 @@ fn missing(what: &str) -> bool {
     false
 }
 
+/// Packages every interop app needs; one missing means `node_modules` predates the lock
+/// file (or is absent), and `npm ci` reinstalls it.
+const REQUIRED_PACKAGES: &[&str] = &["express-session", "cookie-session", "koa-session"];
+
+/// Whether every package in [`REQUIRED_PACKAGES`] is installed under `dir`.
+fn installed(dir: &Path) -> bool {
+    REQUIRED_PACKAGES
+        .iter()
+        .all(|p| dir.join("node_modules").join(p).is_dir())
+}
+
 /// Makes sure Node and the interop app's packages are there: runs `npm ci` (exactly the
-/// versions in `package-lock.json`) when `node_modules` is missing. Returns `false` after
-/// a loud skip notice when Node or npm is absent; under `CI=true` that fails the test.
+/// versions in `package-lock.json`) when `node_modules` is missing or lacks one of
+/// [`REQUIRED_PACKAGES`]. Returns `false` after a loud skip notice when Node or npm is
+/// absent; under `CI=true` that fails the test.
 pub fn ensure_packages() -> bool {
     if !runs("node") {
         return missing("node is not installed; the live Express test needs Node 20+");
     }
     let dir = interop_dir();
-    if dir.join("node_modules/express-session").is_dir() {
+    if installed(&dir) {
         return true;
     }
     if !runs("npm") {
-        return missing("npm is not installed and tests/interop/node_modules is missing");
+        return missing("npm is not installed and tests/interop/node_modules is incomplete");
     }
     // Test processes run in parallel: one installs, the others wait for it.
     let _lock = InstallLock::acquire(&dir.join(".npm-ci.lock"));
-    if dir.join("node_modules/express-session").is_dir() {
+    if installed(&dir) {
         return true;
     }
     let status = std::process::Command::new("npm")
@@ -89,7 +101,7 @@ impl Drop for InstallLock {
     }
 }
 
-/// A running Node app (the Express or the Koa one); killed (by its PID, through the
+/// A running Node app (Express, Express + cookie-session, or Koa); killed (by its PID, through the
 /// child handle) on drop.
 pub struct NodeApp {
     child: Child,
@@ -113,6 +125,12 @@ impl NodeApp {
     /// `node koa-app.mjs 0` (koa-session cookie mode) with the given comma-separated keys.
     pub async fn koa(keys: &str) -> NodeApp {
         Self::start("koa-app.mjs", &[("KEYS", keys)]).await
+    }
+
+    /// `node cookie-session-app.mjs 0` (Express + cookie-session, `maxAge` one hour) with
+    /// the given comma-separated keys.
+    pub async fn cookie_session(keys: &str) -> NodeApp {
+        Self::start("cookie-session-app.mjs", &[("KEYS", keys)]).await
     }
 
     /// `node SCRIPT 0` in `tests/interop` with `env`; waits for its `listening <port>`.

@@ -1,6 +1,7 @@
 //! The satchel side of the live tests: the Node apps' routes, written against satchel,
 //! served in-process on a loopback port: with `ExpressIds` + `ConnectRedisStore` (the
-//! Express app's sessions) or with `KoaCookies` (koa-session cookie mode).
+//! Express app's sessions), with `CookieSessionCookies` (Express's cookie-session) or with
+//! `KoaCookies` (koa-session cookie mode).
 
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use satchel::{Engine, SessionConfig, Stateless};
 use satchel_axum::{Error, Session, SessionLayer};
+use satchel_connect::cookie_session::CookieSessionCookies;
 use satchel_connect::keygrip::Keygrip;
 use satchel_connect::koa::KoaCookies;
 use satchel_connect::{ConnectRedisOptions, ConnectRedisStore, ExpressIds};
@@ -81,6 +83,23 @@ pub async fn start_koa(keys: &[&str]) -> u16 {
         .build()
         .expect("config");
     let sealer = KoaCookies::new(Keygrip::new(keys.iter().copied()).expect("keys"));
+    serve(Engine::stateless(Stateless::new(sealer), config)).await
+}
+
+/// The Express cookie-session app's `maxAge` (`cookie-session-app.mjs`'s default).
+pub const COOKIE_SESSION_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Serves the app with cookie-session cookies (`session` + `session.sig`) signed with
+/// `keys`, each opened cookie valid for [`COOKIE_SESSION_MAX_AGE`]; returns the port.
+pub async fn start_cookie_session(keys: &[&str]) -> u16 {
+    let config = SessionConfig::builder()
+        .cookie_name("session")
+        .idle_timeout(COOKIE_SESSION_MAX_AGE)
+        .dangerous_insecure_cookies()
+        .build()
+        .expect("config");
+    let keys = Keygrip::new(keys.iter().copied()).expect("keys");
+    let sealer = CookieSessionCookies::new(keys, COOKIE_SESSION_MAX_AGE);
     serve(Engine::stateless(Stateless::new(sealer), config)).await
 }
 
