@@ -89,7 +89,7 @@ fn check_redis(url: &str) -> anyhow::Result<()> {
 
 /// A middleware built asynchronously when the worker creates its services, on its runtime.
 #[derive(Clone)]
-struct OnWorker<F>(F);
+pub(crate) struct OnWorker<F>(pub(crate) F);
 
 impl<S, F, Fut, M> Transform<S, ServiceRequest> for OnWorker<F>
 where

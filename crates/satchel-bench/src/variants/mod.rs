@@ -12,6 +12,7 @@ pub mod bare_actix;
 pub mod bare_axum;
 pub mod satchel_actix_cookie;
 pub mod satchel_actix_memory;
+pub mod satchel_actix_redis;
 pub mod satchel_memory;
 pub mod satchel_postgres;
 pub mod satchel_redis;
@@ -55,15 +56,17 @@ pub fn all() -> Vec<Variant> {
         actix_session_cookie::VARIANT,
         satchel_actix_cookie::VARIANT,
         actix_session_redis::VARIANT,
+        satchel_actix_redis::VARIANT,
     ]
 }
 
 /// The variants whose store is the Redis at `$SATCHEL_REDIS_URL`: selecting any of them adds
 /// `redis-benchmark`'s GET/SET on that Redis to the report, as the reference.
-pub const REDIS: [&str; 3] = [
+pub const REDIS: [&str; 4] = [
     satchel_redis::VARIANT.name,
     tower_sessions_redis::VARIANT.name,
     actix_session_redis::VARIANT.name,
+    satchel_actix_redis::VARIANT.name,
 ];
 
 /// Whether this variant keeps its sessions in the Redis at `$SATCHEL_REDIS_URL`.
