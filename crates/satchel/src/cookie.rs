@@ -51,7 +51,8 @@ impl Invalid {
 pub(crate) fn parse<'a, I>(
     headers: I,
     config: &SessionConfig,
-    decode: impl FnOnce(&[u8]) -> Option<SessionId>,
+    companion_suffix: Option<&str>,
+    decode: impl FnOnce(&[u8], Option<&[u8]>) -> Option<SessionId>,
 ) -> Incoming
 where
     I: IntoIterator<Item = &'a [u8]>,
@@ -59,6 +60,8 @@ where
     let name = config.cookie_name.as_bytes();
     let mut total = 0usize;
     let mut found: Option<&[u8]> = None;
+    let mut companion: Option<&[u8]> = None;
+    let suffix = companion_suffix.map(str::as_bytes);
     let mut duplicate = false;
     for header in headers {
         total = total.saturating_add(header.len());
@@ -75,6 +78,14 @@ where
             let Some(rest) = pair.strip_prefix(name) else {
                 continue;
             };
+            if let Some(value) = suffix
+                .and_then(|s| rest.strip_prefix(s))
+                .and_then(|r| trim_start(r).strip_prefix(b"="))
+            {
+                duplicate |= companion.is_some();
+                companion = Some(trim(value));
+                continue;
+            }
             let Some(value) = trim_start(rest).strip_prefix(b"=") else {
                 continue; // a longer name that merely starts with ours
             };
@@ -87,7 +98,7 @@ where
     match found {
         None => Incoming::Absent,
         Some(_) if duplicate => Incoming::Invalid(Invalid::Duplicate),
-        Some(value) => match decode(value) {
+        Some(value) => match decode(value, companion) {
             Some(id) => Incoming::Id(id),
             None => Incoming::Invalid(Invalid::Malformed),
         },
@@ -358,7 +369,7 @@ mod tests {
     }
 
     fn parse_one(header: &str) -> Incoming {
-        parse([header.as_bytes()], &cfg(), decode_native)
+        parse([header.as_bytes()], &cfg(), None, |v, _| decode_native(v))
     }
 
     #[test]
@@ -369,7 +380,9 @@ mod tests {
         // Split across two Cookie headers too.
         let h2 = format!("id={}", id.encode());
         assert_eq!(
-            parse([&b"x=1"[..], h2.as_bytes()], &cfg(), decode_native),
+            parse([&b"x=1"[..], h2.as_bytes()], &cfg(), None, |v, _| {
+                decode_native(v)
+            }),
             Incoming::Id(id)
         );
     }
@@ -392,7 +405,10 @@ mod tests {
                 Incoming::Id(SessionId::parse(&a).unwrap_or_else(SessionId::generate))
             }
         });
-        assert_eq!(parse([&b"id=\xff\xfe"[..]], &cfg(), decode_native), bad);
+        assert_eq!(
+            parse([&b"id=\xff\xfe"[..]], &cfg(), None, |v, _| decode_native(v)),
+            bad
+        );
         assert_eq!(parse_one("idx=1; xid=2"), Incoming::Absent);
         assert_eq!(parse_one(""), Incoming::Absent);
         let big = "x".repeat(20_000);

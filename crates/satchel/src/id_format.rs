@@ -36,6 +36,32 @@ pub trait IdFormat: Send + Sync + 'static {
 
     /// The key stores keep the session under.
     fn store_key(&self, id: &SessionId) -> StoreKey;
+
+    /// For formats that sign the id in a separate cookie (koa-session's `<name>.sig`):
+    /// that cookie's name suffix. `None` (the default) for self-contained values.
+    fn companion_suffix(&self) -> Option<&str> {
+        None
+    }
+
+    /// Decodes a cookie value given the companion cookie's value (if the browser sent
+    /// one) and the cookie's name. The default ignores both and calls
+    /// [`IdFormat::decode`].
+    fn decode_with_companion(
+        &self,
+        cookie_name: &str,
+        cookie_value: &[u8],
+        companion: Option<&[u8]>,
+    ) -> Option<SessionId> {
+        let _ = (cookie_name, companion);
+        self.decode(cookie_value)
+    }
+
+    /// The companion cookie's value for the encoded value `encoded` of cookie
+    /// `cookie_name` (only called when [`IdFormat::companion_suffix`] is `Some`).
+    fn companion(&self, cookie_name: &str, encoded: &str) -> Option<String> {
+        let _ = (cookie_name, encoded);
+        None
+    }
 }
 
 /// Builds the id the engine hands around for `bytes` under `format`, with the store key

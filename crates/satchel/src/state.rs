@@ -156,9 +156,9 @@ pub(crate) enum CookieOut {
     Set(String),
     /// Remove the browser's session cookie.
     Remove,
-    /// A stateless engine's cookies: one `Set-Cookie` value per chunk, then removals of
-    /// chunks the browser holds beyond the new count.
-    Sealed(Vec<String>),
+    /// Several `Set-Cookie` values: a stateless engine's chunks (then removals of chunks
+    /// the browser holds beyond the new count), or an id and its companion signature.
+    Many(Vec<String>),
 }
 
 /// Everything the engine tracks for one request.

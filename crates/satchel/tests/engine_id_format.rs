@@ -77,3 +77,80 @@ async fn the_format_carries_ids_and_keys_the_store() {
     }
     assert_eq!(store.calls(), before);
 }
+
+/// Ids as 64 hex digits whose "signature" travels in `<name>.sig` (the shape of
+/// koa-session's external-store cookies): the engine reads, writes and removes both.
+struct SignedHex;
+
+fn toy_sig(name: &str, value: &str) -> String {
+    format!(
+        "{:x}",
+        value.len() + name.len() * 1000 + value.bytes().map(usize::from).sum::<usize>()
+    )
+}
+
+impl IdFormat for SignedHex {
+    fn generate(&self) -> SessionId {
+        HexIds.generate()
+    }
+
+    fn decode(&self, _value: &[u8]) -> Option<SessionId> {
+        None // never without its signature
+    }
+
+    fn encode(&self, id: &SessionId) -> String {
+        HexIds.encode(id)
+    }
+
+    fn store_key(&self, id: &SessionId) -> StoreKey {
+        HexIds.store_key(id)
+    }
+
+    fn companion_suffix(&self) -> Option<&str> {
+        Some(".sig")
+    }
+
+    fn decode_with_companion(
+        &self,
+        name: &str,
+        value: &[u8],
+        companion: Option<&[u8]>,
+    ) -> Option<SessionId> {
+        let text = std::str::from_utf8(value).ok()?;
+        (companion? == toy_sig(name, text).as_bytes())
+            .then(|| HexIds.decode(value))
+            .flatten()
+    }
+
+    fn companion(&self, name: &str, encoded: &str) -> Option<String> {
+        Some(toy_sig(name, encoded))
+    }
+}
+
+#[tokio::test]
+async fn a_companion_signature_cookie_travels_with_the_id() {
+    let engine = Engine::with_id_format(MemoryStore::new(), SessionConfig::default(), SignedHex);
+    let s = engine.begin(None);
+    s.insert("n", &1).expect("insert");
+    let done = engine.finish(&s, 200).await;
+    let pairs: Vec<String> = done.set_cookies().map(pair).collect();
+    assert_eq!(pairs.len(), 2, "{pairs:?}");
+    assert!(pairs[0].starts_with("id=v1-") && pairs[1].starts_with("id.sig="));
+    let header = pairs.join("; ");
+    let s = engine.begin([header.as_bytes()]);
+    assert_eq!(s.get::<i64>("n").await.expect("read"), Some(1));
+    let _ = engine.finish(&s, 200).await;
+    // The id without its signature is not adopted; logout removes both cookies.
+    let s = engine.begin([pairs[0].as_bytes()]);
+    assert_eq!(s.get::<i64>("n").await.expect("read"), None);
+    let _ = engine.finish(&s, 200).await;
+    let s = engine.begin([header.as_bytes()]);
+    s.logout();
+    let removed: Vec<String> = engine
+        .finish(&s, 200)
+        .await
+        .set_cookies()
+        .map(pair)
+        .collect();
+    assert_eq!(removed, ["id=", "id.sig="]);
+}

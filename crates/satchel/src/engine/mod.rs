@@ -221,13 +221,15 @@ impl Engine {
             state.chunks_in = chunks;
             state
         } else {
-            let decode = |value: &[u8]| match &self.0.ids {
+            let config = &self.0.config;
+            let decode = |value: &[u8], companion: Option<&[u8]>| match &self.0.ids {
                 None => cookie::decode_native(value),
                 Some(f) => f
-                    .decode(value)
+                    .decode_with_companion(&config.cookie_name, value, companion)
                     .map(|id| crate::id_format::with_format_key(&**f, id)),
             };
-            let (base, had_cookie) = match cookie::parse(cookie_headers, &self.0.config, decode) {
+            let suffix = self.0.ids.as_ref().and_then(|f| f.companion_suffix());
+            let (base, had_cookie) = match cookie::parse(cookie_headers, config, suffix, decode) {
                 Incoming::Absent => (Base::None, false),
                 Incoming::Id(id) => (Base::NotLoaded(id), true),
                 Incoming::Invalid(why) => {
@@ -268,8 +270,15 @@ impl Engine {
                 extra_set_cookies = all.split_off(1);
                 all.pop()
             }
-            CookieOut::Remove => Some(cookie::removal_cookie(&self.0.config)),
-            CookieOut::Sealed(mut all) => {
+            CookieOut::Remove => {
+                let suffix = self.0.ids.as_ref().and_then(|f| f.companion_suffix());
+                if let Some(suffix) = suffix {
+                    extra_set_cookies = cookie::sealed_removals(&self.0.config, 0, Some(suffix));
+                    extra_set_cookies.remove(0);
+                }
+                Some(cookie::removal_cookie(&self.0.config))
+            }
+            CookieOut::Many(mut all) => {
                 extra_set_cookies = all.split_off(1.min(all.len()));
                 all.pop()
             }
@@ -443,7 +452,7 @@ impl Engine {
                     _ => Base::NotLoaded(final_id.clone()),
                 };
                 if rotate || expires.persistent || expiry_changed {
-                    state.cookie = CookieOut::Set(self.cookie_for(&final_id, expires, now));
+                    state.cookie = self.cookie_for(&final_id, expires, now);
                 }
                 Ok(())
             }
@@ -501,7 +510,7 @@ impl Engine {
             match self.0.store.create(&id.store_key(), &record, now).await {
                 Ok(WriteOutcome::Applied(expires)) => {
                     let mut state = session.lock();
-                    state.cookie = CookieOut::Set(self.cookie_for(&id, expires, now));
+                    state.cookie = self.cookie_for(&id, expires, now);
                     state.base = Base::Live(id, record);
                     return Ok(());
                 }
@@ -579,7 +588,7 @@ impl Engine {
                     record.meta.touch(now);
                 }
                 if expires.persistent {
-                    state.cookie = CookieOut::Set(self.cookie_for(id, expires, now));
+                    state.cookie = self.cookie_for(id, expires, now);
                 }
                 Ok(())
             }
@@ -634,15 +643,30 @@ impl Engine {
         patch
     }
 
-    fn cookie_for(&self, id: &SessionId, expires: Expires, now: Timestamp) -> String {
+    /// The cookie(s) naming `id`: one `Set-Cookie`, or two for an id format with a
+    /// companion signature cookie.
+    fn cookie_for(&self, id: &SessionId, expires: Expires, now: Timestamp) -> CookieOut {
         let max_age = expires
             .persistent
             .then(|| Duration::from_secs(expires.at.saturating_since(now).as_secs()));
-        let value = match &self.0.ids {
-            None => id.encode(),
-            Some(f) => f.encode(id),
+        let Some(format) = &self.0.ids else {
+            return CookieOut::Set(cookie::set_cookie(&self.0.config, id.encode(), max_age));
         };
-        cookie::set_cookie(&self.0.config, value, max_age)
+        let value = format.encode(id);
+        let companion = format.companion_suffix().map(|suffix| {
+            let signed = format
+                .companion(&self.0.config.cookie_name, &value)
+                .unwrap_or_default();
+            (suffix, signed)
+        });
+        match companion {
+            None => CookieOut::Set(cookie::set_cookie(&self.0.config, value, max_age)),
+            // Same attributes for both; one chunk is all an id ever needs.
+            Some(companion) => CookieOut::Many(
+                cookie::sealed_cookies(&self.0.config, &value, max_age, 1, 0, Some(companion))
+                    .unwrap_or_default(),
+            ),
+        }
     }
 
     /// The live sessions bound to `owner`.

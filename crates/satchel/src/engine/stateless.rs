@@ -242,7 +242,7 @@ impl Engine {
                 return Ok(());
             };
             match self.seal_cookies(parts, id, record, now, state.chunks_in) {
-                Ok(cookies) => state.cookie = CookieOut::Sealed(cookies),
+                Ok(cookies) => state.cookie = CookieOut::Many(cookies),
                 Err(err) => return Err(fail(state, err)),
             }
         }
