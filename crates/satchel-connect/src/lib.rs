@@ -17,6 +17,8 @@
 //! | koa-session (base64 JSON payload with `_expire` / `_maxAge`; koa-redis records) | [`koa`] |
 //! | express-session's cookie as a satchel id format (live mode) | [`ExpressIds`] |
 //! | connect-redis records as a satchel store (live mode, feature `redis`) | `ConnectRedisStore` |
+//! | koa-session's external-store cookie (a signed UUID) as a satchel id format | [`koa::KoaIds`] |
+//! | koa-redis records as a satchel store (live mode, feature `redis`) | `koa::KoaRedisStore` |
 //! | moving users to satchel's own format | [`migrate`] |
 //!
 //! # Live mode: a satchel app sharing sessions with an Express app
@@ -89,6 +91,8 @@ pub mod koa;
 mod mac;
 pub mod migrate;
 mod payload;
+#[cfg(feature = "redis")]
+mod redis_cas;
 #[cfg(feature = "redis")]
 mod redis_store;
 pub mod uri;

@@ -10,10 +10,20 @@
 //! On read, a payload whose `_expire` is a number in the past is refused; one without
 //! `_expire` (e.g. written by cookie-session) is accepted and never expires by payload; a
 //! payload's `_maxAge` replaces the configured `maxAge` for that session.
+//!
+//! Live mode: [`KoaCookies`] shares cookie-mode sessions with a Koa app; [`KoaIds`] plus
+//! `KoaRedisStore` (feature `redis`) share external-store sessions kept by koa-redis.
 
+mod ids;
 mod payload;
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod sealer;
+
+pub use ids::{parse_uuid, KoaIds, UUID_LEN};
+#[cfg(feature = "redis")]
+pub use redis_store::{KoaRedisOptions, KoaRedisStore};
 
 pub use payload::{
     cookie_expires, decode, decode_json, decode_signed, encode, encode_json, MaxAge, Payload,

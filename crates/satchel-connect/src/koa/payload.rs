@@ -151,7 +151,10 @@ pub fn decode_signed(
     Ok((decode(value, now_ms)?, key_index))
 }
 
-fn from_members(members: Vec<(String, String)>, now_ms: i64) -> Result<Payload, PayloadError> {
+pub(super) fn from_members(
+    members: Vec<(String, String)>,
+    now_ms: i64,
+) -> Result<Payload, PayloadError> {
     let mut expire = None;
     let mut max_age = None;
     let mut data = Vec::with_capacity(members.len());

@@ -7,11 +7,7 @@ use std::time::Duration;
 use satchel::{Meta, StoreError, Timestamp};
 
 use crate::connect_redis::StoredSession;
-use crate::data::{ObjectWriter, OrderedData};
-use crate::json;
-
-/// JavaScript's last valid date, in ms: deadlines beyond it are written as "none".
-const MAX_JS_MS: u64 = 8_640_000_000_000_000;
+use crate::redis_cas::extension::{js_deadline, js_ms, millis, owner_in, timestamp, Extension};
 
 /// Our own writes round the TTL up to whole seconds (connect-redis's rule) and reach Redis
 /// a little after `now`, so a key outlives its recorded deadline by up to ~1 s. Only a key
@@ -99,8 +95,8 @@ pub(super) fn write(stored: &mut StoredSession, meta: &Meta, owner_key: Option<&
         created: meta.created_at,
         idle: meta.idle_timeout,
         deadline: meta.idle_deadline,
-        absolute: (meta.absolute_deadline.as_millis() < MAX_JS_MS)
-            .then_some(meta.absolute_deadline),
+        absolute: js_deadline(meta.absolute_deadline),
+        persistent: None,
         owner: if owner_key.is_none() {
             meta.owner.clone()
         } else {
@@ -110,89 +106,10 @@ pub(super) fn write(stored: &mut StoredSession, meta: &Meta, owner_key: Option<&
     stored.set_extension(Some(ext.to_json()));
 }
 
-/// The owner property's value when it is a JSON string.
-pub(super) fn owner_in(data: &OrderedData, key: &str) -> Option<String> {
-    let text = data.get(key)?;
-    text.starts_with('"')
-        .then(|| serde_json::from_str(text).ok())
-        .flatten()
-}
-
-/// `cookie.satchel`: `{"created":ms,"idle":ms,"deadline":ms,"absolute":ms|null[,"owner":s]}`.
-struct Extension {
-    created: Timestamp,
-    idle: Duration,
-    deadline: Timestamp,
-    absolute: Option<Timestamp>,
-    owner: Option<String>,
-}
-
-impl Extension {
-    fn parse(text: &str) -> Result<Self, StoreError> {
-        const BAD: &str = "the record's cookie.satchel member is malformed";
-        let members = json::object_members(text)
-            .ok()
-            .flatten()
-            .ok_or_else(|| StoreError::corrupt(BAD))?;
-        let field = |name: &str| members.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-        let number = |name: &str| -> Result<u64, StoreError> {
-            field(name)
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| StoreError::corrupt(BAD))
-        };
-        let absolute = match field("absolute").map(String::as_str) {
-            None | Some("null") => None,
-            Some(v) => Some(Timestamp::from_millis(
-                v.parse().map_err(|_| StoreError::corrupt(BAD))?,
-            )),
-        };
-        let owner = match field("owner") {
-            None => None,
-            Some(v) => Some(serde_json::from_str(v).map_err(|_| StoreError::corrupt(BAD))?),
-        };
-        Ok(Extension {
-            created: Timestamp::from_millis(number("created")?),
-            idle: Duration::from_millis(number("idle")?),
-            deadline: Timestamp::from_millis(number("deadline")?),
-            absolute,
-            owner,
-        })
-    }
-
-    fn to_json(&self) -> String {
-        let mut out = ObjectWriter::new();
-        out.integer("created", js_ms(self.created));
-        out.integer("idle", millis(self.idle));
-        out.integer("deadline", js_ms(self.deadline));
-        match self.absolute {
-            Some(t) => out.integer("absolute", js_ms(t)),
-            None => out.member("absolute", "null"),
-        }
-        if let Some(owner) = &self.owner {
-            out.string("owner", owner);
-        }
-        out.finish()
-    }
-}
-
-/// A JavaScript time value as a timestamp (before the epoch: the epoch, long expired).
-fn timestamp(ms: i64) -> Timestamp {
-    Timestamp::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-/// A timestamp as a JavaScript time value (capped at JavaScript's last date).
-fn js_ms(t: Timestamp) -> i64 {
-    i64::try_from(t.as_millis().min(MAX_JS_MS)).unwrap_or(i64::MAX)
-}
-
-/// A duration in whole milliseconds (capped like [`js_ms`]).
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis().min(u128::from(MAX_JS_MS))).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::OrderedData;
     use crate::express::CookieInfo;
 
     const NOW: u64 = 1_767_225_600_123;

@@ -5,8 +5,6 @@ mod keys;
 mod meta;
 mod ops;
 mod options;
-mod patch;
-mod redis_io;
 mod view;
 
 use std::sync::Arc;
@@ -17,8 +15,7 @@ pub use options::{ConnectRedisOptions, CookieTemplate};
 
 use crate::express::is_reserved_key;
 
-/// How many compare-and-set rounds one write may lose before it reports a `Conflict`.
-pub const WRITE_ATTEMPTS: usize = 64;
+pub use crate::redis_cas::WRITE_ATTEMPTS;
 
 /// A satchel [`SessionStore`](satchel::SessionStore) over the very records connect-redis
 /// keeps for express-session, so a satchel app and an Express app share sessions live on
@@ -86,14 +83,13 @@ pub struct ConnectRedisStore {
 }
 
 struct Inner {
-    options: ConnectRedisOptions,
-    redis: redis_io::Redis,
+    cas: crate::redis_cas::Cas<ops::Express>,
 }
 
 impl std::fmt::Debug for ConnectRedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectRedisStore")
-            .field("options", &self.inner.options)
+            .field("options", self.options())
             .finish_non_exhaustive()
     }
 }
@@ -112,21 +108,26 @@ impl ConnectRedisStore {
                 "owner_key names a property express-session does not keep (id, cookie, save, …)",
             ));
         }
-        let redis =
-            redis_io::Redis::connect(url, options.connect_timeout, options.command_timeout).await?;
+        let redis = crate::redis_cas::io::Redis::connect(
+            url,
+            options.connect_timeout,
+            options.command_timeout,
+        )
+        .await?;
+        let cas = crate::redis_cas::Cas::new(ops::Express(options), redis);
         Ok(ConnectRedisStore {
-            inner: Arc::new(Inner { options, redis }),
+            inner: Arc::new(Inner { cas }),
         })
     }
 
     /// The options this store was connected with.
     pub fn options(&self) -> &ConnectRedisOptions {
-        &self.inner.options
+        &self.inner.cas.layout.0
     }
 
     /// The Redis key of the record under `key`: the prefix and the raw express-session id
     /// (`sess:<id>`), or the prefix and 64 hex digits for a satchel-native key.
     pub fn redis_key(&self, key: &StoreKey) -> String {
-        keys::redis_key(&self.inner.options.prefix, key)
+        keys::redis_key(&self.options().prefix, key)
     }
 }

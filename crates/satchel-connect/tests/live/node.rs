@@ -1,5 +1,6 @@
-//! Starting the real Express, cookie-session or Koa app (`tests/interop/*.mjs`) for one
-//! test, after `npm ci` from the lock file if its packages are not installed yet.
+//! Starting the real Express, cookie-session, Koa or Koa + koa-redis app
+//! (`tests/interop/*.mjs`) for one test, after `npm ci` from the lock file if its
+//! packages are not installed yet.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -34,7 +35,12 @@ fn missing(what: &str) -> bool {
 
 /// Packages every interop app needs; one missing means `node_modules` predates the lock
 /// file (or is absent), and `npm ci` reinstalls it.
-const REQUIRED_PACKAGES: &[&str] = &["express-session", "cookie-session", "koa-session"];
+const REQUIRED_PACKAGES: &[&str] = &[
+    "express-session",
+    "cookie-session",
+    "koa-session",
+    "koa-redis",
+];
 
 /// Whether every package in [`REQUIRED_PACKAGES`] is installed under `dir`.
 fn installed(dir: &Path) -> bool {
@@ -125,6 +131,16 @@ impl NodeApp {
     /// `node koa-app.mjs 0` (koa-session cookie mode) with the given comma-separated keys.
     pub async fn koa(keys: &str) -> NodeApp {
         Self::start("koa-app.mjs", &[("KEYS", keys)]).await
+    }
+
+    /// `node koa-redis-app.mjs 0` (koa-session with koa-redis as external store) with the
+    /// given comma-separated keys and Redis URL.
+    pub async fn koa_redis(keys: &str, redis_url: &str) -> NodeApp {
+        Self::start(
+            "koa-redis-app.mjs",
+            &[("KEYS", keys), ("REDIS_URL", redis_url)],
+        )
+        .await
     }
 
     /// `node cookie-session-app.mjs 0` (Express + cookie-session, `maxAge` one hour) with

@@ -1,7 +1,8 @@
 //! The satchel side of the live tests: the Node apps' routes, written against satchel,
 //! served in-process on a loopback port: with `ExpressIds` + `ConnectRedisStore` (the
-//! Express app's sessions), with `CookieSessionCookies` (Express's cookie-session) or with
-//! `KoaCookies` (koa-session cookie mode).
+//! Express app's sessions), with `CookieSessionCookies` (Express's cookie-session), with
+//! `KoaCookies` (koa-session cookie mode) or with `KoaIds` + `KoaRedisStore` (koa-session
+//! with koa-redis).
 
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -12,7 +13,7 @@ use satchel::{Engine, SessionConfig, Stateless};
 use satchel_axum::{Error, Session, SessionLayer};
 use satchel_connect::cookie_session::CookieSessionCookies;
 use satchel_connect::keygrip::Keygrip;
-use satchel_connect::koa::KoaCookies;
+use satchel_connect::koa::{KoaCookies, KoaIds, KoaRedisOptions, KoaRedisStore};
 use satchel_connect::{ConnectRedisOptions, ConnectRedisStore, ExpressIds};
 use serde_json::json;
 
@@ -84,6 +85,21 @@ pub async fn start_koa(keys: &[&str]) -> u16 {
         .expect("config");
     let sealer = KoaCookies::new(Keygrip::new(keys.iter().copied()).expect("keys"));
     serve(Engine::stateless(Stateless::new(sealer), config)).await
+}
+
+/// Serves the app with koa-session external-store cookies (`koa.sess` = a UUID signed in
+/// `koa.sess.sig` with `keys`) over koa-redis's records at `redis_url`; returns the port.
+pub async fn start_koa_redis(keys: &[&str], redis_url: &str) -> u16 {
+    let store = KoaRedisStore::connect(redis_url, KoaRedisOptions::default())
+        .await
+        .expect("connect to Redis");
+    let config = SessionConfig::builder()
+        .cookie_name("koa.sess")
+        .dangerous_insecure_cookies()
+        .build()
+        .expect("config");
+    let ids = KoaIds::new(Keygrip::new(keys.iter().copied()).expect("keys"));
+    serve(Engine::with_id_format(store, config, ids)).await
 }
 
 /// The Express cookie-session app's `maxAge` (`cookie-session-app.mjs`'s default).

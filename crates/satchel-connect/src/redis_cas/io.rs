@@ -40,16 +40,16 @@ return 1
 
 /// A value read with what Redis knows about the key's lifetime.
 #[derive(Debug)]
-pub(super) struct Read {
+pub(crate) struct Read {
     /// The stored text, exactly as read (the compare-and-set compares against it).
-    pub(super) text: String,
+    pub(crate) text: String,
     /// When Redis drops the key, by Redis's clock; `None` without a TTL.
-    pub(super) redis_deadline: Option<Timestamp>,
+    pub(crate) redis_deadline: Option<Timestamp>,
 }
 
 /// What the rotate script did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Rotated {
+pub(crate) enum Rotated {
     Done,
     /// The old key no longer holds the value read.
     Raced,
@@ -59,7 +59,7 @@ pub(super) enum Rotated {
 
 /// The connection and the scripts.
 #[derive(Clone)]
-pub(super) struct Redis {
+pub(crate) struct Redis {
     conn: ConnectionManager,
     command_timeout: Duration,
     scripts: std::sync::Arc<[Script; 3]>,
@@ -67,7 +67,7 @@ pub(super) struct Redis {
 
 impl Redis {
     /// Connects to one Redis server (`redis://` or `rediss://`).
-    pub(super) async fn connect(
+    pub(crate) async fn connect(
         url: &str,
         connect_timeout: Duration,
         command_timeout: Duration,
@@ -75,7 +75,7 @@ impl Redis {
         if url.starts_with("redis+") {
             return Err(StoreError::msg(
                 StoreErrorKind::Backend,
-                "ConnectRedisStore connects to one Redis server (redis://host:port), as a connect-redis client does",
+                "this store connects to one Redis server (redis://host:port), as the Node client does",
             ));
         }
         let client = redis::Client::open(url).map_err(map_err)?;
@@ -104,7 +104,7 @@ impl Redis {
     }
 
     /// The value under `key` and its lifetime, or `None`.
-    pub(super) async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
+    pub(crate) async fn read(&self, key: &str) -> Result<Option<Read>, StoreError> {
         let invocation = self.scripts[0].key(key);
         let reply = self.run(&invocation).await?;
         let RValue::Array(parts) = reply else {
@@ -143,7 +143,7 @@ impl Redis {
     }
 
     /// `SET key value NX EX ttl`: whether it was set.
-    pub(super) async fn set_new(
+    pub(crate) async fn set_new(
         &self,
         key: &str,
         value: &str,
@@ -156,7 +156,7 @@ impl Redis {
 
     /// Replaces `read` under `key` with `value` (TTL `ttl` s) if it is still there:
     /// whether it was.
-    pub(super) async fn swap(
+    pub(crate) async fn swap(
         &self,
         key: &str,
         read: &str,
@@ -169,7 +169,7 @@ impl Redis {
     }
 
     /// Moves `read` at `old` to `value` at `new` (see the module table).
-    pub(super) async fn rotate(
+    pub(crate) async fn rotate(
         &self,
         old: &str,
         new: &str,
@@ -187,7 +187,7 @@ impl Redis {
     }
 
     /// `DEL key`.
-    pub(super) async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.send(redis::cmd("DEL").arg(key)).await.map(drop)
     }
 

@@ -1,5 +1,5 @@
-//! Applying a satchel [`Patch`] to an express-session record, in Rust, between the read
-//! and the compare-and-set.
+//! Applying a satchel [`Patch`] to a Node session's properties, in Rust, between the
+//! read and the compare-and-set (shared by the connect-redis and koa-redis layouts).
 //!
 //! The record is changed in place with JavaScript's semantics ([`OrderedData`]): keys the
 //! patch does not name keep their value and position byte for byte (including properties
@@ -8,16 +8,16 @@
 
 use satchel::{Meta, Patch, StoreError, Timestamp};
 
-use super::meta;
-use super::view::unreadable;
-use crate::connect_redis::StoredSession;
+use super::extension::owner_in;
+use super::unreadable;
 use crate::data::OrderedData;
 use crate::json;
 
 /// What applying a patch gave, before anything is written.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Applied {
-    /// `stored` and `meta` now hold the new record.
+pub(crate) enum Applied {
+    /// `data` and `meta` now hold the new record (the caller writes `meta` into the
+    /// layout's fields).
     Changed,
     /// These keys no longer hold what the request read: nothing changed.
     Conflict(Vec<String>),
@@ -33,18 +33,18 @@ pub(super) enum Applied {
 ///
 /// # Errors
 /// `Backend` when a value nests deeper than this crate's JSON reader allows.
-pub(super) fn apply(
-    stored: &mut StoredSession,
+pub(crate) fn apply(
+    stored: &mut OrderedData,
     meta: &mut Meta,
     patch: &Patch,
     owner_key: Option<&str>,
     now: Timestamp,
 ) -> Result<Applied, StoreError> {
-    let conflicts = conflicts(&stored.data, patch);
+    let conflicts = conflicts(stored, patch);
     if !conflicts.is_empty() {
         return Ok(Applied::Conflict(conflicts));
     }
-    let mut data = stored.data.clone();
+    let mut data = stored.clone();
     if patch.clear {
         let keep_owner = patch.owner.is_none();
         data.retain(|k| keep_owner && Some(k) == owner_key);
@@ -70,7 +70,7 @@ pub(super) fn apply(
         }
     }
     if let Some(key) = owner_key {
-        meta.owner = meta::owner_in(&data, key);
+        meta.owner = owner_in(&data, key);
     }
     if patch
         .max_data_bytes
@@ -84,8 +84,7 @@ pub(super) fn apply(
         meta.persistent = expiry.persistent;
     }
     meta.touch(now);
-    stored.data = data;
-    meta::write(stored, meta, owner_key);
+    *stored = data;
     Ok(Applied::Changed)
 }
 
@@ -122,6 +121,18 @@ mod tests {
     use satchel::Value;
 
     use super::*;
+    use crate::connect_redis::StoredSession;
+
+    /// The patch applied to a record's properties.
+    fn apply(
+        s: &mut StoredSession,
+        m: &mut Meta,
+        p: &Patch,
+        owner_key: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Applied, StoreError> {
+        super::apply(&mut s.data, m, p, owner_key, now)
+    }
 
     const NOW: Timestamp = Timestamp::from_millis(1_767_225_600_123);
 
@@ -228,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_move_and_land_in_the_cookie() {
+    fn deadlines_move() {
         let (mut s, mut m) = express(RECORD);
         m.persistent = true;
         let later = NOW.saturating_add(Duration::from_secs(30));
@@ -237,8 +248,5 @@ mod tests {
             m.idle_deadline,
             later.saturating_add(Duration::from_secs(60))
         );
-        let expires = s.cookie.expires.and_then(|ms| u64::try_from(ms).ok());
-        assert_eq!(expires, Some(m.idle_deadline.as_millis()));
-        assert_eq!(s.cookie.original_max_age, Some(60_000));
     }
 }
