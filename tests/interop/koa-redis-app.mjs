@@ -18,6 +18,7 @@
 import Koa from 'koa';
 import session from 'koa-session';
 import redisStore from 'koa-redis';
+import { serve } from './koa-routes.mjs';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 const maxAgeEnv = process.env.MAX_AGE_MS ?? '3600000';
@@ -29,49 +30,4 @@ const app = new Koa();
 app.keys = (process.env.KEYS ?? 'key1,key2').split(',');
 app.use(session(options, app));
 
-const routes = {
-  'POST /login': (ctx) => {
-    const user = ctx.query.user;
-    if (typeof user !== 'string' || user === '') {
-      ctx.status = 400;
-      ctx.body = { error: 'user query parameter required' };
-      return;
-    }
-    ctx.session = { user };
-    ctx.body = { user };
-  },
-  'POST /incr': (ctx) => {
-    ctx.session.n = (ctx.session.n ?? 0) + 1;
-    ctx.body = { n: ctx.session.n };
-  },
-  'GET /whoami': (ctx) => {
-    if (!ctx.session.user) {
-      ctx.status = 401;
-      ctx.body = { error: 'not logged in' };
-      return;
-    }
-    ctx.body = { user: ctx.session.user, n: ctx.session.n ?? 0 };
-  },
-  'POST /logout': (ctx) => {
-    ctx.session = null;
-    ctx.body = { ok: true };
-  },
-};
-
-app.use((ctx) => {
-  const route = routes[`${ctx.method} ${ctx.path}`];
-  if (route) route(ctx);
-  else ctx.status = 404;
-});
-
-const server = app.listen(port, '127.0.0.1', () => {
-  console.log(`listening ${server.address().port}`);
-});
-
-function shutdown() {
-  store.client.disconnect();
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serve(app, port, () => store.client.disconnect());

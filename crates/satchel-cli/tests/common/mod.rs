@@ -94,6 +94,30 @@ pub fn request(
     path: &str,
     cookie: Option<&str>,
 ) -> (u16, Option<String>, String) {
+    let (status, cookies, body) = exchange(addr, method, path, cookie);
+    (status, cookies.into_iter().next(), body)
+}
+
+/// As [`request`], with every `Set-Cookie` pair joined into the `Cookie` header a browser
+/// would send next (empty when none).
+pub fn request_jar(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> (u16, String, String) {
+    let (status, cookies, body) = exchange(addr, method, path, cookie);
+    (status, cookies.join("; "), body)
+}
+
+/// Sends one HTTP/1.1 request and reads the whole response: (status, every `Set-Cookie`
+/// as `name=value`, body).
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> (u16, Vec<String>, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -114,48 +138,15 @@ pub fn request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status");
-    let set_cookie = set_cookies(head).into_iter().next();
-    (status, set_cookie, body.to_owned())
-}
-
-/// Every `Set-Cookie` of a response head, as `name=value` pairs, in order.
-pub fn set_cookies(head: &str) -> Vec<String> {
-    head.lines()
+    let cookies = head
+        .lines()
         .filter_map(|l| {
             let (name, value) = l.split_once(':')?;
             name.eq_ignore_ascii_case("set-cookie")
                 .then(|| value.trim().split(';').next().unwrap_or("").to_owned())
         })
-        .collect()
-}
-
-/// As [`request`], with every `Set-Cookie` pair joined into the `Cookie` header a browser
-/// would send next (empty when none).
-pub fn request_jar(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let header = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{header}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP response");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    (status, set_cookies(head).join("; "), body.to_owned())
+        .collect();
+    (status, cookies, body.to_owned())
 }
 
 pub fn n_of(body: &str) -> i64 {
