@@ -27,43 +27,22 @@ impl Harness for Redis {
     }
 }
 
-/// `satchel::conformance_tests!` with a skip (or, under CI, a failure) when the URL
-/// variable is not set; the list mirrors the one in `satchel::conformance_tests!`.
-macro_rules! conformance {
-    ($module:ident, $var:literal) => {
-        mod $module {
-            use super::*;
-            conformance!(@each $var;
-                create_then_load_round_trips,
-                create_never_overwrites,
-                apply_merges_named_keys_only,
-                apply_refuses_stale_reads,
-                apply_enforces_the_size_limit,
-                expired_records_are_absent,
-                touch_extends_idle_only,
-                no_resurrection_after_delete,
-                concurrent_different_keys_all_survive,
-                concurrent_increments_lose_nothing,
-                rotate_moves_the_record,
-                owner_index_lists_and_revokes,
-                purge_removes_only_expired,
-                corrupt_records_are_errors,
-                awkward_keys_and_values_round_trip,
-            );
-        }
-    };
-    (@each $var:literal; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                if common::url($var).is_none() {
-                    return;
-                }
-                satchel::conformance::$name(&Redis($var)).await;
-            }
-        )*
-    };
+/// The harness for `var`'s Redis, or `None` (a loud skip; a failure under `CI=true`)
+/// when the variable is not set.
+async fn on(var: &'static str) -> Option<Redis> {
+    common::url(var).map(|_| Redis(var))
 }
 
-conformance!(standalone, "SATCHEL_REDIS_URL");
-conformance!(cluster, "SATCHEL_REDIS_CLUSTER_URL");
+mod standalone {
+    async fn setup(_check: &str) -> Option<super::Redis> {
+        super::on("SATCHEL_REDIS_URL").await
+    }
+    satchel::conformance_tests!(setup = setup);
+}
+
+mod cluster {
+    async fn setup(_check: &str) -> Option<super::Redis> {
+        super::on("SATCHEL_REDIS_CLUSTER_URL").await
+    }
+    satchel::conformance_tests!(setup = setup);
+}
