@@ -1,6 +1,6 @@
-//! `satchel demo --compat express|koa`: usage errors, and the demo speaking koa-session's
-//! cookie format (the Express mode is exercised live against a real Express app in
-//! satchel-connect's `live_express` test; here it only has to start and answer).
+//! `satchel demo --compat express|koa`: usage errors, the demo speaking koa-session's
+//! cookie format, and express-session's signed `connect.sid` over Redis (the sessions'
+//! exchange with a real Express app is satchel-connect's `live_express` test).
 
 mod common;
 
@@ -62,4 +62,57 @@ fn koa_mode_reads_and_writes_koa_session_cookies() {
     let (status, _, body) = request_jar(addr, "GET", "/api/whoami", Some(&jar));
     assert_eq!(status, 200);
     assert!(body.contains("\"n\":1"), "{body}");
+}
+
+/// The Redis URL the express test uses; `None` (a loud skip) without one, a failure
+/// under `CI=true`.
+fn redis_url() -> Option<String> {
+    match std::env::var("SATCHEL_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("SATCHEL_REDIS_URL is not set: run scripts/test")
+        }
+        _ => {
+            eprintln!("\n!!!!!!!!!! SKIPPED: SATCHEL_REDIS_URL is not set (run scripts/test)\n");
+            None
+        }
+    }
+}
+
+#[test]
+fn express_mode_speaks_connect_sid_and_keeps_sessions_in_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = TempDir::new();
+    let args = [
+        "--compat",
+        "express",
+        "--secret",
+        "keyboard cat",
+        "--store",
+        url.as_str(),
+    ];
+    let addr = free_port();
+    let demo = start_with(addr, &args, &[], &dir.0.join("first.log"));
+    let (status, jar, body) = request_jar(addr, "POST", "/api/counter", None);
+    assert_eq!(status, 200, "{body}");
+    let value = jar
+        .strip_prefix("connect.sid=")
+        .unwrap_or_else(|| panic!("an express-session cookie: {jar}"));
+    // Exactly what express-session would accept with the same secret.
+    let decoded = satchel_connect::express::decode_cookie_value(value);
+    let sid = satchel_connect::express::unsign_cookie_value(&decoded, &["keyboard cat"])
+        .expect("signed with the secret");
+    assert_eq!(sid.len(), 32, "{sid}");
+    drop(demo);
+
+    // A new process on the same Redis still sees it; logout deletes it.
+    let addr = free_port();
+    let _demo = start_with(addr, &args, &[], &dir.0.join("second.log"));
+    let (status, _, body) = request_jar(addr, "POST", "/api/counter", Some(&jar));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"n\":2"), "{body}");
+    let (status, _, _) = request_jar(addr, "POST", "/api/logout", Some(&jar));
+    assert_eq!(status, 200);
+    let (_, _, body) = request_jar(addr, "GET", "/api/whoami", Some(&jar));
+    assert!(body.contains("\"n\":0"), "logged out: {body}");
 }
