@@ -46,8 +46,66 @@ impl Invalid {
     }
 }
 
+/// One of our cookies found in the request.
+enum Ours<'h> {
+    /// `name` (chunk 0) or, for chunked scans, `name.N` (chunk N): its value.
+    Chunk(u8, &'h [u8]),
+    /// `name` + the companion suffix: its value.
+    Companion(&'h [u8]),
+}
+
+/// Scans the `Cookie` header values for our cookies and hands each to `found`, so both
+/// parsers share one scan. `chunked` also recognises `name.1` … `name.9`.
+///
+/// memchr finds the `;` separators with SIMD; a pair is ours only if it starts with the
+/// name, so other cookies' values are never scanned byte by byte.
+fn scan<'a, I>(
+    headers: I,
+    config: &SessionConfig,
+    chunked: bool,
+    companion_suffix: Option<&str>,
+    mut found: impl FnMut(Ours<'a>),
+) -> Result<(), Invalid>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let name = config.cookie_name.as_bytes();
+    let suffix = companion_suffix.map(str::as_bytes);
+    let mut total = 0usize;
+    for header in headers {
+        total = total.saturating_add(header.len());
+        if total > config.max_cookie_header_bytes {
+            return Err(Invalid::Oversized);
+        }
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b';', header).chain(std::iter::once(header.len()));
+        for end in ends {
+            let pair = trim_start(&header[start..end]);
+            start = end + 1;
+            let Some(rest) = pair.strip_prefix(name) else {
+                continue;
+            };
+            let value = |r: &'a [u8]| trim_start(r).strip_prefix(b"=").map(trim);
+            if let Some(v) = suffix.and_then(|s| rest.strip_prefix(s)).and_then(value) {
+                found(Ours::Companion(v));
+                continue;
+            }
+            let (index, rest) = match rest {
+                [b'.', d @ b'1'..=b'9', rest @ ..] if chunked => (d - b'0', rest),
+                _ => (0, rest),
+            };
+            // No `=` right after: another cookie whose name merely starts with ours.
+            if let Some(v) = value(rest) {
+                found(Ours::Chunk(index, v));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Finds the session cookie in the request's `Cookie` header values; `decode` turns its
-/// value into an id (satchel's own format, or an engine's [`crate::IdFormat`]).
+/// value (and the companion cookie's, for formats that have one) into an id (satchel's
+/// own format, or an engine's [`crate::IdFormat`]).
 pub(crate) fn parse<'a, I>(
     headers: I,
     config: &SessionConfig,
@@ -57,43 +115,19 @@ pub(crate) fn parse<'a, I>(
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
-    let name = config.cookie_name.as_bytes();
-    let mut total = 0usize;
     let mut found: Option<&[u8]> = None;
     let mut companion: Option<&[u8]> = None;
-    let suffix = companion_suffix.map(str::as_bytes);
     let mut duplicate = false;
-    for header in headers {
-        total = total.saturating_add(header.len());
-        if total > config.max_cookie_header_bytes {
-            return Incoming::Invalid(Invalid::Oversized);
-        }
-        // memchr finds the `;` separators with SIMD; a pair is ours only if it starts with
-        // the name, so other cookies' values are never scanned byte by byte.
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b';', header).chain(std::iter::once(header.len()));
-        for end in ends {
-            let pair = trim_start(&header[start..end]);
-            start = end + 1;
-            let Some(rest) = pair.strip_prefix(name) else {
-                continue;
-            };
-            if let Some(value) = suffix
-                .and_then(|s| rest.strip_prefix(s))
-                .and_then(|r| trim_start(r).strip_prefix(b"="))
-            {
-                duplicate |= companion.is_some();
-                companion = Some(trim(value));
-                continue;
-            }
-            let Some(value) = trim_start(rest).strip_prefix(b"=") else {
-                continue; // a longer name that merely starts with ours
-            };
-            if found.is_some() {
-                duplicate = true;
-            }
-            found = Some(trim(value));
-        }
+    let scanned = scan(headers, config, false, companion_suffix, |ours| {
+        let slot = match ours {
+            Ours::Chunk(_, v) => (&mut found, v),
+            Ours::Companion(v) => (&mut companion, v),
+        };
+        duplicate |= slot.0.is_some();
+        *slot.0 = Some(slot.1);
+    });
+    if let Err(why) = scanned {
+        return Incoming::Invalid(why);
     }
     match found {
         None => Incoming::Absent,
@@ -156,12 +190,42 @@ pub(crate) fn set_cookie(
     value: String,
     max_age: Option<Duration>,
 ) -> String {
-    let mut b = builder(config, value);
+    set_cookie_named(config, config.cookie_name.as_str(), value, max_age)
+}
+
+/// `Set-Cookie` for cookie `name` with the session cookie's attributes.
+fn set_cookie_named<'a>(
+    config: &'a SessionConfig,
+    name: impl Into<std::borrow::Cow<'a, str>>,
+    value: String,
+    max_age: Option<Duration>,
+) -> String {
+    let mut b = builder_named(config, name, value);
     if let Some(age) = max_age {
         let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
         b = b.max_age(cookie::time::Duration::seconds(secs));
     }
     b.build().to_string()
+}
+
+/// The name of the companion cookie (`name` + `suffix`, e.g. `koa.sess.sig`).
+fn companion_name(config: &SessionConfig, suffix: &str) -> String {
+    format!("{}{suffix}", config.cookie_name)
+}
+
+/// `Set-Cookie` for the companion cookie, with the session cookie's attributes.
+pub(crate) fn companion_cookie(
+    config: &SessionConfig,
+    suffix: &str,
+    value: String,
+    max_age: Option<Duration>,
+) -> String {
+    set_cookie_named(config, companion_name(config, suffix), value, max_age)
+}
+
+/// The removal of the companion cookie.
+pub(crate) fn companion_removal(config: &SessionConfig, suffix: &str) -> String {
+    removal_named(config, companion_name(config, suffix))
 }
 
 /// The `Set-Cookie` value that removes the session cookie: same name, path, domain and
@@ -222,54 +286,27 @@ pub(crate) fn parse_sealed<'a, I>(
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
-    let name = config.cookie_name.as_bytes();
-    let mut total = 0usize;
     let mut chunks: [Option<&[u8]>; MAX_CHUNKS as usize] = [None; MAX_CHUNKS as usize];
     let mut seen = 0u8;
     let mut invalid = None;
     let mut companion: Option<&[u8]> = None;
-    let suffix = companion_suffix.map(str::as_bytes);
-    for header in headers {
-        total = total.saturating_add(header.len());
-        if total > config.max_cookie_header_bytes {
-            return IncomingSealed::Invalid(Invalid::Oversized, max_chunks);
-        }
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b';', header).chain(std::iter::once(header.len()));
-        for end in ends {
-            let pair = trim_start(&header[start..end]);
-            start = end + 1;
-            let Some(rest) = pair.strip_prefix(name) else {
-                continue;
-            };
-            if let Some(value) = suffix
-                .and_then(|s| rest.strip_prefix(s))
-                .and_then(|r| trim_start(r).strip_prefix(b"="))
-            {
-                if companion.is_some() {
-                    invalid = Some(Invalid::Duplicate);
-                }
-                companion = Some(trim(value));
-                continue;
+    let scanned = scan(headers, config, true, companion_suffix, |ours| match ours {
+        Ours::Companion(v) => {
+            if companion.replace(v).is_some() {
+                invalid = Some(Invalid::Duplicate);
             }
-            let (index, rest) = match rest {
-                [b'.', d @ b'1'..=b'9', rest @ ..] => (d - b'0', rest),
-                _ => (0, rest),
-            };
-            let Some(value) = trim_start(rest).strip_prefix(b"=") else {
-                continue; // another cookie whose name merely starts with ours
-            };
+        }
+        Ours::Chunk(index, v) => {
             seen = seen.max(index + 1);
             if index >= max_chunks {
                 invalid.get_or_insert(Invalid::Malformed);
-                continue;
-            }
-            let slot = &mut chunks[usize::from(index)];
-            if slot.is_some() {
+            } else if chunks[usize::from(index)].replace(v).is_some() {
                 invalid = Some(Invalid::Duplicate);
             }
-            *slot = Some(trim(value));
         }
+    });
+    if let Err(why) = scanned {
+        return IncomingSealed::Invalid(why, max_chunks);
     }
     if seen == 0 {
         return IncomingSealed::Absent;
@@ -319,20 +356,15 @@ pub(crate) fn sealed_cookies(
             Ok(s) => s.to_owned(),
             Err(_) => String::from_utf8_lossy(piece).into_owned(),
         };
-        let mut b = builder_named(config, chunk_name(config, index), piece);
-        if let Some(age) = max_age {
-            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
-            b = b.max_age(cookie::time::Duration::seconds(secs));
-        }
-        out.push(b.build().to_string());
+        out.push(set_cookie_named(
+            config,
+            chunk_name(config, index),
+            piece,
+            max_age,
+        ));
     }
     if let Some((suffix, value)) = companion {
-        let mut b = builder_named(config, format!("{}{suffix}", config.cookie_name), value);
-        if let Some(age) = max_age {
-            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
-            b = b.max_age(cookie::time::Duration::seconds(secs));
-        }
-        out.push(b.build().to_string());
+        out.push(companion_cookie(config, suffix, value, max_age));
     }
     for index in u8::try_from(count).unwrap_or(MAX_CHUNKS)..chunks_in {
         out.push(removal_named(config, chunk_name(config, index)));
@@ -348,9 +380,7 @@ pub(crate) fn sealed_removals(
 ) -> Vec<String> {
     (0..chunks.max(1))
         .map(|index| removal_named(config, chunk_name(config, index)))
-        .chain(
-            companion_suffix.map(|s| removal_named(config, format!("{}{s}", config.cookie_name))),
-        )
+        .chain(companion_suffix.map(|s| companion_removal(config, s)))
         .collect()
 }
 

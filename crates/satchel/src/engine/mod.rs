@@ -273,8 +273,7 @@ impl Engine {
             CookieOut::Remove => {
                 let suffix = self.0.ids.as_ref().and_then(|f| f.companion_suffix());
                 if let Some(suffix) = suffix {
-                    extra_set_cookies = cookie::sealed_removals(&self.0.config, 0, Some(suffix));
-                    extra_set_cookies.remove(0);
+                    extra_set_cookies.push(cookie::companion_removal(&self.0.config, suffix));
                 }
                 Some(cookie::removal_cookie(&self.0.config))
             }
@@ -653,20 +652,16 @@ impl Engine {
             return CookieOut::Set(cookie::set_cookie(&self.0.config, id.encode(), max_age));
         };
         let value = format.encode(id);
-        let companion = format.companion_suffix().map(|suffix| {
-            let signed = format
-                .companion(&self.0.config.cookie_name, &value)
-                .unwrap_or_default();
-            (suffix, signed)
-        });
-        match companion {
-            None => CookieOut::Set(cookie::set_cookie(&self.0.config, value, max_age)),
-            // Same attributes for both; one chunk is all an id ever needs.
-            Some(companion) => CookieOut::Many(
-                cookie::sealed_cookies(&self.0.config, &value, max_age, 1, 0, Some(companion))
-                    .unwrap_or_default(),
-            ),
-        }
+        let Some(suffix) = format.companion_suffix() else {
+            return CookieOut::Set(cookie::set_cookie(&self.0.config, value, max_age));
+        };
+        let signed = format
+            .companion(&self.0.config.cookie_name, &value)
+            .unwrap_or_default();
+        CookieOut::Many(vec![
+            cookie::set_cookie(&self.0.config, value, max_age),
+            cookie::companion_cookie(&self.0.config, suffix, signed, max_age),
+        ])
     }
 
     /// The live sessions bound to `owner`.
