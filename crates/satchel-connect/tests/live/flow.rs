@@ -1,0 +1,55 @@
+//! The scripted steps every live test shares, so the four Node modes are checked the
+//! same way.
+
+use serde_json::json;
+
+use super::http::{Response, User};
+
+/// `user` (logged in as `owner` on Node) increments twice on Rust (`on_rust_write` sees
+/// each response), Node reads `n = 2`, increments once itself, and Rust reads `n = 3`.
+pub async fn counter_goes_both_ways(
+    user: &mut User,
+    node: u16,
+    rust: u16,
+    owner: &str,
+    on_rust_write: impl Fn(&Response),
+) {
+    for n in 1..=2 {
+        let res = user.send(rust, "POST", "/incr").await;
+        assert_eq!(
+            (res.status, res.json()),
+            (200, json!({"n": n})),
+            "Rust /incr"
+        );
+        on_rust_write(&res);
+    }
+    let res = user.send(node, "GET", "/whoami").await;
+    assert_eq!(
+        (res.status, res.json()),
+        (200, json!({"user": owner, "n": 2})),
+        "Node reads Rust's writes"
+    );
+    let res = user.send(node, "POST", "/incr").await;
+    assert_eq!((res.status, res.json()), (200, json!({"n": 3})));
+    let res = user.send(rust, "GET", "/whoami").await;
+    assert_eq!(
+        (res.status, res.json()),
+        (200, json!({"user": owner, "n": 3})),
+        "Rust reads Node's writes"
+    );
+}
+
+/// A copy of `user` whose cookie `name` has one character changed (its seventh).
+pub fn tampered(user: &User, name: &str) -> User {
+    let mut forged = User {
+        jar: user.jar.clone(),
+    };
+    let value = forged.jar.get_mut(name).expect("the cookie to tamper with");
+    let c = if value.as_bytes()[6] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    value.replace_range(6..7, c);
+    forged
+}
