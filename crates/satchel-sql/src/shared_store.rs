@@ -1,4 +1,5 @@
-//! The `SessionStore` implementation shared by the PostgreSQL and SQLite stores.
+//! The `SessionStore` implementation shared by the PostgreSQL and SQLite stores, and the
+//! parts of it the MySQL/MariaDB store shares too.
 //!
 //! Both backends keep the statements that differ in their own `sql.rs` and their own
 //! `run_apply`; the calls around them (bind order, row decoding, timeouts, error mapping)
@@ -8,21 +9,7 @@
 /// Implements `PurgeBatch` for the backend's `Inner` and `SessionStore` for `$store`.
 macro_rules! shared_session_store {
     ($store:ty) => {
-        impl PurgeBatch for Inner {
-            async fn purge_batch(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-                bounded(self.options.operation_timeout(), async {
-                    let done = sqlx::query(&self.sql.purge)
-                        .bind(codec::purge_bound(now))
-                        .bind(ms(now))
-                        .bind(codec::limit(limit))
-                        .execute(&self.pool)
-                        .await
-                        .map_err(store_error)?;
-                    Ok(done.rows_affected())
-                })
-                .await
-            }
-        }
+        $crate::shared_store::shared_purge_batch!();
 
         impl SessionStore for $store {
             async fn load(
@@ -78,44 +65,7 @@ macro_rules! shared_session_store {
                 .await
             }
 
-            async fn apply(
-                &self,
-                key: &StoreKey,
-                patch: &Patch,
-                now: Timestamp,
-            ) -> Result<WriteOutcome, StoreError> {
-                bounded(
-                    self.inner.options.operation_timeout(),
-                    self.run_apply(key, None, patch, now),
-                )
-                .await
-            }
-
-            async fn rotate(
-                &self,
-                old: &StoreKey,
-                new: &StoreKey,
-                patch: &Patch,
-                now: Timestamp,
-            ) -> Result<WriteOutcome, StoreError> {
-                bounded(
-                    self.inner.options.operation_timeout(),
-                    self.run_apply(old, Some(new), patch, now),
-                )
-                .await
-            }
-
-            async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-                bounded(self.inner.options.operation_timeout(), async {
-                    sqlx::query(&self.inner.sql.delete)
-                        .bind(key_bytes(key))
-                        .execute(&self.inner.pool)
-                        .await
-                        .map_err(store_error)?;
-                    Ok(())
-                })
-                .await
-            }
+            $crate::shared_store::shared_write_methods!();
 
             async fn touch(
                 &self,
@@ -139,10 +89,6 @@ macro_rules! shared_session_store {
                     .map_err(store_error)
                 })
                 .await
-            }
-
-            fn capabilities(&self) -> Capabilities {
-                Capabilities::ALL
             }
 
             async fn sessions_of(
@@ -188,12 +134,88 @@ macro_rules! shared_session_store {
                 })
                 .await
             }
-
-            async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-                self.inner.purge_batch(now, limit).await
-            }
         }
     };
 }
 
 pub(crate) use shared_session_store;
+
+/// Implements `PurgeBatch` for the backend's `Inner`: one bounded `DELETE … LIMIT` on the
+/// expiry index, the same statement shape on every backend.
+macro_rules! shared_purge_batch {
+    () => {
+        impl PurgeBatch for Inner {
+            async fn purge_batch(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+                bounded(self.options.operation_timeout(), async {
+                    let done = sqlx::query(&self.sql.purge)
+                        .bind(codec::purge_bound(now))
+                        .bind(ms(now))
+                        .bind(codec::limit(limit))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(store_error)?;
+                    Ok(done.rows_affected())
+                })
+                .await
+            }
+        }
+    };
+}
+
+pub(crate) use shared_purge_batch;
+
+/// The `SessionStore` methods whose calls are the same on every backend (`apply` and
+/// `rotate` go through the backend's own `run_apply`), expanded inside each backend's
+/// `impl SessionStore`.
+macro_rules! shared_write_methods {
+    () => {
+        async fn apply(
+            &self,
+            key: &StoreKey,
+            patch: &Patch,
+            now: Timestamp,
+        ) -> Result<WriteOutcome, StoreError> {
+            bounded(
+                self.inner.options.operation_timeout(),
+                self.run_apply(key, None, patch, now),
+            )
+            .await
+        }
+
+        async fn rotate(
+            &self,
+            old: &StoreKey,
+            new: &StoreKey,
+            patch: &Patch,
+            now: Timestamp,
+        ) -> Result<WriteOutcome, StoreError> {
+            bounded(
+                self.inner.options.operation_timeout(),
+                self.run_apply(old, Some(new), patch, now),
+            )
+            .await
+        }
+
+        async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+            bounded(self.inner.options.operation_timeout(), async {
+                sqlx::query(&self.inner.sql.delete)
+                    .bind(key_bytes(key))
+                    .execute(&self.inner.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(())
+            })
+            .await
+        }
+
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::ALL
+        }
+
+        async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+            self.inner.purge_batch(now, limit).await
+        }
+    };
+}
+
+pub(crate) use shared_write_methods;

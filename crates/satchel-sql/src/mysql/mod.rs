@@ -319,21 +319,7 @@ fn decode_row(row: &MySqlRow) -> Result<Row, sqlx::Error> {
     })
 }
 
-impl PurgeBatch for Inner {
-    async fn purge_batch(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        bounded(self.options.operation_timeout(), async {
-            let done = sqlx::query(&self.sql.purge)
-                .bind(codec::purge_bound(now))
-                .bind(ms(now))
-                .bind(codec::limit(limit))
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?;
-            Ok(done.rows_affected())
-        })
-        .await
-    }
-}
+crate::shared_store::shared_purge_batch!();
 
 impl SessionStore for MySqlStore {
     async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
@@ -393,44 +379,7 @@ impl SessionStore for MySqlStore {
         .await
     }
 
-    async fn apply(
-        &self,
-        key: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        bounded(
-            self.inner.options.operation_timeout(),
-            self.run_apply(key, None, patch, now),
-        )
-        .await
-    }
-
-    async fn rotate(
-        &self,
-        old: &StoreKey,
-        new: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        bounded(
-            self.inner.options.operation_timeout(),
-            self.run_apply(old, Some(new), patch, now),
-        )
-        .await
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        bounded(self.inner.options.operation_timeout(), async {
-            sqlx::query(&self.inner.sql.delete)
-                .bind(key_bytes(key))
-                .execute(&self.inner.pool)
-                .await
-                .map_err(store_error)?;
-            Ok(())
-        })
-        .await
-    }
+    crate::shared_store::shared_write_methods!();
 
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
         bounded(self.inner.options.operation_timeout(), async {
@@ -459,10 +408,6 @@ impl SessionStore for MySqlStore {
             }))
         })
         .await
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
     }
 
     async fn sessions_of(
@@ -506,9 +451,5 @@ impl SessionStore for MySqlStore {
             Ok(done.rows_affected())
         })
         .await
-    }
-
-    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        self.inner.purge_batch(now, limit).await
     }
 }
