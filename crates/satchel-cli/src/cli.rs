@@ -36,7 +36,9 @@ pub(crate) struct DemoArgs {
     pub(crate) listen: SocketAddr,
     /// Where sessions live: an SQLite file in the current directory by default (survives
     /// restarts; the table is created on start), `memory:` (lost on restart),
-    /// `sqlite://FILE?mode=rwc`, `postgres://USER@HOST/DB` or `mysql://USER@HOST/DB`.
+    /// `sqlite://FILE?mode=rwc`, `postgres://USER@HOST/DB`, `mysql://USER@HOST/DB`,
+    /// `redis://HOST:PORT`, `redis+cluster://H:P,H:P`, `redis+sentinel://H:P/SERVICE`, or
+    /// `cookie:` (sealed cookies, secret from SATCHEL_SECRET).
     #[arg(long, default_value = DEFAULT_STORE)]
     pub(crate) store: String,
     /// The cookie's `Secure` attribute. `auto`: off when listening on a loopback address
