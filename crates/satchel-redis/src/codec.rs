@@ -90,6 +90,13 @@ pub(crate) fn decode_record(reply: &RValue) -> Result<Option<Record>, StoreError
                     _ => None,
                 }
             }
+            // The data size, kept for the scripts' size check; the load recomputes nothing
+            // from it, but a value that is not a number means the hash is not ours.
+            b"z" => {
+                if parse_u64(value).is_none() {
+                    return Err(StoreError::corrupt("malformed session size field"));
+                }
+            }
             b"o" => {
                 o = Some(
                     String::from_utf8(value.to_vec())
@@ -348,7 +355,12 @@ mod tests {
     #[test]
     fn decodes_a_record() {
         let mut fields = META.to_vec();
-        fields.extend([(".", "\"empty key\""), (".n", "42"), ("o", "alice")]);
+        fields.extend([
+            (".", "\"empty key\""),
+            (".n", "42"),
+            ("o", "alice"),
+            ("z", "15"),
+        ]);
         let r = decode_record(&hash(&fields)).expect("ok").expect("some");
         assert_eq!(r.data.len(), 2);
         assert_eq!(r.data.get("").map(Value::get), Some("\"empty key\""));
@@ -369,6 +381,11 @@ mod tests {
                 ("p", "0"),
             ]),
             hash(&[("garbage", "x")]),
+            hash(&{
+                let mut f = META.to_vec();
+                f.push(("z", "many"));
+                f
+            }),
             hash(&[("v", "1")]),
             hash(&[
                 ("v", "1"),
