@@ -92,15 +92,13 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
         Ok(())
     })?;
     let options = options()?;
-    // The same server-side statement timeout `PostgresStore::connect_with` sets.
-    let connect = PgConnectOptions::from_str(&url)?.options([("statement_timeout", "5000")]);
+    // Fails here, not in the factory below, if the URL is malformed.
+    PgConnectOptions::from_str(&url)?;
     spawn_axum(VARIANT.name, opts, move || {
-        // Built on the server's runtime: the pool's connections and the cleanup task live there.
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy_with(connect);
-        let store = PostgresStore::from_pool(pool, options);
+        // Built on the server's runtime: the pool's connections and the cleanup task live
+        // there. The store's own pool settings (size from `options`), as an application
+        // using `PostgresStore::connect_with` gets them.
+        let store = PostgresStore::connect_lazy_with(&url, options).expect("the URL parsed above");
         super::satchel_memory::router(store, config)
     })
 }

@@ -23,7 +23,7 @@ use satchel::{
     Capabilities, Expires, Patch, Record, SessionInfo, SessionStore, StoreError, StoreErrorKind,
     StoreKey, Timestamp, WriteOutcome,
 };
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlRow};
 use sqlx::Row as _;
 
 use crate::cleanup::{self, CleanupGuard, CleanupHandle, PurgeBatch};
@@ -86,9 +86,8 @@ impl MySqlStore {
         let connect = MySqlConnectOptions::from_str(url)
             .map_err(|e| StoreError::new(StoreErrorKind::Backend, e))?;
         let timeout = options.statement_timeout;
-        let pool = MySqlPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
+        let pool = options
+            .pool_options::<sqlx::MySql>()
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // Our own numbers, not input: formatting them into SET is safe.

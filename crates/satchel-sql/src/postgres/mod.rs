@@ -22,7 +22,7 @@ use satchel::{
     Capabilities, Expires, Patch, Record, SessionInfo, SessionStore, StoreError, StoreErrorKind,
     StoreKey, Timestamp, WriteOutcome,
 };
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
 use sqlx::Row as _;
 
 use crate::cleanup::{self, CleanupGuard, CleanupHandle, PurgeBatch};
@@ -80,20 +80,37 @@ impl PostgresStore {
     /// # Errors
     /// A malformed URL, or the server cannot be reached within the acquire timeout.
     pub async fn connect_with(url: &str, options: SqlOptions) -> Result<Self, StoreError> {
-        let connect = PgConnectOptions::from_str(url)
+        let pool = options
+            .pool_options()
+            .connect_with(Self::connect_options(url, &options)?)
+            .await
+            .map_err(store_error)?;
+        Ok(Self::from_pool(pool, options))
+    }
+
+    /// Like [`PostgresStore::connect_with`] without connecting now: the pool opens its
+    /// connections on first use, so this needs no `.await` (but, with cleanup on, a tokio
+    /// runtime). Useful where the store is built synchronously, e.g. in a router factory.
+    ///
+    /// # Errors
+    /// A malformed URL.
+    pub fn connect_lazy_with(url: &str, options: SqlOptions) -> Result<Self, StoreError> {
+        let pool = options
+            .pool_options()
+            .connect_lazy_with(Self::connect_options(url, &options)?);
+        Ok(Self::from_pool(pool, options))
+    }
+
+    /// The URL's connection options plus ours: an application name and the server-side
+    /// `statement_timeout`.
+    fn connect_options(url: &str, options: &SqlOptions) -> Result<PgConnectOptions, StoreError> {
+        Ok(PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::new(StoreErrorKind::Backend, e))?
             .application_name("satchel")
             .options([(
                 "statement_timeout",
                 options.statement_timeout.as_millis().to_string(),
-            )]);
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(store_error)?;
-        Ok(Self::from_pool(pool, options))
+            )]))
     }
 
     /// A store on an existing pool (its timeouts are then the pool's: give it an acquire

@@ -22,8 +22,7 @@ use satchel::{
     StoreKey, Timestamp, WriteOutcome,
 };
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 use sqlx::Row as _;
 
@@ -92,15 +91,15 @@ impl SqliteStore {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
         }
-        let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
-        pool = if memory {
+        let pool = options.pool_options::<sqlx::Sqlite>();
+        let pool = if memory {
             // The database dies with its last connection: keep exactly one, forever.
             pool.max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            pool.max_connections(options.max_connections)
+            pool
         };
         let pool = pool.connect_with(connect).await.map_err(store_error)?;
         Ok(Self::from_pool(pool, options))
