@@ -293,6 +293,48 @@ async fn a_blocked_statement_times_out() {
     ));
 }
 
+/// The pool pings a connection only after it sat idle (`with_ping_after_idle`): one
+/// whose server process died while idle is found out and replaced, so the next operation
+/// succeeds; with the ping off, that operation is the one that finds out, and fails.
+#[tokio::test]
+async fn a_connection_that_died_while_idle_is_replaced_after_the_ping() {
+    let Some(h) = Pg::new() else { return };
+    for ping in [Some(Duration::from_millis(50)), None] {
+        let options = h
+            .options()
+            .with_max_connections(1)
+            .with_ping_after_idle(ping);
+        let store = h.open(options).await;
+        let now = Timestamp::now();
+        let k = key();
+        store
+            .create(&k, &record(now, &[("a", "1")]), now)
+            .await
+            .expect("create");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(store.pool())
+            .await
+            .expect("pid");
+        let mut admin = sqlx::PgConnection::connect(&h.url).await.expect("admin");
+        let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .expect("terminate");
+        assert!(killed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let first = store.load(&k, now).await;
+        match ping {
+            Some(_) => assert!(first.expect("reconnected").is_some()),
+            None => {
+                assert!(first.is_err(), "no ping: the dead connection is used");
+                let again = store.load(&k, now).await.expect("a fresh connection");
+                assert!(again.is_some());
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn cleanup_stops_when_the_store_is_dropped() {
     let Some(h) = Pg::new() else { return };
