@@ -190,22 +190,59 @@ pub(crate) fn set_cookie(
     value: String,
     max_age: Option<Duration>,
 ) -> String {
-    set_cookie_named(config, config.cookie_name.as_str(), value, max_age)
+    set_cookie_named(config, &config.cookie_name, &value, max_age)
 }
 
 /// `Set-Cookie` for cookie `name` with the session cookie's attributes.
-fn set_cookie_named<'a>(
-    config: &'a SessionConfig,
-    name: impl Into<std::borrow::Cow<'a, str>>,
-    value: String,
+fn set_cookie_named(
+    config: &SessionConfig,
+    name: &str,
+    value: &str,
     max_age: Option<Duration>,
 ) -> String {
-    let mut b = builder_named(config, name, value);
+    let mut out = String::with_capacity(name.len() + 1 + value.len() + attributes_len(config));
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    push_attributes(&mut out, config, max_age);
+    out
+}
+
+/// Room for what [`push_attributes`] appends (`Max-Age` included).
+fn attributes_len(config: &SessionConfig) -> usize {
+    // "; HttpOnly" "; SameSite=Strict" "; Secure" "; Path=" "; Domain=" "; Max-Age=" + digits
+    10 + 17 + 8 + 7 + config.path.len() + config.domain.as_ref().map_or(0, |d| 9 + d.len()) + 30
+}
+
+/// Appends the session cookie's attributes to a `name=value` being built in `out`, byte
+/// for byte as the `cookie` crate's `Display` writes them for the cookies [`builder_named`]
+/// builds (the tests compare the two): formatting straight into one presized string saves
+/// a `Cookie`, a copy of the value and the formatter's reallocations on every response.
+fn push_attributes(out: &mut String, config: &SessionConfig, max_age: Option<Duration>) {
+    use std::fmt::Write as _;
+    if config.http_only {
+        out.push_str("; HttpOnly");
+    }
+    out.push_str(match config.same_site {
+        SameSite::Strict => "; SameSite=Strict",
+        SameSite::Lax => "; SameSite=Lax",
+        SameSite::None => "; SameSite=None",
+    });
+    // `secure` is always set explicitly, so the cookie crate adds `Secure` only for it.
+    if config.secure {
+        out.push_str("; Secure");
+    }
+    out.push_str("; Path=");
+    out.push_str(&config.path);
+    if let Some(domain) = &config.domain {
+        out.push_str("; Domain=");
+        // The cookie crate drops one leading dot.
+        out.push_str(domain.strip_prefix('.').unwrap_or(domain));
+    }
     if let Some(age) = max_age {
         let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
-        b = b.max_age(cookie::time::Duration::seconds(secs));
+        let _ = write!(out, "; Max-Age={secs}"); // writing to a String cannot fail
     }
-    b.build().to_string()
 }
 
 /// The name of the companion cookie (`name` + `suffix`, e.g. `koa.sess.sig`).
@@ -220,7 +257,7 @@ pub(crate) fn companion_cookie(
     value: String,
     max_age: Option<Duration>,
 ) -> String {
-    set_cookie_named(config, companion_name(config, suffix), value, max_age)
+    set_cookie_named(config, &companion_name(config, suffix), &value, max_age)
 }
 
 /// The removal of the companion cookie.
@@ -314,8 +351,9 @@ where
     if let Some(why) = invalid {
         return IncomingSealed::Invalid(why, seen);
     }
-    let mut joined = Vec::new();
-    for chunk in &chunks[..usize::from(seen)] {
+    let chunks = &chunks[..usize::from(seen)];
+    let mut joined = Vec::with_capacity(chunks.iter().flatten().map(|c| c.len()).sum());
+    for chunk in chunks {
         match chunk {
             Some(value) if !value.is_empty() => joined.extend_from_slice(value),
             _ => return IncomingSealed::Invalid(Invalid::Malformed, seen), // a gap
@@ -352,24 +390,68 @@ pub(crate) fn sealed_cookies(
     for (index, piece) in (0u8..).zip(sealed.as_bytes().chunks(capacity)) {
         // Sealed values are ASCII (the sealer's contract), so byte chunks are valid UTF-8;
         // a sealer breaking it gets a replacement character, never a panic.
-        let piece = match std::str::from_utf8(piece) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(piece).into_owned(),
-        };
+        let piece = String::from_utf8_lossy(piece);
         out.push(set_cookie_named(
             config,
-            chunk_name(config, index),
-            piece,
+            &chunk_name(config, index),
+            &piece,
             max_age,
         ));
     }
     if let Some((suffix, value)) = companion {
         out.push(companion_cookie(config, suffix, value, max_age));
     }
+    push_chunk_removals(config, &mut out, count, chunks_in);
+    Some(out)
+}
+
+/// `name=` with room for a sealed value of about `sealed_len` bytes and the attributes:
+/// the start of the first `Set-Cookie` of a sealed session, which the sealer appends its
+/// value to (see [`sealed_cookies_from`]).
+pub(crate) fn sealed_cookie_start(config: &SessionConfig, sealed_len: usize) -> String {
+    let name = &config.cookie_name;
+    let mut out = String::with_capacity(name.len() + 1 + sealed_len + attributes_len(config));
+    out.push_str(name);
+    out.push('=');
+    out
+}
+
+/// [`sealed_cookies`] (without a companion cookie) for `first`, a
+/// [`sealed_cookie_start`] with the sealed value appended. A value that fits one cookie,
+/// the usual case, becomes that cookie in place: no copy of the value, one allocation.
+pub(crate) fn sealed_cookies_from(
+    config: &SessionConfig,
+    mut first: String,
+    max_age: Option<Duration>,
+    max_chunks: u8,
+    chunks_in: u8,
+) -> Option<Vec<String>> {
+    let prefix = config.cookie_name.len() + 1;
+    let sealed_len = first.len().saturating_sub(prefix);
+    // Several chunks, none (an empty value) or none allowed: the general path.
+    if sealed_len == 0 || sealed_len > chunk_capacity(config) || max_chunks == 0 {
+        return sealed_cookies(
+            config,
+            first.get(prefix..).unwrap_or_default(),
+            max_age,
+            max_chunks,
+            chunks_in,
+            None,
+        );
+    }
+    push_attributes(&mut first, config, max_age);
+    let mut out = Vec::with_capacity(usize::from(chunks_in).max(1));
+    out.push(first);
+    push_chunk_removals(config, &mut out, 1, chunks_in);
+    Some(out)
+}
+
+/// Removals for chunks `count..chunks_in`, which the browser holds but the new value
+/// does not use.
+fn push_chunk_removals(config: &SessionConfig, out: &mut Vec<String>, count: usize, chunks_in: u8) {
     for index in u8::try_from(count).unwrap_or(MAX_CHUNKS)..chunks_in {
         out.push(removal_named(config, chunk_name(config, index)));
     }
-    Some(out)
 }
 
 /// Removals for every chunk `0..chunks` (at least the first) and the companion cookie.
@@ -456,6 +538,96 @@ mod tests {
         assert!(!c.contains("Domain") && !c.contains("Max-Age") && !c.contains("Expires"));
         let p = set_cookie(&cfg(), id.encode(), Some(Duration::from_secs(60)));
         assert!(p.contains("Max-Age=60"));
+    }
+
+    /// What `set_cookie_named` wrote before it formatted by hand: the cookie crate.
+    fn reference(
+        config: &SessionConfig,
+        name: &str,
+        value: &str,
+        max_age: Option<Duration>,
+    ) -> String {
+        let mut b = builder_named(config, name, value.to_owned());
+        if let Some(age) = max_age {
+            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+            b = b.max_age(cookie::time::Duration::seconds(secs));
+        }
+        b.build().to_string()
+    }
+
+    #[test]
+    fn hand_formatted_set_cookie_matches_the_cookie_crate() {
+        let b = SessionConfig::builder;
+        let configs = [
+            cfg(),
+            b().same_site(SameSite::Strict).build().expect("valid"),
+            b().same_site(SameSite::None).build().expect("valid"),
+            b().http_only(false).path("/app/x").build().expect("valid"),
+            b().domain("example.com").build().expect("valid"),
+            b().domain(".example.com")
+                .cookie_name("sess")
+                .build()
+                .expect("valid"),
+            b().dangerous_insecure_cookies().build().expect("valid"),
+            b().dangerous_insecure_cookies()
+                .secure(false)
+                .same_site(SameSite::Strict)
+                .http_only(false)
+                .build()
+                .expect("valid"),
+        ];
+        let ages = [
+            None,
+            Some(Duration::ZERO),
+            Some(Duration::from_millis(61_500)),
+            Some(Duration::from_secs(u64::MAX)),
+        ];
+        for config in &configs {
+            for age in ages {
+                let value = "AQc666t6fJ4E6QLd-1GaCllMqX0d6C9JVCA0ZQYoyDtg";
+                let name = &config.cookie_name;
+                let want = reference(config, name, value, age);
+                assert_eq!(set_cookie(config, value.to_owned(), age), want);
+                assert_eq!(
+                    set_cookie_named(config, "x.1", "", age),
+                    reference(config, "x.1", "", age)
+                );
+                let cookies =
+                    sealed_cookies_from(config, sealed_cookie_start(config, 0) + value, age, 3, 3)
+                        .expect("fits");
+                assert_eq!(cookies[0], want);
+                assert_eq!(
+                    cookies,
+                    sealed_cookies(config, value, age, 3, 3, None).expect("fits")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sealed_cookies_from_chunks_long_values_like_sealed_cookies() {
+        let config = cfg();
+        let long = "v".repeat(chunk_capacity(&config) * 2 + 5);
+        for (value, max_chunks, chunks_in) in [
+            (long.as_str(), 3, 0),
+            (long.as_str(), 3, 5),
+            (long.as_str(), 2, 1),
+            ("", 1, 0),
+            ("abc", 1, 4),
+        ] {
+            let from = sealed_cookies_from(
+                &config,
+                sealed_cookie_start(&config, value.len()) + value,
+                None,
+                max_chunks,
+                chunks_in,
+            );
+            assert_eq!(
+                from,
+                sealed_cookies(&config, value, None, max_chunks, chunks_in, None),
+                "{max_chunks} {chunks_in}"
+            );
+        }
     }
 
     #[test]

@@ -234,25 +234,61 @@ impl Patch {
 
     /// Applies steps 2–5 of the semantics to `record` (the caller has done step 1).
     pub fn apply_to(&self, record: &mut Record, now: Timestamp) {
-        if self.clear {
-            record.data.clear();
-        }
-        for key in &self.remove {
-            record.data.remove(key);
-        }
-        for (key, value) in &self.set {
-            record.data.insert(key.clone(), value.clone());
-        }
-        if let Some(expiry) = self.expiry {
-            record.meta.idle_timeout = expiry.idle_timeout;
-            record.meta.absolute_deadline = expiry.absolute_deadline;
-            record.meta.persistent = expiry.persistent;
-        }
-        if let Some(owner) = &self.owner {
-            record.meta.owner.clone_from(owner);
-        }
-        record.meta.touch(now);
+        let set = self.set.iter().map(|(k, v)| (k.clone(), v.clone()));
+        apply_parts(
+            record,
+            now,
+            self.clear,
+            &self.remove,
+            set,
+            self.expiry,
+            self.owner.clone(),
+        );
     }
+
+    /// [`Patch::apply_to`], moving the patch's keys and values into the record instead of
+    /// cloning them, for a patch built for this one record.
+    pub(crate) fn apply_into(self, record: &mut Record, now: Timestamp) {
+        let Patch {
+            clear,
+            set,
+            remove,
+            expiry,
+            owner,
+            ..
+        } = self;
+        apply_parts(record, now, clear, &remove, set, expiry, owner);
+    }
+}
+
+/// Steps 2–5 of the [`Patch`] semantics, from the patch's parts.
+fn apply_parts(
+    record: &mut Record,
+    now: Timestamp,
+    clear: bool,
+    remove: &[String],
+    set: impl IntoIterator<Item = (String, Value)>,
+    expiry: Option<ExpiryChange>,
+    owner: Option<Option<String>>,
+) {
+    if clear {
+        record.data.clear();
+    }
+    for key in remove {
+        record.data.remove(key);
+    }
+    for (key, value) in set {
+        record.data.insert(key, value);
+    }
+    if let Some(expiry) = expiry {
+        record.meta.idle_timeout = expiry.idle_timeout;
+        record.meta.absolute_deadline = expiry.absolute_deadline;
+        record.meta.persistent = expiry.persistent;
+    }
+    if let Some(owner) = owner {
+        record.meta.owner = owner;
+    }
+    record.meta.touch(now);
 }
 
 #[cfg(test)]
@@ -305,5 +341,47 @@ mod tests {
             ..Patch::default()
         };
         assert_eq!(patch.conflicts(&r.data), ["b"]);
+    }
+
+    #[test]
+    fn apply_into_matches_apply_to() {
+        let t = Timestamp::from_millis;
+        let v = |s: &str| Value::from_json(s).expect("json");
+        let record = Record {
+            data: Data::from([
+                ("a".into(), v("1")),
+                ("b".into(), v("2")),
+                ("c".into(), v("3")),
+            ]),
+            meta: Meta::new(t(1_000), Duration::from_secs(60), Duration::from_secs(600)),
+        };
+        let patches = [
+            Patch {
+                set: vec![("b".into(), v("20")), ("d".into(), v("\"x\""))],
+                remove: vec!["a".into(), "b".into()],
+                ..Patch::default()
+            },
+            Patch {
+                clear: true,
+                set: vec![("z".into(), v("null"))],
+                expiry: Some(ExpiryChange {
+                    idle_timeout: Duration::from_secs(5),
+                    absolute_deadline: t(90_000),
+                    persistent: true,
+                }),
+                owner: Some(Some("alice".into())),
+                ..Patch::default()
+            },
+            Patch {
+                owner: Some(None),
+                ..Patch::default()
+            },
+        ];
+        for patch in patches {
+            let (mut cloned, mut moved) = (record.clone(), record.clone());
+            patch.apply_to(&mut cloned, t(2_000));
+            patch.apply_into(&mut moved, t(2_000));
+            assert_eq!(cloned, moved);
+        }
     }
 }

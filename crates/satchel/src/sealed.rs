@@ -50,6 +50,23 @@ pub trait CookieSealer: Send + Sync + 'static {
     /// Only if the cipher itself fails; callers answer with a server error.
     fn seal(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String, StoreError>;
 
+    /// [`CookieSealer::seal`], appending the sealed value to `out` (which may already hold
+    /// text, such as the start of the `Set-Cookie` value). The engine seals through this,
+    /// so a sealer that encodes straight into `out` spares each response a copy of the
+    /// value and an allocation. The default appends what [`CookieSealer::seal`] returns.
+    ///
+    /// # Errors
+    /// As [`CookieSealer::seal`]; `out` is then left as it was.
+    fn seal_into(
+        &self,
+        cookie_name: &str,
+        plaintext: &[u8],
+        out: &mut String,
+    ) -> Result<(), StoreError> {
+        out.push_str(&self.seal(cookie_name, plaintext)?);
+        Ok(())
+    }
+
     /// Opens a value sealed by [`CookieSealer::seal`] for the same `cookie_name`.
     ///
     /// # Errors
@@ -360,7 +377,18 @@ impl Unsealed {
 /// timeout, the persistence flag and the data).
 pub(crate) fn frame(id: &SessionId, issued_at: Timestamp, record: &Record) -> Vec<u8> {
     let times = Times::of(&record.meta);
-    let mut out = Vec::with_capacity(HEADER_LEN + 64);
+    // At least what `encode_into` reserves (every varint is at most 10 bytes), so the
+    // record is encoded without a reallocation and a copy of the header.
+    let meta = &record.meta;
+    let body = 2
+        + 10
+        + meta.owner.as_ref().map_or(0, |o| 10 + o.len())
+        + record
+            .data
+            .iter()
+            .map(|(k, v)| 20 + k.len() + v.get().len())
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(HEADER_LEN + body);
     out.push(FRAME_V1);
     out.extend_from_slice(id.as_bytes());
     for t in [issued_at, times.created, times.idle, times.absolute] {

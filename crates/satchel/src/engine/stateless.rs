@@ -227,7 +227,7 @@ impl Engine {
                         if after > self.0.config.max_data_bytes && after > data_size(&record.data) {
                             return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
                         }
-                        patch.apply_to(record, now);
+                        patch.apply_into(record, now);
                         if changes.rotate.is_some() {
                             let old = std::mem::replace(id, self.new_id());
                             revoke_old = Some((old, record.meta.expires_at()));
@@ -266,28 +266,44 @@ impl Engine {
         chunks_in: u8,
     ) -> Result<Vec<String>, SessionError> {
         let plaintext = sealed::frame(id, now, record);
-        let sealed = parts
-            .sealer
-            .seal(&self.0.config.cookie_name, &plaintext)
-            .map_err(SessionError::store)?;
+        let config = &self.0.config;
         let max_age = record
             .meta
             .persistent
             .then(|| Duration::from_secs(record.meta.expires_at().saturating_since(now).as_secs()));
-        let companion = parts.sealer.companion_suffix().map(|suffix| {
-            let value = parts
+        let Some(suffix) = parts.sealer.companion_suffix() else {
+            // The usual case: the sealer appends its value straight to the first
+            // `Set-Cookie` (base64 of the plaintext plus some overhead is the room given).
+            let room = plaintext.len().div_ceil(3) * 4 + 64;
+            let mut first = cookie::sealed_cookie_start(config, room);
+            parts
                 .sealer
-                .companion(&self.0.config.cookie_name, &sealed)
-                .unwrap_or_default();
-            (suffix, value)
-        });
+                .seal_into(&config.cookie_name, &plaintext, &mut first)
+                .map_err(SessionError::store)?;
+            return cookie::sealed_cookies_from(
+                config,
+                first,
+                max_age,
+                parts.chunk_cap(),
+                chunks_in,
+            )
+            .ok_or_else(|| SessionError::new(SessionErrorKind::TooLarge));
+        };
+        let sealed = parts
+            .sealer
+            .seal(&config.cookie_name, &plaintext)
+            .map_err(SessionError::store)?;
+        let companion = parts
+            .sealer
+            .companion(&config.cookie_name, &sealed)
+            .unwrap_or_default();
         cookie::sealed_cookies(
-            &self.0.config,
+            config,
             &sealed,
             max_age,
             parts.chunk_cap(),
             chunks_in,
-            companion,
+            Some((suffix, companion)),
         )
         .ok_or_else(|| SessionError::new(SessionErrorKind::TooLarge))
     }
