@@ -27,16 +27,57 @@ const HEADER_LEN: usize = 2 + NONCE_LEN;
 /// chunks, so anything longer is not ours.
 const MAX_SEALED_LEN: usize = 9 * 4096;
 
-fn aad(cookie_name: &str, key_id: u8) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(16 + cookie_name.len() + 2);
-    aad.extend_from_slice(b"satchel-cookie\0");
-    aad.extend_from_slice(cookie_name.as_bytes());
-    aad.extend_from_slice(&[0, VERSION, key_id]);
-    aad
+/// The length of the sealed value for `plaintext_len` bytes of plaintext.
+fn sealed_len(plaintext_len: usize) -> usize {
+    // base64 without padding: 4 characters per 3 bytes, 2 or 3 for a last partial group.
+    (HEADER_LEN + plaintext_len + TAG_LEN)
+        .saturating_mul(4)
+        .div_ceil(3)
 }
 
-impl CookieSealer for Keyring {
-    fn seal(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String, StoreError> {
+/// Appends base64url-nopad of `raw` to `out` through a small stack buffer (base64's own
+/// `encode_string` zeroes a 1 KB buffer per call).
+fn encode_onto(raw: &[u8], out: &mut String) {
+    const IN: usize = 3 * 128;
+    let mut buf = [0u8; IN / 3 * 4];
+    // Every chunk but the last is a whole number of 3-byte groups, so the pieces
+    // concatenate to the encoding of the whole.
+    for chunk in raw.chunks(IN) {
+        // Neither fails: `buf` holds the encoding of a whole chunk, and base64 is ASCII.
+        let n = URL_SAFE_NO_PAD.encode_slice(chunk, &mut buf).unwrap_or(0);
+        out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    }
+}
+
+/// Longest AAD built on the stack; longer cookie names (rare) use a heap buffer.
+const AAD_STACK: usize = 80;
+
+/// Calls `f` with the associated data for `cookie_name` and `key_id`, built on the stack
+/// when it fits (it does for any usual cookie name): no allocation per seal or open.
+fn with_aad<R>(cookie_name: &str, key_id: u8, f: impl FnOnce(&[u8]) -> R) -> R {
+    const PREFIX: &[u8] = b"satchel-cookie\0";
+    let len = PREFIX.len() + cookie_name.len() + 3;
+    let suffix = [0, VERSION, key_id];
+    if len <= AAD_STACK {
+        let mut buf = [0u8; AAD_STACK];
+        let (head, rest) = buf.split_at_mut(PREFIX.len());
+        head.copy_from_slice(PREFIX);
+        let (name, rest) = rest.split_at_mut(cookie_name.len());
+        name.copy_from_slice(cookie_name.as_bytes());
+        rest[..3].copy_from_slice(&suffix);
+        f(&buf[..len])
+    } else {
+        let mut aad = Vec::with_capacity(len);
+        aad.extend_from_slice(PREFIX);
+        aad.extend_from_slice(cookie_name.as_bytes());
+        aad.extend_from_slice(&suffix);
+        f(&aad)
+    }
+}
+
+impl Keyring {
+    /// The sealed value before base64: header, ciphertext, tag.
+    fn seal_raw(&self, cookie_name: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         let key = &self.active;
         let mut nonce = Nonce::default();
         rand::rng().fill_bytes(&mut nonce);
@@ -45,12 +86,32 @@ impl CookieSealer for Keyring {
         raw.extend_from_slice(&[VERSION, key.id]);
         raw.extend_from_slice(&nonce);
         raw.extend_from_slice(plaintext);
-        let tag = key
-            .cipher
-            .encrypt_in_place_detached(&nonce, &aad(cookie_name, key.id), &mut raw[HEADER_LEN..])
-            .map_err(|_| StoreError::msg(StoreErrorKind::Backend, "cookie encryption failed"))?;
+        let tag = with_aad(cookie_name, key.id, |aad| {
+            key.cipher
+                .encrypt_in_place_detached(&nonce, aad, &mut raw[HEADER_LEN..])
+        })
+        .map_err(|_| StoreError::msg(StoreErrorKind::Backend, "cookie encryption failed"))?;
         raw.extend_from_slice(&tag);
-        Ok(URL_SAFE_NO_PAD.encode(raw))
+        Ok(raw)
+    }
+}
+
+impl CookieSealer for Keyring {
+    fn seal(&self, cookie_name: &str, plaintext: &[u8]) -> Result<String, StoreError> {
+        Ok(URL_SAFE_NO_PAD.encode(self.seal_raw(cookie_name, plaintext)?))
+    }
+
+    fn seal_into(
+        &self,
+        cookie_name: &str,
+        plaintext: &[u8],
+        out: &mut String,
+    ) -> Result<(), StoreError> {
+        let raw = self.seal_raw(cookie_name, plaintext)?;
+        // Encoded straight onto the caller's string (the engine's `Set-Cookie` value).
+        out.reserve(sealed_len(plaintext.len()));
+        encode_onto(&raw, out);
+        Ok(())
     }
 
     fn open(&self, cookie_name: &str, sealed: &str) -> Result<Opened, OpenError> {
@@ -70,14 +131,15 @@ impl CookieSealer for Keyring {
         let key = self.key(key_id).ok_or(OpenError::UnknownKey)?;
         let (header, rest) = raw.split_at_mut(HEADER_LEN);
         let (body, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
-        key.cipher
-            .decrypt_in_place_detached(
+        with_aad(cookie_name, key_id, |aad| {
+            key.cipher.decrypt_in_place_detached(
                 Nonce::from_slice(&header[2..]),
-                &aad(cookie_name, key_id),
+                aad,
                 body,
                 Tag::from_slice(tag),
             )
-            .map_err(|_| OpenError::Tampered)?;
+        })
+        .map_err(|_| OpenError::Tampered)?;
         let end = raw.len() - TAG_LEN;
         raw.truncate(end);
         raw.drain(..HEADER_LEN);
@@ -144,6 +206,48 @@ mod tests {
             ring(1, 9).open("id", &sealed).err(),
             Some(OpenError::Tampered)
         );
+    }
+
+    #[test]
+    fn values_sealed_by_earlier_releases_still_open() {
+        // Sealed before the allocation-free rewrite of seal/open: the wire format and the
+        // AAD are unchanged.
+        let r = ring(7, 0x5a);
+        let opened = r
+            .open(
+                "id",
+                "AQc666t6fJ4E6QLd-1GaCllMqX0d6C9JVCA0ZQYoyDtgKpeR4WuW5IEm39_r81DOBZ8zDLKyGUMArmlEbeztuw",
+            )
+            .expect("opens");
+        assert_eq!(opened.plaintext, b"satchel golden plaintext: {\"n\":41}");
+        let empty = r
+            .open("__Host-sid", "AQcrVtprTqzD4Xu0OgP5IOQlgTB5uZJj04JT2CNS")
+            .expect("opens");
+        assert!(empty.plaintext.is_empty());
+    }
+
+    #[test]
+    fn seal_into_appends_the_same_format() {
+        let r = ring(1, 1);
+        for len in [0, 1, 2, 3, 100, 383, 384, 385, 1000, 5000] {
+            let plaintext = vec![b'p'; len];
+            let mut out = String::from("id=");
+            r.seal_into("id", &plaintext, &mut out).expect("seals");
+            let sealed = out.strip_prefix("id=").expect("prefix kept");
+            assert_eq!(sealed.len(), sealed_len(len));
+            assert_eq!(sealed.len(), r.seal("id", &plaintext).expect("seals").len());
+            assert_eq!(r.open("id", sealed).expect("opens").plaintext, plaintext);
+        }
+    }
+
+    #[test]
+    fn long_cookie_names_are_bound_too() {
+        let r = ring(1, 1);
+        let long = "n".repeat(AAD_STACK * 2);
+        let sealed = r.seal(&long, b"x").expect("seals");
+        assert_eq!(r.open(&long, &sealed).expect("opens").plaintext, b"x");
+        let other = "m".repeat(AAD_STACK * 2);
+        assert_eq!(r.open(&other, &sealed).err(), Some(OpenError::Tampered));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Keys: HKDF-derived AES-256-GCM-SIV keys under one-byte ids, one active.
 
-use aes_gcm_siv::{Aes256GcmSiv, KeyInit};
+use aes_gcm_siv::{AesGcmSiv, KeyInit};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -41,10 +41,16 @@ impl std::fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// AES-256-GCM-SIV over the encryption-only AES-256 block cipher. The same cipher and the
+/// same output as `aes_gcm_siv::Aes256GcmSiv` (RFC 8452 only ever runs AES forwards: key
+/// derivation, tag and CTR keystream), minus the unused decryption key schedule that
+/// `aes::Aes256` would also expand for the per-nonce key of every seal and open.
+pub(crate) type Cipher = AesGcmSiv<aes::Aes256Enc>;
+
 /// One derived key.
 pub(crate) struct Key {
     pub(crate) id: u8,
-    pub(crate) cipher: Aes256GcmSiv,
+    pub(crate) cipher: Cipher,
 }
 
 /// The keys a deployment seals and opens cookies with: one active key and any number of
@@ -122,7 +128,7 @@ fn derive(key_id: u8, master_secret: &[u8]) -> Result<Key, KeyError> {
         .map_err(|_| KeyError::SecretTooShort { key_id, len: 0 })?; // 32 bytes is always a valid HKDF output length
     Ok(Key {
         id: key_id,
-        cipher: Aes256GcmSiv::new(okm.as_ref().into()),
+        cipher: Cipher::new(okm.as_ref().into()),
     })
 }
 
