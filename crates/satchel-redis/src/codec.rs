@@ -308,6 +308,57 @@ pub(crate) fn push_patch(args: &mut Vec<Vec<u8>>, patch: &Patch) {
     }
 }
 
+/// Most keys a patch may name and still take `apply_fast` (its arguments are unpacked
+/// onto the Lua stack in one call).
+const FAST_MAX_KEYS: usize = 64;
+
+/// The arguments of `apply_fast` for `patch`, or `None` when the patch needs the full
+/// `apply` script: it clears, removes, changes expiry or owner, repeats a set key, or
+/// names many keys.
+pub(crate) fn fast_patch_args(now: Timestamp, patch: &Patch) -> Option<Vec<Vec<u8>>> {
+    if patch.clear
+        || !patch.remove.is_empty()
+        || patch.expiry.is_some()
+        || patch.owner.is_some()
+        || patch.expect.len() + patch.set.len() > FAST_MAX_KEYS
+    {
+        return None;
+    }
+    for (i, (key, _)) in patch.set.iter().enumerate() {
+        if patch.set[..i].iter().any(|(k, _)| k == key) {
+            return None;
+        }
+    }
+    let mut args = Vec::with_capacity(4 + 3 * patch.expect.len() + 2 * patch.set.len());
+    args.push(now.as_millis().to_string().into_bytes());
+    args.push(match patch.max_data_bytes {
+        Some(n) => n.to_string().into_bytes(),
+        None => b"-1".to_vec(),
+    });
+    args.push(patch.expect.len().to_string().into_bytes());
+    for (key, seen) in &patch.expect {
+        args.push(key.as_bytes().to_vec());
+        match seen {
+            Some(v) => args.extend([b"1".to_vec(), v.get().as_bytes().to_vec()]),
+            None => args.extend([b"0".to_vec(), Vec::new()]),
+        }
+    }
+    args.push(patch.set.len().to_string().into_bytes());
+    for (key, value) in &patch.set {
+        let mut field = Vec::with_capacity(1 + key.len());
+        field.push(b'.');
+        field.extend_from_slice(key.as_bytes());
+        args.push(field);
+        args.push(value.get().as_bytes().to_vec());
+    }
+    Some(args)
+}
+
+/// Whether a script answered `slow`: `apply_fast` found something for `apply` to judge.
+pub(crate) fn is_slow(reply: &RValue) -> bool {
+    matches!(reply, RValue::Array(items) if items.len() == 1 && items.first().and_then(bytes) == Some(b"slow"))
+}
+
 /// Appends a record in the layout the `create` script expects.
 pub(crate) fn push_record(args: &mut Vec<Vec<u8>>, record: &Record) {
     let m = &record.meta;

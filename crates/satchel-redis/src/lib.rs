@@ -15,6 +15,10 @@
 //! | `apply`, `rotate`, `create`, `touch`, `delete` | one `EVALSHA` of a Lua script that does every check (liveness against the caller's `now`, no resurrection, per-key conflict check, size limit) and every change (fields, metadata, `PEXPIREAT`, owner index) atomically |
 //! | `sessions_of`, `revoke_owner` | one `EVALSHA` (standalone and Sentinel; a Cluster needs one command per listed session) |
 //!
+//! The common `apply` (set keys, with or without conflict expectations) runs a smaller
+//! script without the shared helpers (`apply_fast`, ~8 µs of Redis CPU instead of ~13);
+//! if that one finds the record unusual (not a current-format hash, no size field) it
+//! answers so and the full script runs: a second `EVALSHA` only for such records.
 //! The first time a script is used on a server it costs one extra `EVAL` (after the
 //! server answers `NOSCRIPT`).
 //!
@@ -467,10 +471,18 @@ impl SessionStore for RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        let k = self.session_key(key);
+        if let Some(args) = codec::fast_patch_args(now, patch) {
+            let reply = self
+                .eval(&self.inner.scripts.apply_fast, &[&k], &args)
+                .await?;
+            if !codec::is_slow(&reply) {
+                return self.finish_write(reply, now, None).await;
+            }
+        }
         let member = key.to_hex();
         let mut args = self.header(now, &member, &member);
         codec::push_patch(&mut args, patch);
-        let k = self.session_key(key);
         let reply = self.eval(&self.inner.scripts.apply, &[&k], &args).await?;
         self.finish_write(reply, now, None).await
     }

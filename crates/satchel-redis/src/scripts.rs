@@ -268,6 +268,62 @@ if not mt or not live(mt, now) then return {'gone'} end
 return check_and_write(k, p, mt, now, prefix, ARGV[3], ARGV[3])
 "#;
 
+/// `apply_fast`: the common patch (set some keys, with or without expectations; no clear,
+/// removal, expiry or owner change) on a sound record, without the prelude. Same checks
+/// and same effects as `apply` for such a patch, with fewer Lua values on the way: about
+/// 8 us of Redis CPU per call instead of 13 (`redis-benchmark`, 32 clients). Anything
+/// unusual about the record (absent, not a hash, another version, no size field, bad
+/// numbers) answers `slow`, and the client runs `apply`, which says exactly what it is;
+/// an absent session is `gone` here already.
+///
+/// KEYS = [session]; ARGV = now, max data bytes (-1: none), ne, ne triples (key, `1`
+/// expected present / `0` expected absent, expected value), ns, ns pairs (hash field
+/// `.` + key, value). The client sends no repeated set key.
+pub(crate) const APPLY_FAST: &str = r#"
+local k, now, max = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local ne = tonumber(ARGV[3])
+local s0 = 5 + 3 * ne
+local ns = tonumber(ARGV[s0 - 1])
+local fields = {'v', 'c', 'i', 'd', 'a', 'p', 'z'}
+for j = 0, ne - 1 do fields[8 + j] = '.' .. ARGV[4 + 3 * j] end
+for j = 0, ns - 1 do fields[8 + ne + j] = ARGV[s0 + 2 * j] end
+local m = redis.pcall('HMGET', k, unpack(fields))
+if type(m) ~= 'table' or m.err then return {'slow'} end
+if not m[1] and redis.call('EXISTS', k) == 0 then return {'gone'} end
+if m[1] ~= '1' then return {'slow'} end
+local i, d, a, z = tonumber(m[3]), tonumber(m[4]), tonumber(m[5]), tonumber(m[7])
+if not (tonumber(m[2]) and i and d and a and z) or (m[6] ~= '0' and m[6] ~= '1') then
+  return {'slow'}
+end
+if now >= math.min(d, a) then return {'gone'} end
+local out
+for j = 0, ne - 1 do
+  local at, cur = 4 + 3 * j, m[8 + j]
+  local stale
+  if ARGV[at + 1] == '1' then stale = cur ~= ARGV[at + 2] else stale = cur ~= false end
+  if stale then
+    out = out or {'conflict'}
+    out[#out + 1] = ARGV[at]
+  end
+end
+if out then return out end
+local args = {}
+for j = 0, ns - 1 do
+  local field, val, cur = ARGV[s0 + 2 * j], ARGV[s0 + 2 * j + 1], m[8 + ne + j]
+  if cur then z = z - (#field - 1) - #cur end
+  z = z + #field - 1 + #val
+  args[2 * j + 1] = field; args[2 * j + 2] = val
+end
+if max >= 0 and z > max then return {'large'} end
+local nd = math.min(now + i, a)
+local nds = string.format('%.0f', nd)
+args[2 * ns + 1] = 'd'; args[2 * ns + 2] = nds
+args[2 * ns + 3] = 'z'; args[2 * ns + 4] = string.format('%.0f', z)
+redis.call('HSET', k, unpack(args))
+if nd < 1e15 then redis.call('PEXPIREAT', k, nds) else redis.call('PERSIST', k) end
+return {'ok', nds, m[6]}
+"#;
+
 /// `rotate`: KEYS = [old, new]; ARGV = now, prefix, new member, old member, patch...
 pub(crate) const ROTATE: &str = r#"
 local old, new, now, prefix = KEYS[1], KEYS[2], tonumber(ARGV[1]), setmode(ARGV[2])
@@ -393,9 +449,16 @@ pub(crate) struct Script {
 
 impl Script {
     pub(crate) fn new(body: &str) -> Self {
-        let body = format!("{PRELUDE}{body}");
-        let sha = redis::Script::new(&body).get_hash().to_owned();
-        Script { body, sha }
+        Self::bare(&format!("{PRELUDE}{body}"))
+    }
+
+    /// A script that needs none of the prelude's helpers (creating them costs every call).
+    pub(crate) fn bare(body: &str) -> Self {
+        let sha = redis::Script::new(body).get_hash().to_owned();
+        Script {
+            body: body.to_owned(),
+            sha,
+        }
     }
 }
 
@@ -403,6 +466,7 @@ impl Script {
 #[derive(Debug)]
 pub(crate) struct Scripts {
     pub(crate) apply: Script,
+    pub(crate) apply_fast: Script,
     pub(crate) rotate: Script,
     pub(crate) create: Script,
     pub(crate) touch: Script,
@@ -416,6 +480,7 @@ impl Scripts {
     pub(crate) fn new() -> Self {
         Scripts {
             apply: Script::new(APPLY),
+            apply_fast: Script::bare(APPLY_FAST),
             rotate: Script::new(ROTATE),
             create: Script::new(CREATE),
             touch: Script::new(TOUCH),
