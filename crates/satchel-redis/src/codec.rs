@@ -269,10 +269,7 @@ pub(crate) fn strings(reply: &RValue) -> Result<Vec<String>, StoreError> {
 pub(crate) fn push_patch(args: &mut Vec<Vec<u8>>, patch: &Patch) {
     let flag = |b: bool| if b { b"1".to_vec() } else { b"0".to_vec() };
     args.push(flag(patch.clear));
-    args.push(match patch.max_data_bytes {
-        Some(n) => n.to_string().into_bytes(),
-        None => b"-1".to_vec(),
-    });
+    args.push(max_arg(patch));
     match patch.expiry {
         Some(e) => {
             args.push(b"1".to_vec());
@@ -292,19 +289,33 @@ pub(crate) fn push_patch(args: &mut Vec<Vec<u8>>, patch: &Patch) {
     args.push(patch.expect.len().to_string().into_bytes());
     args.push(patch.remove.len().to_string().into_bytes());
     args.push(patch.set.len().to_string().into_bytes());
-    for (key, seen) in &patch.expect {
-        args.push(key.as_bytes().to_vec());
-        match seen {
-            Some(v) => args.extend([b"1".to_vec(), v.get().as_bytes().to_vec()]),
-            None => args.extend([b"0".to_vec(), Vec::new()]),
-        }
-    }
+    push_expectations(args, patch);
     for key in &patch.remove {
         args.push(key.as_bytes().to_vec());
     }
     for (key, value) in &patch.set {
         args.push(key.as_bytes().to_vec());
         args.push(value.get().as_bytes().to_vec());
+    }
+}
+
+/// The size limit argument: bytes, or `-1` for none.
+fn max_arg(patch: &Patch) -> Vec<u8> {
+    match patch.max_data_bytes {
+        Some(n) => n.to_string().into_bytes(),
+        None => b"-1".to_vec(),
+    }
+}
+
+/// The expectations as (key, `1` present / `0` absent, value read) triples, the encoding
+/// both `apply` and `apply_fast` read.
+fn push_expectations(args: &mut Vec<Vec<u8>>, patch: &Patch) {
+    for (key, seen) in &patch.expect {
+        args.push(key.as_bytes().to_vec());
+        match seen {
+            Some(v) => args.extend([b"1".to_vec(), v.get().as_bytes().to_vec()]),
+            None => args.extend([b"0".to_vec(), Vec::new()]),
+        }
     }
 }
 
@@ -331,18 +342,9 @@ pub(crate) fn fast_patch_args(now: Timestamp, patch: &Patch) -> Option<Vec<Vec<u
     }
     let mut args = Vec::with_capacity(4 + 3 * patch.expect.len() + 2 * patch.set.len());
     args.push(now.as_millis().to_string().into_bytes());
-    args.push(match patch.max_data_bytes {
-        Some(n) => n.to_string().into_bytes(),
-        None => b"-1".to_vec(),
-    });
+    args.push(max_arg(patch));
     args.push(patch.expect.len().to_string().into_bytes());
-    for (key, seen) in &patch.expect {
-        args.push(key.as_bytes().to_vec());
-        match seen {
-            Some(v) => args.extend([b"1".to_vec(), v.get().as_bytes().to_vec()]),
-            None => args.extend([b"0".to_vec(), Vec::new()]),
-        }
-    }
+    push_expectations(&mut args, patch);
     args.push(patch.set.len().to_string().into_bytes());
     for (key, value) in &patch.set {
         let mut field = Vec::with_capacity(1 + key.len());

@@ -274,7 +274,9 @@ return check_and_write(k, p, mt, now, prefix, ARGV[3], ARGV[3])
 /// 8 us of Redis CPU per call instead of 13 (`redis-benchmark`, 32 clients). Anything
 /// unusual about the record (absent, not a hash, another version, no size field, bad
 /// numbers) answers `slow`, and the client runs `apply`, which says exactly what it is;
-/// an absent session is `gone` here already.
+/// an absent session is `gone` here already. Its conflict and size steps repeat the
+/// prelude's `conflicts` and `size_after` in straight-line form on purpose: defining the
+/// prelude's helpers is itself a cost on every call.
 ///
 /// KEYS = [session]; ARGV = now, max data bytes (-1: none), ne, ne triples (key, `1`
 /// expected present / `0` expected absent, expected value), ns, ns pairs (hash field

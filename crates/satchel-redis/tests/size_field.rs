@@ -13,12 +13,17 @@ fn json(s: &str) -> Value {
     Value::from_json(s).expect("json")
 }
 
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
+/// A store with a fresh prefix and a plain connection to the same Redis, or `None` (a
+/// loud skip) without `SATCHEL_REDIS_URL`.
+async fn setup() -> Option<(RedisStore, redis::aio::MultiplexedConnection)> {
+    let url = common::url("SATCHEL_REDIS_URL")?;
+    let store = common::store().await.expect("store");
+    let conn = redis::Client::open(url)
         .expect("url")
         .get_multiplexed_async_connection()
         .await
-        .expect("connect")
+        .expect("connect");
+    Some((store, conn))
 }
 
 /// The stored `z`, and the size of the data as the load returns it.
@@ -58,11 +63,9 @@ fn patch(set: &[(&str, &str)], remove: &[&str], clear: bool, max: Option<usize>)
 
 #[tokio::test]
 async fn the_size_field_follows_every_kind_of_write() {
-    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+    let Some((store, mut conn)) = setup().await else {
         return;
     };
-    let store = common::store().await.expect("store");
-    let mut conn = raw(&url).await;
     let now = Timestamp::now();
     let key = SessionId::generate().store_key();
     let mut record = Record {
@@ -124,11 +127,9 @@ async fn the_size_field_follows_every_kind_of_write() {
 
 #[tokio::test]
 async fn a_record_without_the_size_field_is_measured_once_then_kept() {
-    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+    let Some((store, mut conn)) = setup().await else {
         return;
     };
-    let store = common::store().await.expect("store");
-    let mut conn = raw(&url).await;
     let now = Timestamp::now();
     let key = SessionId::generate().store_key();
     let ms = now.as_millis();
