@@ -10,6 +10,7 @@ use std::any::Any;
 use crate::engine::Stateless;
 use crate::error::StoreError;
 use crate::id::StoreKey;
+use crate::memory::codec::Packed;
 use crate::memory::MemoryStore;
 use crate::record::{Expires, Patch, Record};
 use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
@@ -45,14 +46,15 @@ impl Backend {
         }
     }
 
-    pub(crate) async fn load(
+    /// Loads a record; a MemoryStore session's data is left packed.
+    pub(crate) async fn load_packed(
         &self,
         key: &StoreKey,
         now: Timestamp,
-    ) -> Result<Option<Record>, StoreError> {
+    ) -> Result<Option<(Record, Option<Packed>)>, StoreError> {
         match self {
-            Backend::Memory(m) => SessionStore::load(m, key, now).await,
-            Backend::Dyn(d) => d.load(key, now).await,
+            Backend::Memory(m) => m.load_packed(key, now),
+            Backend::Dyn(d) => Ok(d.load(key, now).await?.map(|record| (record, None))),
             Backend::Sealed(_) => stateless(),
         }
     }

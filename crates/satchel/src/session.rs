@@ -86,8 +86,7 @@ impl Session {
         // Deserialise straight from the loaded record, under the lock: no copy of the value.
         self.read(key, |value| match value {
             None => Ok(None),
-            Some(v) => v
-                .deserialize()
+            Some(json) => serde_json::from_str(json)
                 .map(Some)
                 .map_err(|e| SessionError::with_key(SessionErrorKind::Deserialize, key, e)),
         })
@@ -99,14 +98,18 @@ impl Session {
     /// # Errors
     /// As [`Session::get`], without the deserialisation.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        self.read(key, |value| value.cloned()).await
+        self.read(key, |value| {
+            // JSON this process wrote (a pending write or a loaded record).
+            value.map(|json| Value::from_trusted_json(json.to_owned()))
+        })
+        .await
     }
 
-    /// Loads if needed, records that `key` was read, and hands its current value to `f`.
+    /// Loads if needed, records that `key` was read, and hands its current JSON text to `f`.
     async fn read<R>(
         &self,
         key: &str,
-        f: impl FnOnce(Option<&Value>) -> R,
+        f: impl FnOnce(Option<&str>) -> R,
     ) -> Result<R, SessionError> {
         self.engine.ensure_loaded(self).await?;
         let mut state = self.lock();
@@ -114,19 +117,19 @@ impl Session {
         state.accessed = true;
         let state = &mut *state;
         if let Some(pending) = state.changes.writes.get(key) {
-            return Ok(f(pending.as_ref()));
+            return Ok(f(pending.as_ref().map(Value::get)));
         }
         if state.changes.clear {
             return Ok(f(None));
         }
         match &state.base {
-            Base::Live(_, record) => {
+            Base::Live(..) => {
                 // The value read is what the record holds until the next save, so only the
                 // key is remembered; the save turns it into an expectation if it is written.
                 if !state.changes.reads.iter().any(|k| k == key) {
                     state.changes.reads.push(key.to_owned());
                 }
-                Ok(f(record.data.get(key)))
+                Ok(f(state.stored(key)))
             }
             Base::None | Base::NotLoaded(_) | Base::Sealed(_) => Ok(f(None)),
         }
@@ -213,7 +216,7 @@ impl Session {
     /// into a brand-new anonymous session (e.g. a "logged out" flash message).
     pub fn logout(&self) {
         let mut state = self.lock();
-        let old = std::mem::replace(&mut state.base, Base::None);
+        let old = state.set_base(Base::None);
         if !matches!(old, Base::None) {
             state.delete = Some(old);
         }

@@ -5,6 +5,7 @@ use smallvec::SmallVec;
 
 use crate::error::SessionError;
 use crate::id::SessionId;
+use crate::memory::codec::Packed;
 use crate::record::{Data, Record, Value};
 
 /// What the request knows about its session record.
@@ -180,6 +181,9 @@ pub(crate) struct State {
     pub(crate) accessed: bool,
     /// A failure that makes the rest of the request fail closed.
     pub(crate) failed: Option<SessionError>,
+    /// The data of the `Live` base when a MemoryStore left it packed (its `record.data` is
+    /// then empty). Cleared whenever the base changes: use [`State::set_base`].
+    pub(crate) packed: Option<Packed>,
 }
 
 impl State {
@@ -194,6 +198,31 @@ impl State {
             had_cookie,
             accessed: false,
             failed: None,
+            packed: None,
+        }
+    }
+
+    /// Replaces the base, dropping any packed data of the old one.
+    pub(crate) fn set_base(&mut self, base: Base) -> Base {
+        self.packed = None;
+        std::mem::replace(&mut self.base, base)
+    }
+
+    /// The JSON text under `key` in the loaded record (`None` when not loaded).
+    pub(crate) fn stored(&self, key: &str) -> Option<&str> {
+        match (&self.base, &self.packed) {
+            (Base::Live(..), Some(packed)) => packed.get(key),
+            (Base::Live(_, record), None) => record.data.get(key).map(Value::get),
+            _ => None,
+        }
+    }
+
+    /// Unpacks packed data into the loaded record, for code that needs the whole `Data`.
+    pub(crate) fn unpack(&mut self) {
+        if let Some(packed) = self.packed.take() {
+            if let Base::Live(_, record) = &mut self.base {
+                record.data = packed.to_data();
+            }
         }
     }
 

@@ -331,16 +331,19 @@ impl Engine {
             }
         };
         let key = id.store_key();
-        let loaded = self.0.store.load(&key, self.now()).await;
+        let loaded = self.0.store.load_packed(&key, self.now()).await;
         let mut state = session.lock();
         if !matches!(&state.base, Base::NotLoaded(current) if *current == id) {
             return state.check(); // someone else resolved it meanwhile
         }
         match loaded {
-            Ok(Some(record)) => state.base = Base::Live(id, record),
+            Ok(Some((record, packed))) => {
+                state.set_base(Base::Live(id, record));
+                state.packed = packed;
+            }
             Ok(None) => {
                 tracing::warn!(target: "satchel::anomaly", kind = "unknown_id", session = %key.short(), "unknown or expired session id; not adopted");
-                state.base = Base::None;
+                state.set_base(Base::None);
                 if state.cookie == CookieOut::Keep {
                     state.cookie = CookieOut::Remove;
                 }
@@ -351,6 +354,10 @@ impl Engine {
     }
 
     /// Saves pending changes.
+    ///
+    /// The common case (a patch to a loaded or known record) runs inline; every rarer
+    /// branch (logout, reload for a browser-session expiry, create, touch, rotation) is a
+    /// boxed future, so this future stays small and cheap to move at each `.await`.
     pub(crate) async fn save(&self, session: &Session, mode: SaveMode) -> Result<(), SessionError> {
         if let Some(parts) = self.stateless_parts() {
             // Boxed: keeps the store path's future as small as it was.
@@ -358,11 +365,12 @@ impl Engine {
         }
         // 1. A logout deletes the old record first, whatever else happened (even after a
         //    failed load: a user who asked to log out must be logged out if at all possible).
-        let delete = session.lock().delete.take();
-        if let Some(Base::NotLoaded(id) | Base::Live(id, _)) = delete {
-            if let Err(err) = self.0.store.delete(&id.store_key()).await {
-                return Err(fail(&mut session.lock(), SessionError::store(err)));
-            }
+        let ended = match session.lock().delete.take() {
+            Some(Base::NotLoaded(id) | Base::Live(id, _)) => Some(id.store_key()),
+            _ => None,
+        };
+        if let Some(key) = ended {
+            Box::pin(self.delete_ended(session, key)).await?;
         }
         session.lock().check()?;
         if mode == SaveMode::FailedResponse {
@@ -374,66 +382,54 @@ impl Engine {
         // An expiry change back to a browser session needs the creation time.
         let needs_load = session.lock().changes.expiry == Some(Expiry::BrowserSession);
         if needs_load {
-            self.ensure_loaded(session).await?;
+            Box::pin(self.ensure_loaded(session)).await?;
         }
-        let (base_id, known, mut changes, expect) = {
-            let mut state = session.lock();
-            let mut changes = std::mem::take(&mut state.changes);
-            let (id, known, expect) = match &state.base {
-                Base::None | Base::Sealed(_) => (None, None, Vec::new()),
-                Base::NotLoaded(id) => (Some(id.clone()), None, Vec::new()),
-                Base::Live(id, record) => {
-                    // Keys read and then written (or cleared) must still hold what was read.
-                    let reads = std::mem::take(&mut changes.reads);
-                    let expect = reads
-                        .into_iter()
-                        .filter(|k| changes.clear || changes.writes.contains_key(k))
-                        .map(|k| {
-                            let seen = record.data.get(&k).cloned();
-                            (k, seen)
-                        })
-                        .collect();
-                    (Some(id.clone()), Some(record.meta.clone()), expect)
-                }
-            };
-            (id, known, changes, expect)
-        };
         let now = self.now();
-        let Some(id) = base_id else {
-            return self.create(session, changes, now).await;
+        // The plan lands in one borrowed local and the rare branches come back as a boxed
+        // future: no large temporary stays in this future's state across an `.await`.
+        let mut write = None;
+        if let Some(rare) = self.plan(session, now, &mut write)? {
+            return rare.await;
+        }
+        let Some(planned) = &write else {
+            return Ok(());
         };
-        if !changes.touches_record() {
-            return self.maybe_touch(session, &id, known.as_ref(), now).await;
-        }
-        let rotate = changes.rotate.is_some();
-        let expiry_changed = changes.expiry.is_some();
-        let patch = self.patch(&mut changes, expect, known.as_ref(), now);
-        if known.is_some() && projected_size(session, &patch) > self.0.config.max_data_bytes {
-            return Err(too_large(session));
-        }
-        let key = id.store_key();
-        let mut outcome;
-        let mut new_id = None;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            outcome = if rotate {
-                let fresh = self.new_id();
-                let result = self
-                    .0
-                    .store
-                    .rotate(&key, &fresh.store_key(), &patch, now)
-                    .await;
-                new_id = Some(fresh);
-                result
-            } else {
-                self.0.store.apply(&key, &patch, now).await
-            };
-            match &outcome {
-                Ok(WriteOutcome::KeyTaken) if attempts < CREATE_ATTEMPTS => continue,
-                _ => break,
+        let outcome = if planned.rotate {
+            Box::pin(self.rotate_write(&planned.key, &planned.patch, now)).await
+        } else {
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let outcome = self.0.store.apply(&planned.key, &planned.patch, now).await;
+                match &outcome {
+                    Ok(WriteOutcome::KeyTaken) if attempts < CREATE_ATTEMPTS => continue,
+                    _ => break (outcome, None),
+                }
             }
+        };
+        let recreate = write
+            .take()
+            .map(|write| self.after_write(session, mode, write, outcome, now))
+            .transpose()?
+            .flatten()
+            .map(|record| Box::pin(self.create(session, record, now)));
+        match recreate {
+            Some(create) => create.await,
+            None => Ok(()),
         }
+    }
+
+    /// Records what the store answered to `write`. `Ok(Some(record))`: the record was gone
+    /// and the changes must start a brand-new session made of `record` instead.
+    fn after_write(
+        &self,
+        session: &Session,
+        mode: SaveMode,
+        write: Write,
+        outcome: (Result<WriteOutcome, StoreError>, Option<SessionId>),
+        now: Timestamp,
+    ) -> Result<Option<Record>, SessionError> {
+        let (outcome, new_id) = outcome;
         let outcome = match outcome {
             Ok(o) => o,
             Err(err) => return Err(fail(&mut session.lock(), SessionError::store(err))),
@@ -441,37 +437,60 @@ impl Engine {
         match outcome {
             WriteOutcome::Applied(expires) => {
                 let mut state = session.lock();
-                let final_id = new_id.unwrap_or(id);
-                state.base = match std::mem::replace(&mut state.base, Base::None) {
-                    // Keep the local copy current only if the handler may still read it.
-                    Base::Live(_, mut record) if mode == SaveMode::Explicit => {
-                        patch.apply_to(&mut record, now);
-                        Base::Live(final_id.clone(), record)
-                    }
-                    _ => Base::NotLoaded(final_id.clone()),
+                if mode == SaveMode::Explicit {
+                    state.unpack();
+                }
+                let (old_id, record) = match state.set_base(Base::None) {
+                    Base::Live(id, record) => (Some(id), Some(record)),
+                    Base::NotLoaded(id) => (Some(id), None),
+                    Base::None | Base::Sealed(_) => (None, None),
                 };
-                if rotate || expires.persistent || expiry_changed {
+                let final_id = new_id.unwrap_or_else(|| match old_id {
+                    Some(id) if *id.as_bytes() == write.id => id,
+                    // Changed meanwhile by a clone of the session.
+                    _ => SessionId::from_raw(write.id).with_store_key(write.key),
+                });
+                if write.rotate || expires.persistent || write.expiry_changed {
                     state.cookie = self.cookie_for(&final_id, expires, now);
                 }
-                Ok(())
+                state.base = match record {
+                    // Keep the local copy current only if the handler may still read it.
+                    Some(mut record) if mode == SaveMode::Explicit => {
+                        write.patch.apply_to(&mut record, now);
+                        Base::Live(final_id, record)
+                    }
+                    _ => Base::NotLoaded(final_id),
+                };
+                Ok(None)
             }
-            WriteOutcome::Gone if known.is_none() => {
+            WriteOutcome::Gone if !write.known => {
                 // A blind write to an id we never saw alive: like any unknown id, it is not
                 // adopted; the changes start a brand-new session instead (strict mode).
-                session.lock().base = Base::None;
-                changes.writes = patch.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
-                self.create(session, changes, now).await
+                session.lock().set_base(Base::None);
+                let changes = Changes {
+                    writes: write
+                        .patch
+                        .set
+                        .into_iter()
+                        .map(|(k, v)| (k, Some(v)))
+                        .collect(),
+                    rotate: write.rotation,
+                    expiry: write.expiry,
+                    ..Changes::default()
+                };
+                Ok(self.fresh_record(&changes, now))
             }
             WriteOutcome::Gone => {
                 let mut state = session.lock();
-                state.base = Base::None;
+                state.set_base(Base::None);
                 Err(fail(&mut state, SessionError::new(SessionErrorKind::Gone)))
             }
             WriteOutcome::Conflict(keys) => {
                 // Not sticky: the handler may read again (fresh values) and retry.
                 let mut state = session.lock();
                 if let Base::Live(live_id, _) = &state.base {
-                    state.base = Base::NotLoaded(live_id.clone());
+                    let live_id = live_id.clone();
+                    state.set_base(Base::NotLoaded(live_id));
                 }
                 state.changes.reads.clear();
                 Err(SessionError::conflict(keys))
@@ -487,17 +506,123 @@ impl Engine {
         }
     }
 
-    /// Stores a brand-new session made of `changes`, if they hold anything worth storing.
+    /// Deletes the record a logout ended.
+    async fn delete_ended(&self, session: &Session, key: StoreKey) -> Result<(), SessionError> {
+        match self.0.store.delete(&key).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(fail(&mut session.lock(), SessionError::store(err))),
+        }
+    }
+
+    /// Decides, under the lock, what a save must send: takes the pending changes and builds
+    /// the patch (with the values read as expectations).
+    ///
+    /// A patch lands in `write`; a create or a touch comes back as its boxed future.
+    fn plan<'a>(
+        &'a self,
+        session: &'a Session,
+        now: Timestamp,
+        write: &mut Option<Write>,
+    ) -> Result<Option<Rare<'a>>, SessionError> {
+        let mut guard = session.lock();
+        let state = &mut *guard;
+        let mut changes = std::mem::take(&mut state.changes);
+        let (id, record) = match &state.base {
+            Base::None | Base::Sealed(_) => {
+                // Nothing to keep: an anonymous visitor who stored nothing costs nothing
+                // (SEC-33).
+                return Ok(self
+                    .fresh_record(&changes, now)
+                    .map(|record| -> Rare<'a> { Box::pin(self.create(session, record, now)) }));
+            }
+            Base::NotLoaded(id) => (id, None),
+            Base::Live(id, record) => (id, Some(record)),
+        };
+        if !changes.touches_record() {
+            return Ok(match record {
+                Some(record) if self.touch_due(&record.meta, now) => {
+                    Some(Box::pin(self.touch(session, id.clone(), now)))
+                }
+                _ => None,
+            });
+        }
+        let expect = match record {
+            None => Vec::new(),
+            Some(_) => {
+                // Keys read and then written (or cleared) must still hold what was read.
+                let reads = std::mem::take(&mut changes.reads);
+                reads
+                    .into_iter()
+                    .filter(|k| changes.clear || changes.writes.contains_key(k))
+                    .map(|k| {
+                        let seen = state
+                            .stored(&k)
+                            .map(|text| Value::from_trusted_json(text.to_owned()));
+                        (k, seen)
+                    })
+                    .collect()
+            }
+        };
+        let rotate = changes.rotate.is_some();
+        let expiry_changed = changes.expiry.is_some();
+        let patch = self.patch(&mut changes, expect, record.map(|r| &r.meta), now);
+        let after = match (record, &state.packed) {
+            (None, _) => 0,
+            (Some(_), Some(packed)) => projected_size_by(
+                packed.size(),
+                |k| packed.get(k).map(|v| k.len() + v.len()),
+                &patch,
+            ),
+            (Some(record), None) => projected_size_of(record, &patch),
+        };
+        if after > self.0.config.max_data_bytes {
+            return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
+        }
+        *write = Some(Write {
+            key: id.store_key(),
+            id: *id.as_bytes(),
+            patch,
+            known: record.is_some(),
+            rotate,
+            expiry_changed,
+            rotation: changes.rotate,
+            expiry: changes.expiry,
+        });
+        Ok(None)
+    }
+
+    /// Applies `patch` under a fresh id (login, `cycle_id`), retrying on the (broken
+    /// generator) chance that the fresh id is taken. Returns the outcome and the last id
+    /// tried.
+    async fn rotate_write(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> (Result<WriteOutcome, StoreError>, Option<SessionId>) {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let fresh = self.new_id();
+            let outcome = self
+                .0
+                .store
+                .rotate(key, &fresh.store_key(), patch, now)
+                .await;
+            match &outcome {
+                Ok(WriteOutcome::KeyTaken) if attempts < CREATE_ATTEMPTS => continue,
+                _ => return (outcome, Some(fresh)),
+            }
+        }
+    }
+
+    /// Stores `record` as a brand-new session.
     async fn create(
         &self,
         session: &Session,
-        changes: Changes,
+        record: Record,
         now: Timestamp,
     ) -> Result<(), SessionError> {
-        let Some(record) = self.fresh_record(&changes, now) else {
-            // Nothing to keep: an anonymous visitor who stored nothing costs nothing (SEC-33).
-            return Ok(());
-        };
         if data_size(&record.data) > self.0.config.max_data_bytes {
             return Err(fail(
                 &mut session.lock(),
@@ -510,7 +635,7 @@ impl Engine {
                 Ok(WriteOutcome::Applied(expires)) => {
                     let mut state = session.lock();
                     state.cookie = self.cookie_for(&id, expires, now);
-                    state.base = Base::Live(id, record);
+                    state.set_base(Base::Live(id, record));
                     return Ok(());
                 }
                 Ok(WriteOutcome::KeyTaken) => continue,
@@ -567,19 +692,14 @@ impl Engine {
             .touch_due(now.saturating_since(last), meta.idle_timeout)
     }
 
-    /// Extends the idle deadline of a session that was read but not changed, once the
-    /// configured share of its idle timeout has passed.
-    async fn maybe_touch(
+    /// Extends the idle deadline of a session that was read but not changed (the caller
+    /// found the touch due, see [`Engine::touch_due`]).
+    async fn touch(
         &self,
         session: &Session,
-        id: &SessionId,
-        known: Option<&Meta>,
+        id: SessionId,
         now: Timestamp,
     ) -> Result<(), SessionError> {
-        let Some(meta) = known else { return Ok(()) };
-        if !self.touch_due(meta, now) {
-            return Ok(());
-        }
         match self.0.store.touch(&id.store_key(), now).await {
             Ok(Some(expires)) => {
                 let mut state = session.lock();
@@ -587,7 +707,7 @@ impl Engine {
                     record.meta.touch(now);
                 }
                 if expires.persistent {
-                    state.cookie = self.cookie_for(id, expires, now);
+                    state.cookie = self.cookie_for(&id, expires, now);
                 }
                 Ok(())
             }
@@ -714,6 +834,26 @@ pub(crate) enum SaveMode {
     FailedResponse,
 }
 
+/// A rarer branch of a save (create, touch), boxed to keep the save future small.
+type Rare<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SessionError>> + Send + 'a>>;
+
+/// A patch to send, with what the save needs once the store answers.
+struct Write {
+    /// The id's bytes: after the write the id is taken back from the state rather than
+    /// cloned here (a clone re-initialises its cached store key).
+    id: [u8; 32],
+    key: StoreKey,
+    patch: Patch,
+    /// Whether the record was loaded (a `Gone` answer then means it died meanwhile).
+    known: bool,
+    rotate: bool,
+    expiry_changed: bool,
+    /// The requested rotation and expiry, for a blind write that turns into a create.
+    rotation: Option<Rotation>,
+    expiry: Option<Expiry>,
+}
+
 fn too_large(session: &Session) -> SessionError {
     fail(
         &mut session.lock(),
@@ -731,36 +871,32 @@ fn data_size(data: &Data) -> usize {
     data.iter().map(|(k, v)| k.len() + v.get().len()).sum()
 }
 
-/// The size the loaded record would have after `patch`.
-fn projected_size(session: &Session, patch: &Patch) -> usize {
-    let state = session.lock();
-    let Base::Live(_, record) = &state.base else {
-        return 0;
-    };
-    projected_size_of(record, patch)
-}
-
 /// The size `record`'s data would have after `patch`.
 pub(crate) fn projected_size_of(record: &Record, patch: &Patch) -> usize {
-    let entry = |k: &str, v: &Value| k.len() + v.get().len();
-    let mut size = if patch.clear {
-        0
-    } else {
-        data_size(&record.data)
-    };
-    let stored = |k: &String| (!patch.clear).then(|| record.data.get(k)).flatten();
+    projected_size_by(
+        data_size(&record.data),
+        |k| record.data.get(k).map(|v| k.len() + v.get().len()),
+        patch,
+    )
+}
+
+/// The size data of `size` bytes would have after `patch`, where `entry(key)` is the size
+/// of the stored entry under `key`.
+fn projected_size_by(size: usize, entry: impl Fn(&str) -> Option<usize>, patch: &Patch) -> usize {
+    let mut size = if patch.clear { 0 } else { size };
+    let stored = |k: &str| (!patch.clear).then(|| entry(k)).flatten();
     for key in &patch.remove {
-        if let Some(v) = stored(key) {
-            size -= entry(key, v);
+        if let Some(n) = stored(key) {
+            size -= n;
         }
     }
     for (key, value) in &patch.set {
-        if let Some(v) = stored(key) {
+        if let Some(n) = stored(key) {
             if !patch.remove.contains(key) {
-                size -= entry(key, v);
+                size -= n;
             }
         }
-        size += entry(key, value);
+        size += key.len() + value.get().len();
     }
     size
 }

@@ -128,6 +128,120 @@ pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
     })
 }
 
+/// The most entries a blob may hold to be kept packed (see [`load`]); larger sessions are
+/// decoded into [`Data`], where a key lookup is a binary search instead of a scan.
+const MAX_PACKED_ENTRIES: usize = 16;
+
+/// A loaded record's data, left in its stored bytes: validated once at load, then read key
+/// by key, so a request that reads one value allocates one copy of the blob instead of a
+/// string per key and value.
+#[derive(Debug)]
+pub(crate) struct Packed {
+    blob: Box<[u8]>,
+    /// Where the entries start.
+    body: usize,
+    /// The size of the data, as `Data` counts it (keys plus JSON values).
+    size: usize,
+}
+
+impl Packed {
+    fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut r = Reader(self.blob.get(self.body..).unwrap_or_default());
+        std::iter::from_fn(move || {
+            if r.0.is_empty() {
+                return None;
+            }
+            // Validated at load: neither can fail.
+            let key = r.slice().ok().and_then(|k| std::str::from_utf8(k).ok())?;
+            let value = r.slice().ok().and_then(|v| std::str::from_utf8(v).ok())?;
+            Some((key, value))
+        })
+    }
+
+    /// The JSON text stored under `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        // Keys compare as bytes; only the value found is turned back into text.
+        let mut r = Reader(self.blob.get(self.body..).unwrap_or_default());
+        while !r.0.is_empty() {
+            let (k, v) = (r.slice().ok()?, r.slice().ok()?);
+            if k == key.as_bytes() {
+                return std::str::from_utf8(v).ok();
+            }
+        }
+        None
+    }
+
+    /// The size of the data: keys plus JSON values.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The data as a [`Data`].
+    pub(crate) fn to_data(&self) -> Data {
+        self.entries()
+            .map(|(k, v)| (k.to_owned(), Value::from_trusted_json(v.to_owned())))
+            .collect()
+    }
+}
+
+/// Like [`decode`] (the same validation and errors), but a small session's data stays
+/// packed: the record's `data` is then empty and the `Packed` holds it.
+pub(crate) fn load(blob: &[u8], times: Times) -> Result<(Record, Option<Packed>), StoreError> {
+    let mut r = Reader(blob);
+    if r.byte()? != VERSION {
+        return Err(StoreError::corrupt("unknown memory record version"));
+    }
+    let flags = r.byte()?;
+    let idle_timeout = Duration::from_millis(r.varint()?);
+    let owner = if flags & HAS_OWNER != 0 {
+        Some(r.string()?)
+    } else {
+        None
+    };
+    let body = blob.len() - r.0.len();
+    // Validate every entry as `decode` would, noting the keys to rule out duplicates
+    // (which `decode` resolves last-wins; such blobs take that path).
+    let mut keys: [&[u8]; MAX_PACKED_ENTRIES] = [&[]; MAX_PACKED_ENTRIES];
+    let mut n = 0;
+    let mut size = 0;
+    let mut packable = true;
+    let mut entries = Reader(r.0);
+    while !entries.0.is_empty() {
+        let key = entries.str()?;
+        let value = entries.str()?;
+        size += key.len() + value.len();
+        if packable {
+            if n == MAX_PACKED_ENTRIES || keys[..n].contains(&key.as_bytes()) {
+                packable = false;
+            } else {
+                keys[n] = key.as_bytes();
+                n += 1;
+            }
+        }
+    }
+    let meta = Meta {
+        created_at: times.created,
+        idle_timeout,
+        idle_deadline: times.idle,
+        absolute_deadline: times.absolute,
+        persistent: flags & PERSISTENT != 0,
+        owner,
+    };
+    if !packable {
+        return decode(blob, times).map(|record| (record, None));
+    }
+    let record = Record {
+        data: Data::new(),
+        meta,
+    };
+    let packed = Packed {
+        blob: blob.into(),
+        body,
+        size,
+    };
+    Ok((record, Some(packed)))
+}
+
 /// Reads only the owner, for index maintenance.
 pub(super) fn owner(blob: &[u8]) -> Option<String> {
     let mut r = Reader(blob);
@@ -348,6 +462,11 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    fn str(&mut self) -> Result<&'a str, StoreError> {
+        std::str::from_utf8(self.slice()?)
+            .map_err(|_| StoreError::corrupt("invalid UTF-8 in memory record"))
+    }
+
     fn string(&mut self) -> Result<String, StoreError> {
         let bytes = self.slice()?;
         String::from_utf8(bytes.to_vec())
@@ -411,6 +530,37 @@ mod tests {
             let mut via_record = r.clone();
             p.apply_to(&mut via_record, now);
             prop_assert_eq!(via_blob, via_record);
+        }
+
+        #[test]
+        fn packed_load_matches_decode(
+            owner in proptest::option::of("[a-z]{0,8}"),
+            pairs in proptest::collection::vec((".{0,6}", any::<i64>()), 0..20),
+            probe in ".{0,6}",
+        ) {
+            let r = record(owner, &pairs);
+            let blob = encode(&r);
+            let times = Times::of(&r.meta);
+            let (loaded, packed) = load(&blob, times).expect("loads");
+            prop_assert_eq!(&loaded.meta, &r.meta);
+            match packed {
+                None => prop_assert_eq!(&loaded.data, &r.data),
+                Some(p) => {
+                    prop_assert!(loaded.data.is_empty());
+                    prop_assert_eq!(p.to_data(), r.data.clone());
+                    prop_assert_eq!(p.size(), r.data.iter().map(|(k, v)| k.len() + v.get().len()).sum::<usize>());
+                    for (k, v) in r.data.iter() {
+                        prop_assert_eq!(p.get(k), Some(v.get()));
+                    }
+                    prop_assert_eq!(p.get(&probe), r.data.get(&probe).map(Value::get));
+                }
+            }
+        }
+
+        #[test]
+        fn packed_load_fails_like_decode(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let times = Times { created: Timestamp::EPOCH, idle: Timestamp::MAX, absolute: Timestamp::MAX };
+            prop_assert_eq!(load(&bytes, times).is_ok(), decode(&bytes, times).is_ok());
         }
 
         #[test]

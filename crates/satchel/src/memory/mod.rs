@@ -298,6 +298,20 @@ impl MemoryStore {
         WriteOutcome::Applied(expires)
     }
 
+    /// [`SessionStore::load`] for the engine: a small session's data stays packed (one
+    /// copy of the stored bytes instead of a string per key and value).
+    pub(crate) fn load_packed(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<(Record, Option<codec::Packed>)>, StoreError> {
+        let mut shard = self.shard(key).lock();
+        match self.live(&mut shard, key, now) {
+            Some(entry) => codec::load(&entry.blob, entry.times).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The live entry under `key` with `patch` applied, not stored yet.
     fn patch_entry(
         &self,
