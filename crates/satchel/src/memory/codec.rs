@@ -94,8 +94,9 @@ pub(crate) fn encode_into(record: &Record, out: &mut Vec<u8>) {
     debug_assert_eq!(out.len() - start, encoded_len(record));
 }
 
-pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
-    let mut r = Reader(blob);
+/// Reads the version, flags, idle timeout and owner at the start of a blob; what is left
+/// in `r` are the entries.
+fn header(r: &mut Reader<'_>, times: Times) -> Result<Meta, StoreError> {
     if r.byte()? != VERSION {
         return Err(StoreError::corrupt("unknown memory record version"));
     }
@@ -106,6 +107,19 @@ pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
     } else {
         None
     };
+    Ok(Meta {
+        created_at: times.created,
+        idle_timeout,
+        idle_deadline: times.idle,
+        absolute_deadline: times.absolute,
+        persistent: flags & PERSISTENT != 0,
+        owner,
+    })
+}
+
+pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
+    let mut r = Reader(blob);
+    let meta = header(&mut r, times)?;
     let mut data = Data::with_capacity(4);
     while !r.0.is_empty() {
         let key = r.string()?;
@@ -115,17 +129,7 @@ pub(crate) fn decode(blob: &[u8], times: Times) -> Result<Record, StoreError> {
         let value = Value::from_trusted_json(value);
         data.insert(key, value);
     }
-    Ok(Record {
-        data,
-        meta: Meta {
-            created_at: times.created,
-            idle_timeout,
-            idle_deadline: times.idle,
-            absolute_deadline: times.absolute,
-            persistent: flags & PERSISTENT != 0,
-            owner,
-        },
-    })
+    Ok(Record { data, meta })
 }
 
 /// The most entries a blob may hold to be kept packed (see [`load`]); larger sessions are
@@ -188,16 +192,7 @@ impl Packed {
 /// packed: the record's `data` is then empty and the `Packed` holds it.
 pub(crate) fn load(blob: &[u8], times: Times) -> Result<(Record, Option<Packed>), StoreError> {
     let mut r = Reader(blob);
-    if r.byte()? != VERSION {
-        return Err(StoreError::corrupt("unknown memory record version"));
-    }
-    let flags = r.byte()?;
-    let idle_timeout = Duration::from_millis(r.varint()?);
-    let owner = if flags & HAS_OWNER != 0 {
-        Some(r.string()?)
-    } else {
-        None
-    };
+    let meta = header(&mut r, times)?;
     let body = blob.len() - r.0.len();
     // Validate every entry as `decode` would, noting the keys to rule out duplicates
     // (which `decode` resolves last-wins; such blobs take that path).
@@ -219,14 +214,6 @@ pub(crate) fn load(blob: &[u8], times: Times) -> Result<(Record, Option<Packed>)
             }
         }
     }
-    let meta = Meta {
-        created_at: times.created,
-        idle_timeout,
-        idle_deadline: times.idle,
-        absolute_deadline: times.absolute,
-        persistent: flags & PERSISTENT != 0,
-        owner,
-    };
     if !packable {
         return decode(blob, times).map(|record| (record, None));
     }
