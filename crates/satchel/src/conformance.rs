@@ -61,8 +61,9 @@ pub trait Harness: Send + Sync {
 /// instead of skipping). The list of checks then stays here, in one place.
 #[macro_export]
 macro_rules! conformance_tests {
-    (setup = $setup:path) => {
-        $crate::conformance_tests!(@with $setup;
+    // The one list of checks, handed to the arm `$($arm)*` names.
+    (@checks $($arm:tt)*) => {
+        $crate::conformance_tests!($($arm)*
             create_then_load_round_trips,
             create_never_overwrites,
             apply_merges_named_keys_only,
@@ -79,6 +80,9 @@ macro_rules! conformance_tests {
             corrupt_records_are_errors,
             awkward_keys_and_values_round_trip
         );
+    };
+    (setup = $setup:path) => {
+        $crate::conformance_tests!(@checks @with $setup;);
     };
     (@with $setup:path; $($name:ident),* $(,)?) => {
         $(
@@ -92,23 +96,7 @@ macro_rules! conformance_tests {
         )*
     };
     ($harness:expr) => {
-        $crate::conformance_tests!(@each $harness;
-            create_then_load_round_trips,
-            create_never_overwrites,
-            apply_merges_named_keys_only,
-            apply_refuses_stale_reads,
-            apply_enforces_the_size_limit,
-            expired_records_are_absent,
-            touch_extends_idle_only,
-            no_resurrection_after_delete,
-            concurrent_different_keys_all_survive,
-            concurrent_increments_lose_nothing,
-            rotate_moves_the_record,
-            owner_index_lists_and_revokes,
-            purge_removes_only_expired,
-            corrupt_records_are_errors,
-            awkward_keys_and_values_round_trip
-        );
+        $crate::conformance_tests!(@checks @each $harness;);
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
         $(
