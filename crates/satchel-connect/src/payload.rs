@@ -40,6 +40,19 @@ pub enum PayloadError {
     ReservedKey(String),
 }
 
+impl PayloadError {
+    /// How a signed payload cookie that did not decode is reported to the engine: a
+    /// missing or wrong signature is tampering, anything else is malformed.
+    pub(crate) fn open_error(&self) -> satchel::sealed::OpenError {
+        match self {
+            PayloadError::MissingSignature | PayloadError::BadSignature => {
+                satchel::sealed::OpenError::Tampered
+            }
+            _ => satchel::sealed::OpenError::Malformed,
+        }
+    }
+}
+
 /// The cookie value for a payload: standard base64 of the UTF-8 JSON, padded.
 pub(crate) fn encode(json: &str) -> String {
     b64::standard(json.as_bytes())

@@ -189,10 +189,7 @@ impl CookieSealer for CookieSessionCookies {
         companion: Option<&str>,
     ) -> Result<Opened, OpenError> {
         let (payload, key_index) = decode_signed(cookie_name, sealed, companion, &self.keys)
-            .map_err(|e| match e {
-                PayloadError::MissingSignature | PayloadError::BadSignature => OpenError::Tampered,
-                _ => OpenError::Malformed,
-            })?;
+            .map_err(|e| e.open_error())?;
         let mut data = Data::with_capacity(payload.len());
         let mut owner = None;
         for (key, value) in payload.iter() {

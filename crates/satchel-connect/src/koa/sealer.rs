@@ -126,14 +126,8 @@ impl CookieSealer for KoaCookies {
         // The engine checks deadlines on its own clock: decode with "now" before any
         // `_expire`.
         let (payload, key_index) =
-            decode_signed(cookie_name, sealed, companion, &self.keys, i64::MIN).map_err(
-                |e| match e {
-                    PayloadError::MissingSignature | PayloadError::BadSignature => {
-                        OpenError::Tampered
-                    }
-                    _ => OpenError::Malformed,
-                },
-            )?;
+            decode_signed(cookie_name, sealed, companion, &self.keys, i64::MIN)
+                .map_err(|e| e.open_error())?;
         let mut data = Data::with_capacity(payload.data.len());
         let mut owner = None;
         for (key, value) in payload.data.iter() {
