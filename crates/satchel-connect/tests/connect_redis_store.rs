@@ -47,6 +47,19 @@ fn properties(json: &str) -> String {
         .to_json_object()
 }
 
+/// An engine as an Express app's cookie `connect.sid` signed with `secrets`, on the env's
+/// store, and its id format.
+async fn express_engine(env: &redis_env::Env, secrets: &[String]) -> (Engine, ExpressIds) {
+    let store = env.store(env.options()).await;
+    let config = SessionConfig::builder()
+        .cookie_name("connect.sid")
+        .dangerous_insecure_cookies()
+        .build()
+        .unwrap();
+    let ids = ExpressIds::new(secrets.to_vec()).unwrap();
+    (Engine::with_id_format(store, config, ids.clone()), ids)
+}
+
 #[tokio::test]
 async fn express_records_read_and_patch_byte_for_byte() {
     let Some(env) = redis_env::Env::new("byte_for_byte").await else {
@@ -263,14 +276,8 @@ async fn login_is_req_session_user_and_back() {
     let Some(env) = redis_env::Env::new("owner").await else {
         return;
     };
-    let store = env.store(env.options()).await;
-    let config = SessionConfig::builder()
-        .cookie_name("connect.sid")
-        .dangerous_insecure_cookies()
-        .build()
-        .unwrap();
     let secrets = vec!["keyboard cat".to_owned()];
-    let engine = Engine::with_id_format(store, config, ExpressIds::new(secrets.clone()).unwrap());
+    let (engine, _) = express_engine(&env, &secrets).await;
 
     let s = engine.begin(None);
     s.insert("n", &1).unwrap();
@@ -390,14 +397,7 @@ async fn remember_me_from_rust_becomes_an_express_max_age() {
     let Some(env) = redis_env::Env::new("remember").await else {
         return;
     };
-    let store = env.store(env.options()).await;
-    let config = SessionConfig::builder()
-        .cookie_name("connect.sid")
-        .dangerous_insecure_cookies()
-        .build()
-        .unwrap();
-    let ids = ExpressIds::new(vec!["s".into()]).unwrap();
-    let engine = Engine::with_id_format(store, config, ids.clone());
+    let (engine, ids) = express_engine(&env, &["s".to_owned()]).await;
     let s = engine.begin(None);
     s.login("alice").unwrap();
     let week = Duration::from_secs(7 * 24 * 3600);
