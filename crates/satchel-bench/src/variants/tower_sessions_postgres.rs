@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use tower_sessions_014::cookie::time::Duration as CookieDuration;
-use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_014::{Expiry, Session, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use super::satchel_postgres::{empty_schema, postgres_url, prepare, POOL};
@@ -51,15 +51,21 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(connect);
         let store = PostgresStore::new(pool).with_schema_name(SCHEMA);
-        let layer = SessionManagerLayer::new(store.expect("a valid schema name"))
-            .with_secure(false)
-            .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
-        Router::new()
-            .route("/seed", post(seed))
-            .route("/write", post(write))
-            .route("/read", get(read))
-            .layer(layer)
+        router(store.expect("a valid schema name"))
     })
+}
+
+/// The benchmark routes on tower-sessions 0.14 over `store`: the routes of both 0.14-based
+/// variants (this one and `tower-sessions-redis`).
+pub(crate) fn router<S: SessionStore + Clone>(store: S) -> Router {
+    let layer = SessionManagerLayer::new(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
+    Router::new()
+        .route("/seed", post(seed))
+        .route("/write", post(write))
+        .route("/read", get(read))
+        .layer(layer)
 }
 
 type Reply = Result<Json<Value>, StatusCode>;

@@ -14,12 +14,6 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
-use tower_sessions_014::cookie::time::Duration as CookieDuration;
-use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_redis_store::fred::prelude::{ClientLike as _, Config};
 use tower_sessions_redis_store::fred::types::Builder;
 use tower_sessions_redis_store::RedisStore;
@@ -61,35 +55,8 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
             .with_context(|| {
                 format!("tower-sessions-redis needs Redis at {url} ($SATCHEL_REDIS_URL)")
             })?;
-        let layer = SessionManagerLayer::new(RedisStore::new(client))
-            .with_secure(false)
-            .with_expiry(Expiry::OnInactivity(CookieDuration::minutes(30)));
-        Ok(Router::new()
-            .route("/seed", post(seed))
-            .route("/write", post(write))
-            .route("/read", get(read))
-            .layer(layer))
+        Ok(super::tower_sessions_postgres::router(RedisStore::new(
+            client,
+        )))
     })
-}
-
-type Reply = Result<Json<Value>, StatusCode>;
-
-fn internal<E>(_: E) -> StatusCode {
-    StatusCode::INTERNAL_SERVER_ERROR
-}
-
-async fn seed(session: Session) -> Reply {
-    session.insert("n", 0_i64).await.map_err(internal)?;
-    Ok(Json(json!({ "n": 0 })))
-}
-
-async fn write(session: Session) -> Reply {
-    let n: i64 = session.get("n").await.map_err(internal)?.unwrap_or(0);
-    session.insert("n", n + 1).await.map_err(internal)?;
-    Ok(Json(json!({ "n": n + 1 })))
-}
-
-async fn read(session: Session) -> Reply {
-    let n: i64 = session.get("n").await.map_err(internal)?.unwrap_or(0);
-    Ok(Json(json!({ "n": n })))
 }
