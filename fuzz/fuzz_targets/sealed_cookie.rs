@@ -46,13 +46,16 @@ fn genuine() -> &'static str {
     })
 }
 
-fn headers(data: &[u8]) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+fn headers(data: &[u8]) -> (Vec<Vec<u8>>, Candidate) {
     let value = genuine().as_bytes();
     let Some((&mode, rest)) = data.split_first() else {
-        return (Vec::new(), None);
+        return (Vec::new(), Candidate::Known(None));
     };
     match mode {
-        0 => (split_headers(rest).iter().map(|h| h.to_vec()).collect(), None),
+        0 => (
+            split_headers(rest).iter().map(|h| h.to_vec()).collect(),
+            Candidate::Known(None),
+        ),
         1 => {
             let mut v = value.to_vec();
             for (b, x) in v.iter_mut().zip(rest) {
@@ -60,7 +63,7 @@ fn headers(data: &[u8]) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
             }
             let mut h = b"id=".to_vec();
             h.extend_from_slice(&v);
-            (vec![h], Some(v))
+            (vec![h], seen_by_parser(&v))
         }
         2 => {
             let (at, insert) = rest.split_first().map_or((0, &[][..]), |(a, r)| (*a, r));
@@ -69,11 +72,15 @@ fn headers(data: &[u8]) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
             v.extend_from_slice(insert);
             let mut h = b"id=".to_vec();
             h.extend_from_slice(&v);
-            (vec![h], Some(v))
+            (vec![h], seen_by_parser(&v))
         }
         _ => {
             let third = value.len() / 3;
-            let parts = [&value[..third], &value[third..2 * third], &value[2 * third..]];
+            let parts = [
+                &value[..third],
+                &value[third..2 * third],
+                &value[2 * third..],
+            ];
             let names: [&[u8]; 3] = [b"id=", b"id.1=", b"id.2="];
             let mut h = Vec::new();
             let mut joined: [Option<&[u8]>; 3] = [None; 3];
@@ -82,15 +89,47 @@ fn headers(data: &[u8]) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
                 h.extend_from_slice(names[name]);
                 h.extend_from_slice(parts[part]);
                 h.extend_from_slice(b"; ");
-                joined[name] = if joined[name].is_some() { Some(b"dup") } else { Some(parts[part]) };
+                joined[name] = if joined[name].is_some() {
+                    Some(b"dup")
+                } else {
+                    Some(parts[part])
+                };
             }
             let v = joined.iter().try_fold(Vec::new(), |mut acc, p| {
                 acc.extend_from_slice((*p)?);
                 Some(acc)
             });
-            (vec![h], v)
+            (vec![h], Candidate::Known(v))
         }
     }
+}
+
+/// What the cookie parser reads from a header.
+enum Candidate {
+    /// No sealed value of ours is in it (mode 0), or this one (`None`: none it could join).
+    Known(Option<Vec<u8>>),
+    /// The header goes on after a `;` with text that could be another of our cookies (a
+    /// chunk, a duplicate): which value the parser reads is not worked out here.
+    Unknown,
+}
+
+/// The value the parser reads from `id=` + `v`: up to the first `;`, without the spaces
+/// and tabs around it (as `satchel::cookie` reads a pair).
+fn seen_by_parser(v: &[u8]) -> Candidate {
+    let (first, rest) = match v.iter().position(|&b| b == b';') {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &[][..]),
+    };
+    if rest.windows(2).any(|w| w == b"id") {
+        return Candidate::Unknown;
+    }
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = first.iter().position(|b| !blank(b)).unwrap_or(first.len());
+    let end = first
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    Candidate::Known(Some(first[start..end].to_vec()))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -104,6 +143,12 @@ fuzz_target!(|data: &[u8]| {
     for line in done.set_cookies() {
         assert!(line.contains("Max-Age=0"), "unexpected cookie set");
     }
+    // Only a value the key sealed opens (n = 7); whether the parser read exactly the
+    // genuine one is checked where the harness knows what it read.
+    let Candidate::Known(candidate) = candidate else {
+        assert!(n.is_none() || n == Some(7));
+        return;
+    };
     let is_genuine = candidate.as_deref() == Some(genuine().as_bytes());
     if n.is_some() {
         assert_eq!(n, Some(7));
