@@ -1,0 +1,136 @@
+//! What the session layer adds to an axum request, in process (no sockets, no hyper):
+//! the loadbench's routes served by a bare `Router` and by the same `Router` behind
+//! `SessionLayer` over `MemoryStore`, each request carrying one of 10,000 live session
+//! cookies picked at random (so the store's memory is touched the way real traffic
+//! touches it). The difference between the two is the layer's CPU cost per request.
+//! `cargo bench -p satchel-axum --bench layer`; `LAYER_SESSIONS=1` serves one session
+//! only, so its memory stays in cache: the difference to the default run is what cache
+//! misses on the store cost.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{header, Request};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use satchel::{MemoryStore, SessionConfig};
+use satchel_axum::{Session, SessionLayer};
+use serde_json::{json, Value};
+use tower::{Service, ServiceExt};
+
+/// Live sessions the requests pick from, unless `LAYER_SESSIONS` says otherwise.
+const SESSIONS: usize = 10_000;
+
+fn sessions() -> usize {
+    std::env::var("LAYER_SESSIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SESSIONS)
+}
+
+type Reply = Result<Json<Value>, satchel_axum::Error>;
+
+async fn seed(session: Session) -> Reply {
+    session.insert("n", &0_i64)?;
+    Ok(Json(json!({ "n": 0 })))
+}
+
+async fn write(session: Session) -> Reply {
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    session.insert("n", &(n + 1))?;
+    Ok(Json(json!({ "n": n + 1 })))
+}
+
+async fn read(session: Session) -> Reply {
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    Ok(Json(json!({ "n": n })))
+}
+
+fn satchel_router() -> Router {
+    let config = SessionConfig::builder()
+        .dangerous_insecure_cookies()
+        .build()
+        .expect("config");
+    Router::new()
+        .route("/seed", post(seed))
+        .route("/write", post(write))
+        .route("/read", get(read))
+        .layer(SessionLayer::new(
+            MemoryStore::builder().max_sessions(1_000_000).build(),
+            config,
+        ))
+}
+
+fn bare_router() -> Router {
+    Router::new()
+        .route("/write", post(|| async { Json(json!({ "n": 1 })) }))
+        .route("/read", get(|| async { Json(json!({ "n": 1 })) }))
+}
+
+fn request(method: &str, path: &str, cookie: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// [`sessions()`] cookies (`id=…`) of live sessions on `router`.
+fn seed_sessions(rt: &tokio::runtime::Runtime, router: &Router) -> Vec<String> {
+    rt.block_on(async {
+        let mut cookies = Vec::with_capacity(sessions());
+        for _ in 0..sessions() {
+            let req = Request::post("/seed").body(Body::empty()).expect("request");
+            let res = router.clone().oneshot(req).await.expect("infallible");
+            let set = res.headers()[header::SET_COOKIE].to_str().expect("ascii");
+            cookies.push(set.split(';').next().expect("pair").to_owned());
+        }
+        cookies
+    })
+}
+
+fn layer(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let satchel = satchel_router();
+    let cookies = seed_sessions(&rt, &satchel);
+    // The bare router gets cookies of the same shape, as the loadbench sends it.
+    let bare = bare_router();
+    let mut g = c.benchmark_group("axum_request");
+    for (name, router) in [("bare", &bare), ("satchel", &satchel)] {
+        for (method, path) in [("POST", "/write"), ("GET", "/read")] {
+            g.bench_function(format!("{name} {method} {path}"), |b| {
+                let mut rng = StdRng::seed_from_u64(7);
+                b.iter_custom(|iters| {
+                    // Requests are built outside the timed loop.
+                    let reqs: Vec<_> = (0..iters)
+                        .map(|_| {
+                            request(method, path, &cookies[rng.random_range(0..cookies.len())])
+                        })
+                        .collect();
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for req in reqs {
+                            let mut svc = router.clone();
+                            let res = svc.call(req).await.expect("infallible");
+                            assert!(res.status().is_success(), "{}", res.status());
+                            black_box(res);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, layer);
+criterion_main!(benches);
