@@ -63,7 +63,7 @@ struct Shard {
 
 struct Entry {
     times: Times,
-    blob: Box<[u8]>,
+    blob: codec::Blob,
 }
 
 /// Store keys are uniformly random hashes: [`StoreKey`]'s `Hash` feeds 8 of its bytes as
@@ -167,7 +167,7 @@ impl MemoryStore {
         let mut shard = self.shard(key).lock();
         match shard.map.get_mut(key) {
             Some(entry) => {
-                entry.blob = blob.into();
+                entry.blob = codec::Blob::from_slice(blob);
                 true
             }
             None => false,
