@@ -64,12 +64,16 @@ fn satchel_router() -> Router {
             MemoryStore::builder().max_sessions(1_000_000).build(),
             config,
         ))
+        // Resolve the routes once, as `axum::serve` does per connection; an unresolved
+        // `Router` would rebuild each handler's route on every request.
+        .with_state(())
 }
 
 fn bare_router() -> Router {
     Router::new()
         .route("/write", post(|| async { Json(json!({ "n": 1 })) }))
         .route("/read", get(|| async { Json(json!({ "n": 1 })) }))
+        .with_state(())
 }
 
 fn request(method: &str, path: &str, cookie: &str) -> Request<Body> {
