@@ -128,6 +128,10 @@ where
                         Poll::Ready(result) => result?,
                     };
                     let status = response.status().as_u16();
+                    // An in-process store saves on the spot; any other gets a future.
+                    if let Some(finish) = engine.finish_now(&session, status) {
+                        return Poll::Ready(Ok(respond(response, finish, statuses)));
+                    }
                     *this.step = Step::Saving {
                         response,
                         statuses,

@@ -238,3 +238,29 @@ async fn memory_revocations_stay_bounded_by_deadlines() {
     rev.sweep(engine.now());
     assert!(rev.is_empty());
 }
+
+/// Without a revocation store nothing in a sealed save waits, so `finish_now` seals on the
+/// spot; with one, it declines and leaves the save to `finish`.
+#[tokio::test]
+async fn finish_now_seals_in_process_unless_revocations_are_kept() {
+    let (sealed, _) = engine_with(Stateless::new(keyring()));
+    let mut jar = Jar::default();
+    let session = sealed.begin(None);
+    session.insert("n", &41).expect("insert");
+    let done = sealed.finish_now(&session, 200).expect("in process");
+    assert!(done.error.is_none());
+    jar.update(&done);
+    let header = jar.header();
+    let session = sealed.begin([header.as_bytes()]);
+    let n: i64 = session.get("n").await.expect("read").expect("n");
+    session.insert("n", &(n + 1)).expect("insert");
+    let done = sealed.finish_now(&session, 200).expect("in process");
+    jar.update(&done);
+    assert_eq!(jar.n(&sealed).await, Some(42));
+
+    let (revoking, _) = engine();
+    let session = revoking.begin(None);
+    session.insert("n", &1).expect("insert");
+    assert!(revoking.finish_now(&session, 200).is_none());
+    assert!(revoking.finish(&session, 200).await.set_cookie.is_some());
+}

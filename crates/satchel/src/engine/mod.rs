@@ -12,6 +12,7 @@
 //! - handler writes without reading: 1 (`apply`, or `create` for a new session);
 //! - handler reads then writes: 2 (`load`, `apply`).
 
+mod inline;
 mod stateless;
 
 use std::sync::Arc;
