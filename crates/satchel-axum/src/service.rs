@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
+use http::header::{Entry, CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use satchel::http_support::{varies_on_cookie, ErrorStatuses, NO_STORE, VARY_COOKIE};
@@ -194,10 +194,18 @@ fn respond<B: Default>(
     if finish.no_store {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     }
-    if finish.vary_cookie
-        && !varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes))
-    {
-        headers.append(VARY, HeaderValue::from_static(VARY_COOKIE));
+    if finish.vary_cookie {
+        // One lookup of `Vary` for both the check and the append.
+        match headers.entry(VARY) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(HeaderValue::from_static(VARY_COOKIE));
+            }
+            Entry::Occupied(mut vary) => {
+                if !varies_on_cookie(vary.iter().map(HeaderValue::as_bytes)) {
+                    vary.append(HeaderValue::from_static(VARY_COOKIE));
+                }
+            }
+        }
     }
     res
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{SessionError, SessionErrorKind};
 use crate::record::Value;
-use crate::state::{Base, CookieOut, Expiry, Rotation, State};
+use crate::state::{Base, CookieOut, Expiry, ReadKey, Rotation, State};
 use crate::time::Timestamp;
 
 /// The key under which flash messages are kept.
@@ -126,8 +126,8 @@ impl Session {
             Base::Live(..) => {
                 // The value read is what the record holds until the next save, so only the
                 // key is remembered; the save turns it into an expectation if it is written.
-                if !state.changes.reads.iter().any(|k| k == key) {
-                    state.changes.reads.push(key.to_owned());
+                if !state.changes.reads.iter().any(|k| k.as_str() == key) {
+                    state.changes.reads.push(ReadKey::new(key));
                 }
                 Ok(f(state.stored(key)))
             }
@@ -218,7 +218,7 @@ impl Session {
         let mut state = self.lock();
         let old = state.set_base(Base::None);
         if !matches!(old, Base::None) {
-            state.delete = Some(old);
+            state.delete = Some(Box::new(old));
         }
         state.changes = Default::default();
         if state.had_cookie || state.cookie != CookieOut::Keep {

@@ -73,7 +73,7 @@ pub(crate) struct Changes {
     pub(crate) writes: Writes,
     /// Keys read from the loaded record (which stays as loaded until the next save, so it
     /// still holds the values seen).
-    pub(crate) reads: SmallVec<[String; 2]>,
+    pub(crate) reads: SmallVec<[ReadKey; 2]>,
     /// A rotation to perform.
     pub(crate) rotate: Option<Rotation>,
     /// An expiry policy change.
@@ -148,6 +148,23 @@ impl FromIterator<(String, Option<Value>)> for Writes {
     }
 }
 
+/// The name of a key the request read. Only the keys that are then written become
+/// expectations (and `String`s); every other read is forgotten at the save, so names up to
+/// 24 bytes (all of them, in practice) are kept inline instead of allocated per read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReadKey(SmallVec<[u8; 24]>);
+
+impl ReadKey {
+    pub(crate) fn new(key: &str) -> Self {
+        ReadKey(SmallVec::from_slice(key.as_bytes()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Made from a `&str` only, so always UTF-8; the fallback cannot be reached.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// What the response must do with the cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CookieOut {
@@ -168,7 +185,8 @@ pub(crate) struct State {
     pub(crate) base: Base,
     pub(crate) changes: Changes,
     /// The session a logout ended, to delete (or, when stateless, deny-list) at save time.
-    pub(crate) delete: Option<Base>,
+    /// Boxed, like `failed`: rare, and `State` is moved whole when a request begins.
+    pub(crate) delete: Option<Box<Base>>,
     /// How many cookie chunks the browser sent (stateless engines; 1 otherwise).
     pub(crate) chunks_in: u8,
     /// The sealed cookie must be sent again even if nothing changed (it was opened with a
@@ -180,7 +198,7 @@ pub(crate) struct State {
     /// Whether the handler read the session (the response then depends on the cookie).
     pub(crate) accessed: bool,
     /// A failure that makes the rest of the request fail closed.
-    pub(crate) failed: Option<SessionError>,
+    pub(crate) failed: Option<Box<SessionError>>,
     /// The data of the `Live` base when a MemoryStore left it packed (its `record.data` is
     /// then empty). Cleared whenever the base changes: use [`State::set_base`].
     pub(crate) packed: Option<Packed>,

@@ -285,7 +285,7 @@ impl Engine {
         };
         let error = result
             .err()
-            .or_else(|| state.failed.as_ref().map(SessionError::duplicate));
+            .or_else(|| state.failed.as_deref().map(SessionError::duplicate));
         // A failed request sets no cookie at all: nothing points the browser at state
         // that may not have been saved (SEC-39).
         let set_cookie = if error.is_some() {
@@ -366,7 +366,7 @@ impl Engine {
         }
         // 1. A logout deletes the old record first, whatever else happened (even after a
         //    failed load: a user who asked to log out must be logged out if at all possible).
-        let ended = match session.lock().delete.take() {
+        let ended = match session.lock().delete.take().map(|ended| *ended) {
             Some(Base::NotLoaded(id) | Base::Live(id, _)) => Some(id.store_key()),
             _ => None,
         };
@@ -554,12 +554,12 @@ impl Engine {
                 let reads = std::mem::take(&mut changes.reads);
                 reads
                     .into_iter()
-                    .filter(|k| changes.clear || changes.writes.contains_key(k))
+                    .filter(|k| changes.clear || changes.writes.contains_key(k.as_str()))
                     .map(|k| {
                         let seen = state
-                            .stored(&k)
+                            .stored(k.as_str())
                             .map(|text| Value::from_trusted_json(text.to_owned()));
-                        (k, seen)
+                        (k.as_str().to_owned(), seen)
                     })
                     .collect()
             }
@@ -864,7 +864,7 @@ fn too_large(session: &Session) -> SessionError {
 
 /// Records `err` as the request's failure (fail closed) and returns it.
 fn fail(state: &mut State, err: SessionError) -> SessionError {
-    state.failed = Some(err.duplicate());
+    state.failed = Some(Box::new(err.duplicate()));
     err
 }
 

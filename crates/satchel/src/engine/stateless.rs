@@ -169,7 +169,7 @@ impl Engine {
         let now = self.now();
         // 1. A logout deny-lists the session it ended (when revocation is on), whatever
         //    else happened.
-        let ended = session.lock().delete.take();
+        let ended = session.lock().delete.take().map(|ended| *ended);
         if let (Some(ended), Some(rev)) = (ended, &parts.revocations) {
             let ended = match ended {
                 Base::Live(id, record) => Some((id, record.meta.expires_at())),
