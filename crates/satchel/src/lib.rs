@@ -54,6 +54,7 @@ pub mod http_support;
 mod id;
 mod id_format;
 mod memory;
+mod patch_source;
 mod record;
 pub mod sealed;
 mod session;

@@ -28,6 +28,9 @@ use crate::cookie::{self, Incoming, IncomingSealed};
 use crate::error::{SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
 use crate::id_format::IdFormat;
+use crate::memory::MemoryStore;
+use crate::patch_source::PatchSource;
+use crate::patch_source::PendingPatch;
 use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
 use crate::session::Session;
 use crate::state::{Base, Changes, CookieOut, Expiry, Rotation, State};
@@ -389,7 +392,7 @@ impl Engine {
         // The plan lands in one borrowed local and the rare branches come back as a boxed
         // future: no large temporary stays in this future's state across an `.await`.
         let mut write = None;
-        if let Some(rare) = self.plan(session, now, &mut write)? {
+        if let Some(rare) = self.plan(session, mode, now, &mut write)? {
             return rare.await;
         }
         let Some(planned) = &write else {
@@ -410,7 +413,7 @@ impl Engine {
         };
         let recreate = write
             .take()
-            .map(|write| self.after_write(session, mode, write, outcome, now))
+            .map(|write| self.after_write(&mut session.lock(), mode, write, outcome, now))
             .transpose()?
             .flatten()
             .map(|record| Box::pin(self.create(session, record, now)));
@@ -424,7 +427,7 @@ impl Engine {
     /// and the changes must start a brand-new session made of `record` instead.
     fn after_write(
         &self,
-        session: &Session,
+        state: &mut State,
         mode: SaveMode,
         write: Write,
         outcome: (Result<WriteOutcome, StoreError>, Option<SessionId>),
@@ -433,11 +436,10 @@ impl Engine {
         let (outcome, new_id) = outcome;
         let outcome = match outcome {
             Ok(o) => o,
-            Err(err) => return Err(fail(&mut session.lock(), SessionError::store(err))),
+            Err(err) => return Err(fail(state, SessionError::store(err))),
         };
         match outcome {
             WriteOutcome::Applied(expires) => {
-                let mut state = session.lock();
                 if mode == SaveMode::Explicit {
                     state.unpack();
                 }
@@ -467,7 +469,7 @@ impl Engine {
             WriteOutcome::Gone if !write.known => {
                 // A blind write to an id we never saw alive: like any unknown id, it is not
                 // adopted; the changes start a brand-new session instead (strict mode).
-                session.lock().set_base(Base::None);
+                state.set_base(Base::None);
                 let changes = Changes {
                     writes: write
                         .patch
@@ -482,13 +484,11 @@ impl Engine {
                 Ok(self.fresh_record(&changes, now))
             }
             WriteOutcome::Gone => {
-                let mut state = session.lock();
                 state.set_base(Base::None);
-                Err(fail(&mut state, SessionError::new(SessionErrorKind::Gone)))
+                Err(fail(state, SessionError::new(SessionErrorKind::Gone)))
             }
             WriteOutcome::Conflict(keys) => {
                 // Not sticky: the handler may read again (fresh values) and retry.
-                let mut state = session.lock();
                 if let Base::Live(live_id, _) = &state.base {
                     let live_id = live_id.clone();
                     state.set_base(Base::NotLoaded(live_id));
@@ -496,9 +496,11 @@ impl Engine {
                 state.changes.reads.clear();
                 Err(SessionError::conflict(keys))
             }
-            WriteOutcome::TooLarge => Err(too_large(session)),
+            WriteOutcome::TooLarge => {
+                Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)))
+            }
             WriteOutcome::KeyTaken => Err(fail(
-                &mut session.lock(),
+                state,
                 SessionError::store(StoreError::msg(
                     crate::StoreErrorKind::Backend,
                     "fresh session ids keep colliding; is the id generator broken?",
@@ -522,6 +524,7 @@ impl Engine {
     fn plan<'a>(
         &'a self,
         session: &'a Session,
+        mode: SaveMode,
         now: Timestamp,
         write: &mut Option<Write>,
     ) -> Result<Option<Rare<'a>>, SessionError> {
@@ -546,6 +549,13 @@ impl Engine {
                 }
                 _ => None,
             });
+        }
+        if let (Backend::Memory(memory), Some(_), SaveMode::Final, None) =
+            (&self.0.store, record, mode, &changes.rotate)
+        {
+            return self
+                .apply_pending(memory, state, &changes, now)
+                .map(|()| None);
         }
         let expect = match record {
             None => Vec::new(),
@@ -743,7 +753,19 @@ impl Engine {
         if let Some(Rotation::Owner(owner)) = &changes.rotate {
             patch.owner = Some(Some(owner.clone()));
         }
-        patch.expiry = changes.expiry.map(|e| match e {
+        patch.expiry = self.expiry_change(changes.expiry, known, now);
+        patch
+    }
+
+    /// The deadlines a requested expiry policy comes to; `known`: the record's metadata,
+    /// when it was loaded.
+    fn expiry_change(
+        &self,
+        expiry: Option<Expiry>,
+        known: Option<&Meta>,
+        now: Timestamp,
+    ) -> Option<ExpiryChange> {
+        expiry.map(|e| match e {
             Expiry::Persistent { idle, absolute } => {
                 let (idle, absolute) = Expiry::clamped(idle, absolute);
                 ExpiryChange {
@@ -759,8 +781,76 @@ impl Engine {
                     .saturating_add(self.0.config.absolute_timeout),
                 persistent: false,
             },
-        });
-        patch
+        })
+    }
+
+    /// The final save of a loaded session on the built-in MemoryStore, without a rotation:
+    /// the pending changes are applied where they lie ([`PendingPatch`]), under the
+    /// session's lock, since the store call is synchronous. The result is what building
+    /// the `Patch` and applying it would give, minus an allocation per key and list.
+    fn apply_pending(
+        &self,
+        memory: &MemoryStore,
+        state: &mut State,
+        changes: &Changes,
+        now: Timestamp,
+    ) -> Result<(), SessionError> {
+        let (key, id, outcome) = {
+            let Base::Live(id, record) = &state.base else {
+                // The caller checked; a base that is not loaded has no fast path.
+                return Err(fail(
+                    state,
+                    SessionError::store(StoreError::msg(
+                        crate::StoreErrorKind::Backend,
+                        "in-place save of a session that is not loaded",
+                    )),
+                ));
+            };
+            // Keys read and then written (or cleared) must still hold what was read.
+            let expect = changes
+                .reads
+                .iter()
+                .filter(|k| changes.clear || changes.writes.contains_key(k.as_str()))
+                .map(|k| (k.as_str(), state.stored(k.as_str())))
+                .collect();
+            let pending = PendingPatch {
+                clear: changes.clear,
+                writes: &changes.writes,
+                expect,
+                expiry: self.expiry_change(changes.expiry, Some(&record.meta), now),
+                max_data_bytes: self.0.config.max_data_bytes,
+            };
+            let after = match &state.packed {
+                Some(packed) => projected_size_by(
+                    packed.size(),
+                    |k| packed.get(k).map(|v| k.len() + v.len()),
+                    &pending,
+                ),
+                None => projected_size_of(record, &pending),
+            };
+            let key = id.store_key();
+            let outcome = if after > self.0.config.max_data_bytes {
+                Ok(WriteOutcome::TooLarge)
+            } else {
+                memory.apply_source(&key, &pending, now)
+            };
+            (key, *id.as_bytes(), outcome)
+        };
+        let write = Write {
+            id,
+            key,
+            // Read by `after_write` only for an explicit save or a record it never saw,
+            // neither of which takes this path.
+            patch: Patch::default(),
+            known: true,
+            rotate: false,
+            expiry_changed: changes.expiry.is_some(),
+            rotation: None,
+            expiry: changes.expiry,
+        };
+        // A loaded record is never re-created (that is for blind writes): `None` always.
+        self.after_write(state, SaveMode::Final, write, (outcome, None), now)
+            .map(|_| ())
     }
 
     /// The cookie(s) naming `id`: one `Set-Cookie`, or two for an id format with a
@@ -855,13 +945,6 @@ struct Write {
     expiry: Option<Expiry>,
 }
 
-fn too_large(session: &Session) -> SessionError {
-    fail(
-        &mut session.lock(),
-        SessionError::new(SessionErrorKind::TooLarge),
-    )
-}
-
 /// Records `err` as the request's failure (fail closed) and returns it.
 fn fail(state: &mut State, err: SessionError) -> SessionError {
     state.failed = Some(Box::new(err.duplicate()));
@@ -873,7 +956,7 @@ fn data_size(data: &Data) -> usize {
 }
 
 /// The size `record`'s data would have after `patch`.
-pub(crate) fn projected_size_of(record: &Record, patch: &Patch) -> usize {
+pub(crate) fn projected_size_of(record: &Record, patch: &impl PatchSource) -> usize {
     projected_size_by(
         data_size(&record.data),
         |k| record.data.get(k).map(|v| k.len() + v.get().len()),
@@ -883,21 +966,25 @@ pub(crate) fn projected_size_of(record: &Record, patch: &Patch) -> usize {
 
 /// The size data of `size` bytes would have after `patch`, where `entry(key)` is the size
 /// of the stored entry under `key`.
-fn projected_size_by(size: usize, entry: impl Fn(&str) -> Option<usize>, patch: &Patch) -> usize {
-    let mut size = if patch.clear { 0 } else { size };
-    let stored = |k: &str| (!patch.clear).then(|| entry(k)).flatten();
-    for key in &patch.remove {
+fn projected_size_by(
+    size: usize,
+    entry: impl Fn(&str) -> Option<usize>,
+    patch: &impl PatchSource,
+) -> usize {
+    let mut size = if patch.clear() { 0 } else { size };
+    let stored = |k: &str| (!patch.clear()).then(|| entry(k)).flatten();
+    for key in patch.remove() {
         if let Some(n) = stored(key) {
             size -= n;
         }
     }
-    for (key, value) in &patch.set {
+    for (key, value) in patch.set() {
         if let Some(n) = stored(key) {
-            if !patch.remove.contains(key) {
+            if !patch.remove().any(|removed| removed == key) {
                 size -= n;
             }
         }
-        size += key.len() + value.get().len();
+        size += key.len() + value.len();
     }
     size
 }

@@ -17,7 +17,8 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use crate::error::StoreError;
-use crate::record::{Data, Meta, Patch, Record, Value};
+use crate::patch_source::PatchSource;
+use crate::record::{Data, Meta, Record, Value};
 use crate::store::WriteOutcome;
 use crate::time::{duration_millis, Timestamp};
 
@@ -311,10 +312,10 @@ pub(super) struct Patched {
 /// intermediate vectors, and the output is allocated once at its exact size (not at all
 /// when it fits inline).
 /// `Ok(Err(outcome))` is a refusal (conflict, too large) and changes nothing.
-pub(super) fn patch(
+pub(super) fn patch<P: PatchSource>(
     blob: &[u8],
     times: Times,
-    patch: &Patch,
+    patch: &P,
     now: Timestamp,
 ) -> Result<Result<Patched, WriteOutcome>, StoreError> {
     let mut r = Reader(blob);
@@ -330,9 +331,9 @@ pub(super) fn patch(
     };
     let body = r.0;
     let replaced = |key: &[u8]| {
-        patch.clear
-            || patch.remove.iter().any(|k| k.as_bytes() == key)
-            || patch.set.iter().any(|(k, _)| k.as_bytes() == key)
+        patch.clear()
+            || patch.remove().any(|k| k.as_bytes() == key)
+            || patch.set().any(|(k, _)| k.as_bytes() == key)
     };
     // One pass over the stored entries: validate them, size what is kept, and note the
     // current value of every expected key.
@@ -342,7 +343,7 @@ pub(super) fn patch(
     let mut entries = Reader(body);
     while !entries.0.is_empty() {
         let (key, value) = (entries.slice()?, entries.slice()?);
-        if let Some(i) = patch.expect.iter().position(|(k, _)| k.as_bytes() == key) {
+        if let Some(i) = patch.expect().position(|(k, _)| k.as_bytes() == key) {
             if let Some(slot) = current.get_mut(i) {
                 *slot = Some(value);
             }
@@ -353,27 +354,27 @@ pub(super) fn patch(
         }
     }
     let mut conflicts = Vec::new();
-    for (i, (key, seen)) in patch.expect.iter().enumerate() {
+    for (i, (key, seen)) in patch.expect().enumerate() {
         let now_value = match current.get(i) {
             Some(slot) => *slot,
             None => find(body, key.as_bytes())?, // more than 8 expectations: look it up
         };
-        if now_value != seen.as_ref().map(|v| v.get().as_bytes()) {
-            conflicts.push(key.clone());
+        if now_value != seen.map(str::as_bytes) {
+            conflicts.push(key.to_owned());
         }
     }
     if !conflicts.is_empty() {
         return Ok(Err(WriteOutcome::Conflict(conflicts)));
     }
-    let added: usize = patch.set.iter().map(|(k, v)| k.len() + v.get().len()).sum();
+    let added: usize = patch.set().map(|(k, v)| k.len() + v.len()).sum();
     if patch
-        .max_data_bytes
+        .max_data_bytes()
         .is_some_and(|limit| kept + added > limit)
     {
         return Ok(Err(WriteOutcome::TooLarge));
     }
     let mut times = times;
-    if let Some(expiry) = patch.expiry {
+    if let Some(expiry) = patch.expiry() {
         idle_ms = duration_millis(expiry.idle_timeout);
         times.absolute = expiry.absolute_deadline;
         flags = if expiry.persistent {
@@ -382,8 +383,8 @@ pub(super) fn patch(
             flags & !PERSISTENT
         };
     }
-    if let Some(new_owner) = &patch.owner {
-        owner = new_owner.as_deref().map(str::as_bytes);
+    if let Some(new_owner) = patch.owner() {
+        owner = new_owner.map(str::as_bytes);
         flags = if owner.is_some() {
             flags | HAS_OWNER
         } else {
@@ -398,9 +399,8 @@ pub(super) fn patch(
         + owner.map_or(0, |o| varint_len(o.len() as u64) + o.len())
         + kept_bytes
         + patch
-            .set
-            .iter()
-            .map(|(k, v)| entry_len(k.len(), v.get().len()))
+            .set()
+            .map(|(k, v)| entry_len(k.len(), v.len()))
             .sum::<usize>();
     let mut out = Blob::with_capacity(size);
     out.push(VERSION);
@@ -417,9 +417,9 @@ pub(super) fn patch(
             put_bytes(&mut out, value);
         }
     }
-    for (key, value) in &patch.set {
+    for (key, value) in patch.set() {
         put_bytes(&mut out, key.as_bytes());
-        put_bytes(&mut out, value.get().as_bytes());
+        put_bytes(&mut out, value.as_bytes());
     }
     debug_assert_eq!(out.len(), size);
     Ok(Ok(Patched {
@@ -514,6 +514,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Patch;
     use proptest::prelude::*;
 
     fn record(owner: Option<String>, pairs: &[(String, i64)]) -> Record {

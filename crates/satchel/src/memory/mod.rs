@@ -27,6 +27,7 @@ use parking_lot::Mutex;
 
 use crate::error::StoreError;
 use crate::id::StoreKey;
+use crate::patch_source::PatchSource;
 use crate::record::{Expires, Patch, Record};
 use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::Timestamp;
@@ -356,28 +357,7 @@ impl SessionStore for MemoryStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        let mut shard = self.shard(key).lock();
-        let Some(entry) = self.live(&mut shard, key, now) else {
-            return Ok(WriteOutcome::Gone);
-        };
-        let patched = match codec::patch(&entry.blob, entry.times, patch, now)? {
-            Ok(patched) => patched,
-            Err(outcome) => return Ok(outcome),
-        };
-        let old_owner = patch.owner.as_ref().map(|_| codec::owner(&entry.blob));
-        let expires = Expires {
-            at: patched.times.expires_at(),
-            persistent: patched.persistent,
-        };
-        entry.times = patched.times;
-        entry.blob = patched.blob;
-        if let Some(old_owner) = old_owner {
-            let new_owner = codec::owner(&entry.blob);
-            self.unindex_owner(old_owner, key);
-            self.index_owner(new_owner, *key);
-        }
-        self.after_write(&mut shard, now);
-        Ok(WriteOutcome::Applied(expires))
+        self.apply_source(key, patch, now)
     }
 
     async fn rotate(
@@ -487,6 +467,40 @@ impl SessionStore for MemoryStore {
             total += self.sweep(&mut shard.lock(), now, limit - total);
         }
         Ok(total as u64)
+    }
+}
+
+impl MemoryStore {
+    /// [`SessionStore::apply`] for any [`PatchSource`]: the engine applies a request's
+    /// pending changes through it without building a [`Patch`].
+    pub(crate) fn apply_source(
+        &self,
+        key: &StoreKey,
+        patch: &impl PatchSource,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut shard = self.shard(key).lock();
+        let Some(entry) = self.live(&mut shard, key, now) else {
+            return Ok(WriteOutcome::Gone);
+        };
+        let patched = match codec::patch(&entry.blob, entry.times, patch, now)? {
+            Ok(patched) => patched,
+            Err(outcome) => return Ok(outcome),
+        };
+        let old_owner = patch.owner().map(|_| codec::owner(&entry.blob));
+        let expires = Expires {
+            at: patched.times.expires_at(),
+            persistent: patched.persistent,
+        };
+        entry.times = patched.times;
+        entry.blob = patched.blob;
+        if let Some(old_owner) = old_owner {
+            let new_owner = codec::owner(&entry.blob);
+            self.unindex_owner(old_owner, key);
+            self.index_owner(new_owner, *key);
+        }
+        self.after_write(&mut shard, now);
+        Ok(WriteOutcome::Applied(expires))
     }
 }
 
