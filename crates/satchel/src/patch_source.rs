@@ -80,14 +80,14 @@ impl PatchSource for PendingPatch<'_> {
     fn set(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.writes
             .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str(), v.get())))
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.get())))
     }
 
     fn remove(&self) -> impl Iterator<Item = &str> + '_ {
         self.writes
             .iter()
             .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k)
     }
 
     fn expect(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {

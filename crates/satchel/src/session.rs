@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{SessionError, SessionErrorKind};
 use crate::record::Value;
-use crate::state::{Base, CookieOut, Expiry, ReadKey, Rotation, State};
+use crate::state::{Base, CookieOut, Expiry, KeyName, Rotation, State};
 use crate::time::Timestamp;
 
 /// The key under which flash messages are kept.
@@ -127,7 +127,7 @@ impl Session {
                 // The value read is what the record holds until the next save, so only the
                 // key is remembered; the save turns it into an expectation if it is written.
                 if !state.changes.reads.iter().any(|k| k.as_str() == key) {
-                    state.changes.reads.push(ReadKey::new(key));
+                    state.changes.reads.push(KeyName::new(key));
                 }
                 Ok(f(state.stored(key)))
             }

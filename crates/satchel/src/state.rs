@@ -73,7 +73,7 @@ pub(crate) struct Changes {
     pub(crate) writes: Writes,
     /// Keys read from the loaded record (which stays as loaded until the next save, so it
     /// still holds the values seen).
-    pub(crate) reads: SmallVec<[ReadKey; 2]>,
+    pub(crate) reads: SmallVec<[KeyName; 2]>,
     /// A rotation to perform.
     pub(crate) rotate: Option<Rotation>,
     /// An expiry policy change.
@@ -89,30 +89,34 @@ impl Changes {
     pub(crate) fn fresh_data(&self) -> Data {
         self.writes
             .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), v.clone())))
             .collect()
     }
 }
 
 /// The keys a request wrote or removed, last change per key. A handful of keys per request
 /// is the norm, so an inline vector with a linear search beats a map (no allocation for up
-/// to two keys, no nodes).
+/// to two keys, no nodes), and the names are inline too ([`KeyName`]): a MemoryStore save
+/// reads them where they are, other stores get `String`s when the patch is built.
 #[derive(Debug, Default)]
-pub(crate) struct Writes(SmallVec<[(String, Option<Value>); 2]>);
+pub(crate) struct Writes(SmallVec<[(KeyName, Option<Value>); 2]>);
 
 impl Writes {
     pub(crate) fn get(&self, key: &str) -> Option<&Option<Value>> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
+        self.0.iter().any(|(k, _)| k.as_str() == key)
     }
 
     pub(crate) fn insert(&mut self, key: &str, value: Option<Value>) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
+        match self.0.iter_mut().find(|(k, _)| k.as_str() == key) {
             Some((_, v)) => *v = value,
-            None => self.0.push((key.to_owned(), value)),
+            None => self.0.push((KeyName::new(key), value)),
         }
     }
 
@@ -128,40 +132,49 @@ impl Writes {
         self.0.clear();
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Option<Value>)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Option<Value>)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 }
+
+/// An owned key and its change.
+type OwnedWrite = (String, Option<Value>);
 
 impl IntoIterator for Writes {
-    type Item = (String, Option<Value>);
-    type IntoIter = smallvec::IntoIter<[(String, Option<Value>); 2]>;
+    type Item = OwnedWrite;
+    type IntoIter = std::iter::Map<
+        smallvec::IntoIter<[(KeyName, Option<Value>); 2]>,
+        fn((KeyName, Option<Value>)) -> OwnedWrite,
+    >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.0.into_iter().map(|(k, v)| (k.as_str().to_owned(), v))
     }
 }
 
-impl FromIterator<(String, Option<Value>)> for Writes {
-    fn from_iter<I: IntoIterator<Item = (String, Option<Value>)>>(iter: I) -> Self {
-        Writes(iter.into_iter().collect())
+impl FromIterator<OwnedWrite> for Writes {
+    fn from_iter<I: IntoIterator<Item = OwnedWrite>>(iter: I) -> Self {
+        Writes(
+            iter.into_iter()
+                .map(|(k, v)| (KeyName::new(&k), v))
+                .collect(),
+        )
     }
 }
 
-/// The name of a key the request read. Only the keys that are then written become
-/// expectations (and `String`s); every other read is forgotten at the save, so names up to
-/// 24 bytes (all of them, in practice) are kept inline instead of allocated per read.
+/// The name of a key the request read or wrote, inline up to 24 bytes (all of them, in
+/// practice) instead of allocated: reads become expectations (and `String`s) only when the
+/// key is also written, and a MemoryStore save never needs the names as `String`s.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ReadKey(SmallVec<[u8; 24]>);
+pub(crate) struct KeyName(compact_str::CompactString);
 
-impl ReadKey {
+impl KeyName {
     pub(crate) fn new(key: &str) -> Self {
-        ReadKey(SmallVec::from_slice(key.as_bytes()))
+        KeyName(compact_str::CompactString::new(key))
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // Made from a `&str` only, so always UTF-8; the fallback cannot be reached.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        self.0.as_str()
     }
 }
 
