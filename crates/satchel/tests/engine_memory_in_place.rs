@@ -130,11 +130,19 @@ impl Side {
                 self.cookie = Some(cookie_value(set).to_owned());
             }
         }
-        // The id differs between the two sides: keep the attributes only.
-        let set_cookie = done
-            .set_cookie
-            .as_deref()
-            .map(|s| s.split_once(';').map_or("", |(_, attrs)| attrs).to_owned());
+        // The id differs between the two sides: keep the attributes only, and of a
+        // removal's `Expires` (a fixed date in the past, formatted from the wall clock) its
+        // name only.
+        let set_cookie = done.set_cookie.as_deref().map(|s| {
+            s.split(';')
+                .skip(1)
+                .map(|attr| match attr.split_once('=') {
+                    Some((name, _)) if name.trim() == "Expires" => name,
+                    _ => attr,
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        });
         Seen {
             reads,
             error: done.error.map(|e| e.kind()),
@@ -259,4 +267,28 @@ async fn in_place_path_reports_conflicts_and_the_size_limit() {
         seen[4].reads,
         vec![Ok(Some("theirs".into())), Ok(None), Ok(None)]
     );
+}
+
+/// A record the store cannot decode fails the request closed through the in-place load
+/// too: a store error, no cookie, and the record is left as it is.
+#[tokio::test]
+async fn in_place_load_of_a_corrupt_record_fails_closed() {
+    let store = MemoryStore::new();
+    let engine = Engine::new(store.clone(), SessionConfig::default());
+    let s = engine.begin(None);
+    s.insert("n", &1).expect("insert");
+    let set = engine.finish(&s, 200).await.set_cookie.expect("cookie");
+    let id = cookie_value(&set).to_owned();
+    let key = satchel::SessionId::parse(&id).expect("id").store_key();
+    assert!(store.corrupt_for_tests(&key, &[0xff, 0x00, 0x13]));
+
+    let header = format!("id={id}");
+    let s = engine.begin([header.as_bytes()]);
+    let err = s.get::<i64>("n").await.expect_err("corrupt record");
+    assert_eq!(err.kind(), SessionErrorKind::Store);
+    s.insert("n", &2).expect_err("the request failed closed");
+    let done = engine.finish(&s, 200).await;
+    assert_eq!(done.error.map(|e| e.kind()), Some(SessionErrorKind::Store));
+    assert_eq!(done.set_cookie, None);
+    assert_eq!(store.len(), 1);
 }

@@ -28,6 +28,7 @@ use crate::cookie::{self, Incoming, IncomingSealed};
 use crate::error::{SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
 use crate::id_format::IdFormat;
+use crate::memory::codec::Packed;
 use crate::memory::MemoryStore;
 use crate::patch_source::PatchSource;
 use crate::patch_source::PendingPatch;
@@ -316,6 +317,11 @@ impl Engine {
 
     /// Loads the record if the request has an id that was not loaded yet.
     pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<(), SessionError> {
+        if let Backend::Memory(memory) = &self.0.store {
+            // Synchronous: load under the session's lock, with no copy of the id and no
+            // second look at the state afterwards.
+            return self.load_in_place(memory, &mut session.lock());
+        }
         let id = {
             let state = session.lock();
             state.check()?;
@@ -340,6 +346,31 @@ impl Engine {
         if !matches!(&state.base, Base::NotLoaded(current) if *current == id) {
             return state.check(); // someone else resolved it meanwhile
         }
+        self.loaded(&mut state, id, &key, loaded)
+    }
+
+    /// [`Engine::ensure_loaded`] on the built-in MemoryStore, under the session's lock.
+    fn load_in_place(&self, memory: &MemoryStore, state: &mut State) -> Result<(), SessionError> {
+        state.check()?;
+        let Base::NotLoaded(id) = &state.base else {
+            return Ok(()); // loaded already, or nothing to load (a store engine has no sealed base)
+        };
+        let key = id.store_key();
+        let loaded = memory.load_packed(&key, self.now());
+        let Base::NotLoaded(id) = state.set_base(Base::None) else {
+            return Ok(()); // matched above, under the same lock
+        };
+        self.loaded(state, id, &key, loaded)
+    }
+
+    /// Makes what the store answered for `id` the request's base.
+    fn loaded(
+        &self,
+        state: &mut State,
+        id: SessionId,
+        key: &StoreKey,
+        loaded: Result<Option<(Record, Option<Packed>)>, StoreError>,
+    ) -> Result<(), SessionError> {
         match loaded {
             Ok(Some((record, packed))) => {
                 state.set_base(Base::Live(id, record));
@@ -352,7 +383,11 @@ impl Engine {
                     state.cookie = CookieOut::Remove;
                 }
             }
-            Err(err) => return Err(fail(&mut state, SessionError::store(err))),
+            Err(err) => {
+                // The id stays, so a later read may try again (as after any failed load).
+                state.set_base(Base::NotLoaded(id));
+                return Err(fail(state, SessionError::store(err)));
+            }
         }
         Ok(())
     }
