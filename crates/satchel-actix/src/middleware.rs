@@ -111,7 +111,12 @@ where
         let statuses = self.statuses;
         Box::pin(async move {
             let mut res = response.await?.map_into_left_body();
-            let mut finish = engine.finish(&session, res.status().as_u16()).await;
+            let status = res.status().as_u16();
+            // An in-process store saves on the spot; any other is awaited.
+            let mut finish = match engine.finish_now(&session, status) {
+                Some(finish) => finish,
+                None => engine.finish(&session, status).await,
+            };
             if let Some(err) = &finish.error {
                 // Fail closed: the handler's response never goes out, and nothing
                 // internal does either.

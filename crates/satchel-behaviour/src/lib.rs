@@ -536,6 +536,37 @@ pub async fn logout_clears_the_session<I: Integration>() {
     assert_eq!((r.status, r.set_cookie()), (StatusCode::OK, None));
 }
 
+/// The same flow on a plain MemoryStore engine, whose saves the integrations run on the
+/// spot (`Engine::finish_now`) rather than through a future: writes, reads, headers, login
+/// and logout behave as on any other store.
+pub async fn in_process_store_round_trip<I: Integration>() {
+    let server = Server::start::<I>(Spec {
+        engine: Some(Engine::new(MemoryStore::new(), insecure_config())),
+        statuses: ErrorStatuses::default(),
+        pause: Duration::ZERO,
+    });
+    let cookie = server.new_session().await; // n = 1
+    for n in 2..=3 {
+        let r = server.post("/write", Some(&cookie)).await;
+        assert_eq!((r.status, r.n()), (StatusCode::OK, n));
+        assert_eq!(r.set_cookie(), None, "an update keeps the cookie");
+        assert_eq!(r.all("vary"), ["Cookie"]);
+    }
+    assert_eq!(server.get("/read", Some(&cookie)).await.n(), 3);
+    let r = server.post("/login", Some(&cookie)).await;
+    let new = r.cookie().expect("a new id");
+    assert_ne!(new, cookie);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(server.get("/read", Some(&new)).await.n(), 3, "data kept");
+    let r = server.post("/logout", Some(&new)).await;
+    assert!(r.removes_cookie());
+    assert_eq!(server.get("/read", Some(&new)).await.n(), 0);
+    assert_eq!(
+        server.get("/whoami", Some(&new)).await.json()["owner"],
+        Value::Null
+    );
+}
+
 /// The extractor without the middleware is a 500 with a generic body, not a panic.
 pub async fn missing_middleware_is_a_500<I: Integration>() {
     let server = Server::start::<I>(Spec {
@@ -697,6 +728,7 @@ macro_rules! behaviour_tests {
             missing_middleware_is_a_500,
             shared_cookie_increments_are_never_lost,
             sealed_cookie_sessions,
+            in_process_store_round_trip,
         );
     };
     (@each $integration:ty; $($name:ident,)*) => {
