@@ -21,7 +21,8 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
     spawn_axum(VARIANT.name, opts, router)
 }
 
-fn router() -> Router {
+/// The benchmark routes without sessions.
+pub fn router() -> Router {
     Router::new()
         .route("/seed", post(seed))
         .route("/write", post(write))

@@ -20,19 +20,26 @@ pub const VARIANT: Variant = Variant {
 /// Start the server.
 pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
     // Build the config here so a config error is reported to the caller, not the thread.
-    let config = SessionConfig::builder()
+    let config = config()?;
+    spawn_axum(VARIANT.name, opts, move || router(store(), config))
+}
+
+/// The variant's configuration: plain-HTTP cookies, defaults otherwise.
+pub fn config() -> anyhow::Result<SessionConfig> {
+    SessionConfig::builder()
         .dangerous_insecure_cookies()
         .build()
-        .map_err(|e| anyhow::anyhow!("satchel config: {e:?}"))?;
-    spawn_axum(VARIANT.name, opts, move || {
-        let store = MemoryStore::builder().max_sessions(1_000_000).build();
-        router(store, config)
-    })
+        .map_err(|e| anyhow::anyhow!("satchel config: {e:?}"))
+}
+
+/// The variant's store: a MemoryStore with room for every benchmark session.
+pub fn store() -> MemoryStore {
+    MemoryStore::builder().max_sessions(1_000_000).build()
 }
 
 /// The benchmark routes on satchel + axum over `store`; every satchel axum variant serves
 /// exactly these, so only the store differs between them.
-pub(crate) fn router<S: SessionStore>(store: S, config: SessionConfig) -> Router {
+pub fn router<S: SessionStore>(store: S, config: SessionConfig) -> Router {
     Router::new()
         .route("/seed", post(seed))
         .route("/write", post(write))

@@ -1,26 +1,23 @@
 //! What the session layer adds to an axum request, in process (no sockets, no hyper):
-//! the loadbench's routes served by a bare `Router` and by the same `Router` behind
-//! `SessionLayer` over `MemoryStore`, each request carrying one of 10,000 live session
-//! cookies picked at random (so the store's memory is touched the way real traffic
-//! touches it). The difference between the two is the layer's CPU cost per request.
-//! `cargo bench -p satchel-axum --bench layer`; `LAYER_SESSIONS=1` serves one session
-//! only, so its memory stays in cache: the difference to the default run is what cache
-//! misses on the store cost.
+//! the routers of the loadbench's `bare-axum` and `satchel-memory` variants, each request
+//! carrying one of 10,000 live session cookies picked at random (so the store's memory is
+//! touched the way real traffic touches it). The difference between the two is the
+//! layer's CPU cost per request, without the kernel's share and the noise of sockets.
+//! `cargo bench -p satchel-bench --bench axum_layer`; `LAYER_SESSIONS=1` serves one
+//! session only, so its memory stays in cache: the difference to the default run is what
+//! cache misses on the store cost.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{header, Request};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use satchel::{MemoryStore, SessionConfig};
-use satchel_axum::{Session, SessionLayer};
-use serde_json::{json, Value};
+use satchel_bench::variants::{bare_axum, satchel_memory};
 use tower::{Service, ServiceExt};
 
 /// Live sessions the requests pick from, unless `LAYER_SESSIONS` says otherwise.
@@ -33,47 +30,15 @@ fn sessions() -> usize {
         .unwrap_or(SESSIONS)
 }
 
-type Reply = Result<Json<Value>, satchel_axum::Error>;
-
-async fn seed(session: Session) -> Reply {
-    session.insert("n", &0_i64)?;
-    Ok(Json(json!({ "n": 0 })))
-}
-
-async fn write(session: Session) -> Reply {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    session.insert("n", &(n + 1))?;
-    Ok(Json(json!({ "n": n + 1 })))
-}
-
-async fn read(session: Session) -> Reply {
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    Ok(Json(json!({ "n": n })))
-}
-
 fn satchel_router() -> Router {
-    let config = SessionConfig::builder()
-        .dangerous_insecure_cookies()
-        .build()
-        .expect("config");
-    Router::new()
-        .route("/seed", post(seed))
-        .route("/write", post(write))
-        .route("/read", get(read))
-        .layer(SessionLayer::new(
-            MemoryStore::builder().max_sessions(1_000_000).build(),
-            config,
-        ))
-        // Resolve the routes once, as `axum::serve` does per connection; an unresolved
-        // `Router` would rebuild each handler's route on every request.
-        .with_state(())
+    let config = satchel_memory::config().expect("config");
+    // Resolve the routes once, as `axum::serve` does per connection; an unresolved
+    // `Router` would rebuild each handler's route on every request.
+    satchel_memory::router(satchel_memory::store(), config).with_state(())
 }
 
 fn bare_router() -> Router {
-    Router::new()
-        .route("/write", post(|| async { Json(json!({ "n": 1 })) }))
-        .route("/read", get(|| async { Json(json!({ "n": 1 })) }))
-        .with_state(())
+    bare_axum::router().with_state(())
 }
 
 fn request(method: &str, path: &str, cookie: &str) -> Request<Body> {
