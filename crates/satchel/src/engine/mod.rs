@@ -29,9 +29,7 @@ use crate::error::{SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
 use crate::id_format::IdFormat;
 use crate::memory::codec::Packed;
-use crate::memory::MemoryStore;
 use crate::patch_source::PatchSource;
-use crate::patch_source::PendingPatch;
 use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
 use crate::session::Session;
 use crate::state::{Base, Changes, CookieOut, Expiry, Rotation, State};
@@ -349,22 +347,8 @@ impl Engine {
         self.loaded(&mut state, id, &key, loaded)
     }
 
-    /// [`Engine::ensure_loaded`] on the built-in MemoryStore, under the session's lock.
-    fn load_in_place(&self, memory: &MemoryStore, state: &mut State) -> Result<(), SessionError> {
-        state.check()?;
-        let Base::NotLoaded(id) = &state.base else {
-            return Ok(()); // loaded already, or nothing to load (a store engine has no sealed base)
-        };
-        let key = id.store_key();
-        let loaded = memory.load_packed(&key, self.now());
-        let Base::NotLoaded(id) = state.set_base(Base::None) else {
-            return Ok(()); // matched above, under the same lock
-        };
-        self.loaded(state, id, &key, loaded)
-    }
-
     /// Makes what the store answered for `id` the request's base.
-    fn loaded(
+    pub(super) fn loaded(
         &self,
         state: &mut State,
         id: SessionId,
@@ -460,7 +444,7 @@ impl Engine {
 
     /// Records what the store answered to `write`. `Ok(Some(record))`: the record was gone
     /// and the changes must start a brand-new session made of `record` instead.
-    fn after_write(
+    pub(super) fn after_write(
         &self,
         state: &mut State,
         mode: SaveMode,
@@ -794,7 +778,7 @@ impl Engine {
 
     /// The deadlines a requested expiry policy comes to; `known`: the record's metadata,
     /// when it was loaded.
-    fn expiry_change(
+    pub(super) fn expiry_change(
         &self,
         expiry: Option<Expiry>,
         known: Option<&Meta>,
@@ -817,75 +801,6 @@ impl Engine {
                 persistent: false,
             },
         })
-    }
-
-    /// The final save of a loaded session on the built-in MemoryStore, without a rotation:
-    /// the pending changes are applied where they lie ([`PendingPatch`]), under the
-    /// session's lock, since the store call is synchronous. The result is what building
-    /// the `Patch` and applying it would give, minus an allocation per key and list.
-    fn apply_pending(
-        &self,
-        memory: &MemoryStore,
-        state: &mut State,
-        changes: &Changes,
-        now: Timestamp,
-    ) -> Result<(), SessionError> {
-        let (key, id, outcome) = {
-            let Base::Live(id, record) = &state.base else {
-                // The caller checked; a base that is not loaded has no fast path.
-                return Err(fail(
-                    state,
-                    SessionError::store(StoreError::msg(
-                        crate::StoreErrorKind::Backend,
-                        "in-place save of a session that is not loaded",
-                    )),
-                ));
-            };
-            // Keys read and then written (or cleared) must still hold what was read.
-            let expect = changes
-                .reads
-                .iter()
-                .filter(|k| changes.clear || changes.writes.contains_key(k.as_str()))
-                .map(|k| (k.as_str(), state.stored(k.as_str())))
-                .collect();
-            let pending = PendingPatch {
-                clear: changes.clear,
-                writes: &changes.writes,
-                expect,
-                expiry: self.expiry_change(changes.expiry, Some(&record.meta), now),
-                max_data_bytes: self.0.config.max_data_bytes,
-            };
-            let after = match &state.packed {
-                Some(packed) => projected_size_by(
-                    packed.size(),
-                    |k| packed.get(k).map(|v| k.len() + v.len()),
-                    &pending,
-                ),
-                None => projected_size_of(record, &pending),
-            };
-            let key = id.store_key();
-            let outcome = if after > self.0.config.max_data_bytes {
-                Ok(WriteOutcome::TooLarge)
-            } else {
-                memory.apply_source(&key, &pending, now)
-            };
-            (key, *id.as_bytes(), outcome)
-        };
-        let write = Write {
-            id,
-            key,
-            // Read by `after_write` only for an explicit save or a record it never saw,
-            // neither of which takes this path.
-            patch: Patch::default(),
-            known: true,
-            rotate: false,
-            expiry_changed: changes.expiry.is_some(),
-            rotation: None,
-            expiry: changes.expiry,
-        };
-        // A loaded record is never re-created (that is for blind writes): `None` always.
-        self.after_write(state, SaveMode::Final, write, (outcome, None), now)
-            .map(|_| ())
     }
 
     /// The cookie(s) naming `id`: one `Set-Cookie`, or two for an id format with a
@@ -965,7 +880,7 @@ type Rare<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SessionError>> + Send + 'a>>;
 
 /// A patch to send, with what the save needs once the store answers.
-struct Write {
+pub(super) struct Write {
     /// The id's bytes: after the write the id is taken back from the state rather than
     /// cloned here (a clone re-initialises its cached store key).
     id: [u8; 32],
