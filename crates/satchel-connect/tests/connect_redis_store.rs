@@ -10,8 +10,8 @@ mod redis_env;
 use std::time::Duration;
 
 use satchel::{
-    Engine, Expiry, IdFormat, Meta, Patch, Record, SessionConfig, SessionStore, StoreErrorKind,
-    StoreKey, Timestamp, Value, WriteOutcome,
+    Expiry, IdFormat, Meta, Patch, Record, SessionStore, StoreErrorKind, StoreKey, Timestamp,
+    Value, WriteOutcome,
 };
 use satchel_connect::connect_redis::StoredSession;
 use satchel_connect::express::{self, CookieInfo};
@@ -45,19 +45,6 @@ fn properties(json: &str) -> String {
         .unwrap()
         .data
         .to_json_object()
-}
-
-/// An engine as an Express app's cookie `connect.sid` signed with `secrets`, on the env's
-/// store, and its id format.
-async fn express_engine(env: &redis_env::Env, secrets: &[String]) -> (Engine, ExpressIds) {
-    let store = env.store(env.options()).await;
-    let config = SessionConfig::builder()
-        .cookie_name("connect.sid")
-        .dangerous_insecure_cookies()
-        .build()
-        .unwrap();
-    let ids = ExpressIds::new(secrets.to_vec()).unwrap();
-    (Engine::with_id_format(store, config, ids.clone()), ids)
 }
 
 #[tokio::test]
@@ -277,7 +264,7 @@ async fn login_is_req_session_user_and_back() {
         return;
     };
     let secrets = vec!["keyboard cat".to_owned()];
-    let (engine, _) = express_engine(&env, &secrets).await;
+    let (engine, _) = env.express_engine(&secrets).await;
 
     let s = engine.begin(None);
     s.insert("n", &1).unwrap();
@@ -397,7 +384,7 @@ async fn remember_me_from_rust_becomes_an_express_max_age() {
     let Some(env) = redis_env::Env::new("remember").await else {
         return;
     };
-    let (engine, ids) = express_engine(&env, &["s".to_owned()]).await;
+    let (engine, ids) = env.express_engine(&["s".to_owned()]).await;
     let s = engine.begin(None);
     s.login("alice").unwrap();
     let week = Duration::from_secs(7 * 24 * 3600);

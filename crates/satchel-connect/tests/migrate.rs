@@ -29,14 +29,7 @@ async fn express_session(env: &redis_env::Env, sid: &str, data: &str) -> String 
 }
 
 async fn engines(env: &redis_env::Env) -> (Engine, Engine) {
-    let store = env.store(env.options()).await;
-    let legacy_config = SessionConfig::builder()
-        .cookie_name("connect.sid")
-        .dangerous_insecure_cookies()
-        .build()
-        .unwrap();
-    let ids = ExpressIds::new(vec![SECRET.into()]).unwrap();
-    let legacy = Engine::with_id_format(store, legacy_config, ids);
+    let (legacy, _) = env.express_engine(&[SECRET.into()]).await;
     let native = Engine::new(MemoryStore::new(), SessionConfig::default());
     (legacy, native)
 }

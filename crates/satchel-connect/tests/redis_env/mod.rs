@@ -5,7 +5,8 @@
 //! CI must never pass by skipping.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use satchel_connect::{ConnectRedisOptions, ConnectRedisStore};
+use satchel::{Engine, SessionConfig};
+use satchel_connect::{ConnectRedisOptions, ConnectRedisStore, ExpressIds};
 
 /// The Redis URL the tests use.
 pub fn url() -> String {
@@ -79,6 +80,19 @@ impl Env {
         ConnectRedisStore::connect(&self.url, options)
             .await
             .expect("connect to Redis")
+    }
+
+    /// An engine as an Express app's: cookie `connect.sid` signed with `secrets`, on this
+    /// test's store, and its id format.
+    pub async fn express_engine(&self, secrets: &[String]) -> (Engine, ExpressIds) {
+        let store = self.store(self.options()).await;
+        let config = SessionConfig::builder()
+            .cookie_name("connect.sid")
+            .dangerous_insecure_cookies()
+            .build()
+            .unwrap();
+        let ids = ExpressIds::new(secrets.to_vec()).unwrap();
+        (Engine::with_id_format(store, config, ids.clone()), ids)
     }
 
     /// A plain connection, to seed and inspect records the way Node would see them.
