@@ -377,24 +377,17 @@ impl Unsealed {
 /// timeout, the persistence flag and the data).
 pub(crate) fn frame(id: &SessionId, issued_at: Timestamp, record: &Record) -> Vec<u8> {
     let times = Times::of(&record.meta);
-    // At least what `encode_into` reserves (every varint is at most 10 bytes), so the
-    // record is encoded without a reallocation and a copy of the header.
-    let meta = &record.meta;
-    let body = 2
-        + 10
-        + meta.owner.as_ref().map_or(0, |o| 10 + o.len())
-        + record
-            .data
-            .iter()
-            .map(|(k, v)| 20 + k.len() + v.get().len())
-            .sum::<usize>();
-    let mut out = Vec::with_capacity(HEADER_LEN + body);
+    // Sized exactly, so the record is encoded without a reallocation (and a copy of the
+    // header).
+    let len = HEADER_LEN + codec::encoded_len(record);
+    let mut out = Vec::with_capacity(len);
     out.push(FRAME_V1);
     out.extend_from_slice(id.as_bytes());
     for t in [issued_at, times.created, times.idle, times.absolute] {
         out.extend_from_slice(&t.as_millis().to_be_bytes());
     }
     codec::encode_into(record, &mut out);
+    debug_assert_eq!(out.len(), len);
     out
 }
 

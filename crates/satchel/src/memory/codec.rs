@@ -23,6 +23,8 @@ use crate::store::WriteOutcome;
 use crate::time::{duration_millis, Timestamp};
 
 const VERSION: u8 = 1;
+const PERSISTENT: u8 = 1;
+const HAS_OWNER: u8 = 2;
 
 /// Blobs up to this many bytes live inside the store's table entry instead of in a heap
 /// allocation of their own. A `{"user", "n"}` session is ~32 bytes. Inline, a lookup
@@ -33,12 +35,11 @@ const BLOB_INLINE: usize = 32;
 /// A record's bytes: inline up to [`BLOB_INLINE`] bytes, on the heap beyond.
 pub(crate) type Blob = SmallVec<[u8; BLOB_INLINE]>;
 
-/// Where an encoding is written: a `Vec` (sealed cookies) or a [`Blob`] (the store).
+/// Where an encoding is written: a `Vec` (sealed cookies) or a [`Blob`] (the store). The
+/// caller sizes it with [`encoded_len`] first.
 pub(crate) trait Sink {
     fn push(&mut self, byte: u8);
     fn extend_from_slice(&mut self, bytes: &[u8]);
-    fn reserve(&mut self, additional: usize);
-    fn len(&self) -> usize;
 }
 
 impl Sink for Vec<u8> {
@@ -47,12 +48,6 @@ impl Sink for Vec<u8> {
     }
     fn extend_from_slice(&mut self, bytes: &[u8]) {
         Vec::extend_from_slice(self, bytes);
-    }
-    fn reserve(&mut self, additional: usize) {
-        Vec::reserve(self, additional);
-    }
-    fn len(&self) -> usize {
-        Vec::len(self)
     }
 }
 
@@ -63,15 +58,7 @@ impl Sink for Blob {
     fn extend_from_slice(&mut self, bytes: &[u8]) {
         SmallVec::extend_from_slice(self, bytes);
     }
-    fn reserve(&mut self, additional: usize) {
-        SmallVec::reserve(self, additional);
-    }
-    fn len(&self) -> usize {
-        SmallVec::len(self)
-    }
 }
-const PERSISTENT: u8 = 1;
-const HAS_OWNER: u8 = 2;
 
 /// The fixed-size part of a stored record, kept outside the blob so expiry checks need no
 /// decoding.
@@ -97,13 +84,15 @@ impl Times {
 }
 
 pub(crate) fn encode(record: &Record) -> Blob {
-    let mut out = Blob::with_capacity(encoded_len(record));
+    let len = encoded_len(record);
+    let mut out = Blob::with_capacity(len);
     encode_into(record, &mut out);
+    debug_assert_eq!(out.len(), len);
     out
 }
 
-/// The exact length [`encode`] produces.
-fn encoded_len(record: &Record) -> usize {
+/// The exact length of `record`'s encoding.
+pub(crate) fn encoded_len(record: &Record) -> usize {
     let meta = &record.meta;
     2 + varint_len(duration_millis(meta.idle_timeout))
         + meta
@@ -117,13 +106,11 @@ fn encoded_len(record: &Record) -> usize {
             .sum::<usize>()
 }
 
-/// Appends the encoding of `record` to `out` (sealed cookies frame it behind a header).
+/// Appends the encoding of `record` to `out` (sealed cookies frame it behind a header),
+/// which has room for [`encoded_len`] more bytes.
 pub(crate) fn encode_into<O: Sink>(record: &Record, out: &mut O) {
     let meta = &record.meta;
     let idle_ms = duration_millis(meta.idle_timeout);
-    // Exact size: a heap blob is allocated once.
-    let start = out.len();
-    out.reserve(encoded_len(record));
     out.push(VERSION);
     let mut flags = 0;
     if meta.persistent {
@@ -141,7 +128,6 @@ pub(crate) fn encode_into<O: Sink>(record: &Record, out: &mut O) {
         put_bytes(out, key.as_bytes());
         put_bytes(out, value.get().as_bytes());
     }
-    debug_assert_eq!(out.len() - start, encoded_len(record));
 }
 
 /// Reads the version, flags, idle timeout and owner at the start of a blob; what is left
