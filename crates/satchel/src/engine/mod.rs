@@ -143,10 +143,11 @@ impl Engine {
 
     /// An engine over `store` reading time from `clock` (tests use [`crate::TestClock`]).
     pub fn with_clock<S: SessionStore>(store: S, config: SessionConfig, clock: impl Clock) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         Engine(Arc::new(Inner {
-            store: Backend::new(store),
+            store: Backend::new(store, config.circuit_breaker.map(|p| (p, &clock))),
             config,
-            clock: Arc::new(clock),
+            clock,
             ids: None,
         }))
     }
@@ -169,10 +170,11 @@ impl Engine {
         format: impl IdFormat,
         clock: impl Clock,
     ) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         Engine(Arc::new(Inner {
-            store: Backend::new(store),
+            store: Backend::new(store, config.circuit_breaker.map(|p| (p, &clock))),
             config,
-            clock: Arc::new(clock),
+            clock,
             ids: Some(Arc::new(format)),
         }))
     }
