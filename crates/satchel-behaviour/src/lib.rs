@@ -598,7 +598,8 @@ pub fn cookie_jar(reply: &Reply) -> String {
 /// old cookies is rejected (in-memory revocation), a failed handler sets nothing.
 pub async fn sealed_cookie_sessions<I: Integration>() {
     use satchel::sealed::MemoryRevocations;
-    let keyring = satchel_cookie::Keyring::new(1, &[3; 32]).expect("key");
+    let keyring =
+        satchel_cookie::Keyring::new(1, b"q3N1c0y4dWq0zZ8mJb5mF+X9vW1dQyQK").expect("key");
     let engine = Engine::stateless(
         satchel::Stateless::new(keyring).revocations(MemoryRevocations::new()),
         insecure_config(),

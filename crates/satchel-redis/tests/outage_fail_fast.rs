@@ -87,7 +87,11 @@ async fn requests_during_an_outage_do_not_wait_for_the_command_timeout() {
     let mut slow = Vec::new();
     for request in requests {
         let (status, set, took) = request.await.expect("request task");
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "while Redis is down");
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "while Redis is down"
+        );
         assert!(set.is_none(), "no Set-Cookie on a failed request");
         if took >= FAST {
             slow.push(took);
@@ -112,7 +116,11 @@ async fn requests_during_an_outage_do_not_wait_for_the_command_timeout() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(status, StatusCode::OK, "the app must recover without a restart");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the app must recover without a restart"
+    );
     let (status, set, _) = call(&app, None).await;
     assert_eq!(status, StatusCode::OK);
     let fresh = set.expect("cookie");
