@@ -6,18 +6,32 @@ mod common;
 
 use common::{free_port, request, start_with, TempDir};
 
-/// Runs `satchel demo --store cookie:` with `secret`; (exit code, stderr) if it exits.
+/// Runs `satchel demo --store cookie:` with `secret`: (exit code, stderr), or `None` for
+/// the code if it was still running (so serving) after a few seconds.
 fn demo_with_secret(secret: &str) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_satchel"))
+    let dir = TempDir::new();
+    let log = dir.0.join("stderr.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_satchel"))
         .args(["demo", "--listen", "127.0.0.1:0", "--store", "cookie:"])
         .env("SATCHEL_SECRET", secret)
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
         .expect("run satchel");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let code = loop {
+        match child.try_wait().expect("wait") {
+            Some(status) => break status.code(),
+            None if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    (code, std::fs::read_to_string(&log).unwrap_or_default())
 }
 
 #[test]
