@@ -349,3 +349,211 @@ impl<S: SessionStore> SessionStore for CircuitBreaker<S> {
         self.guard(self.inner.purge_expired(now, limit)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::time::TestClock;
+    use crate::MemoryStore;
+
+    /// A store whose `load` fails as told (and can be held until released), counting calls.
+    #[derive(Clone, Default)]
+    struct Scripted {
+        memory: MemoryStore,
+        failure: Arc<Mutex<Option<StoreErrorKind>>>,
+        gate: Arc<Mutex<Option<Arc<tokio::sync::Semaphore>>>>,
+        loads: Arc<AtomicUsize>,
+    }
+
+    impl Scripted {
+        fn fail(&self, kind: Option<StoreErrorKind>) {
+            *self.failure.lock() = kind;
+        }
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+    }
+
+    impl SessionStore for Scripted {
+        async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            let gate = self.gate.lock().clone();
+            if let Some(gate) = gate {
+                let _permit = gate.acquire().await;
+            }
+            let failure = *self.failure.lock();
+            match failure {
+                Some(kind) => Err(StoreError::new(
+                    kind,
+                    std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused by test"),
+                )),
+                None => self.memory.load(key, now).await,
+            }
+        }
+        async fn create(
+            &self,
+            key: &StoreKey,
+            record: &Record,
+            now: Timestamp,
+        ) -> Result<WriteOutcome, StoreError> {
+            self.memory.create(key, record, now).await
+        }
+        async fn apply(
+            &self,
+            key: &StoreKey,
+            patch: &Patch,
+            now: Timestamp,
+        ) -> Result<WriteOutcome, StoreError> {
+            self.memory.apply(key, patch, now).await
+        }
+        async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+            self.memory.delete(key).await
+        }
+    }
+
+    fn breaker() -> (CircuitBreaker<Scripted>, Scripted, TestClock) {
+        let store = Scripted::default();
+        let clock = TestClock::default();
+        let breaker =
+            CircuitBreaker::with_policy(store.clone(), BreakerPolicy::default(), clock.clone());
+        (breaker, store, clock)
+    }
+
+    fn key() -> StoreKey {
+        crate::SessionId::generate().store_key()
+    }
+
+    #[tokio::test]
+    async fn only_unreachability_opens_it() {
+        let (breaker, store, _clock) = breaker();
+        for kind in [
+            StoreErrorKind::Corrupt,
+            StoreErrorKind::Backend,
+            StoreErrorKind::Unsupported,
+        ] {
+            store.fail(Some(kind));
+            for _ in 0..3 {
+                let err = breaker
+                    .load(&key(), Timestamp::EPOCH)
+                    .await
+                    .expect_err("fails");
+                assert_eq!(
+                    err.kind(),
+                    kind,
+                    "the store's own answer, not a fast failure"
+                );
+            }
+            assert!(!breaker.is_open(), "{kind:?} opened the breaker");
+        }
+        assert_eq!(store.loads(), 9);
+        store.fail(Some(StoreErrorKind::Timeout));
+        assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_err());
+        assert!(breaker.is_open());
+        store.fail(None);
+        assert_eq!(
+            breaker
+                .load(&key(), Timestamp::EPOCH)
+                .await
+                .expect_err("open")
+                .kind(),
+            StoreErrorKind::Unavailable
+        );
+        assert_eq!(store.loads(), 10, "failed fast");
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_gets_any_answer_closes_it() {
+        let (breaker, store, clock) = breaker();
+        store.fail(Some(StoreErrorKind::Unavailable));
+        assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_err());
+        store.fail(Some(StoreErrorKind::Corrupt));
+        clock.advance(Duration::from_millis(100));
+        assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_err());
+        assert!(!breaker.is_open(), "a corrupt record is an answer");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_probe_at_a_time_and_a_cancelled_probe_hands_over() {
+        let (breaker, store, clock) = breaker();
+        store.fail(Some(StoreErrorKind::Unavailable));
+        assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_err());
+        store.fail(None);
+        clock.advance(Duration::from_millis(100));
+
+        // The probe hangs in the store (as a command does until its timeout).
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        *store.gate.lock() = Some(Arc::clone(&gate));
+        let probe = {
+            let breaker = breaker.clone();
+            tokio::spawn(async move { breaker.load(&key(), Timestamp::EPOCH).await.is_ok() })
+        };
+        while store.loads() < 2 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..5 {
+            assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_err());
+        }
+        assert_eq!(store.loads(), 2, "others fail fast while the probe is out");
+
+        // The probe's request is cancelled: the next caller probes instead.
+        probe.abort();
+        assert!(probe.await.is_err(), "aborted");
+        *store.gate.lock() = None;
+        assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_ok());
+        assert_eq!(store.loads(), 3);
+        assert!(!breaker.is_open());
+    }
+
+    #[tokio::test]
+    async fn transitions_are_logged_once_each_with_the_cause() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
+            type Writer = Buf;
+            fn make_writer(&'a self) -> Buf {
+                self.clone()
+            }
+        }
+        let buf = Buf::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buf.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let (breaker, store, clock) = breaker();
+        store.fail(Some(StoreErrorKind::Unavailable));
+        for _ in 0..10 {
+            assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_err());
+            clock.advance(Duration::from_millis(500)); // some of them probe, and fail
+        }
+        store.fail(None);
+        clock.advance(Duration::from_secs(2));
+        for _ in 0..3 {
+            assert!(breaker.load(&key(), Timestamp::EPOCH).await.is_ok());
+        }
+        let logs = String::from_utf8_lossy(&buf.0.lock()).into_owned();
+        assert_eq!(
+            logs.matches("session store unreachable").count(),
+            1,
+            "{logs}"
+        );
+        assert_eq!(
+            logs.matches("session store answers again").count(),
+            1,
+            "{logs}"
+        );
+        assert!(logs.contains("refused by test"), "the cause chain: {logs}");
+    }
+}
