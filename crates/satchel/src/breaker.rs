@@ -20,6 +20,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,9 @@ struct Shared {
     policy: BreakerPolicy,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// Mirrors "`state` is `Open`", so that a call to a healthy store costs two atomic
+    /// loads and neither the lock nor the clock.
+    open: AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -139,6 +143,7 @@ impl<S> CircuitBreaker<S> {
                 policy,
                 clock,
                 state: Mutex::new(State::Closed),
+                open: AtomicBool::new(false),
             }),
         }
     }
@@ -150,7 +155,7 @@ impl<S> CircuitBreaker<S> {
 
     /// Whether calls currently fail fast (apart from the probes).
     pub fn is_open(&self) -> bool {
-        matches!(*self.shared.state.lock(), State::Open { .. })
+        self.shared.open.load(Ordering::Acquire)
     }
 
     /// Runs `call` if the breaker lets it through, and learns from its result.
@@ -175,6 +180,13 @@ struct Ticket<'a> {
 
 impl Shared {
     fn admit(&self) -> Result<Ticket<'_>, StoreError> {
+        if !self.open.load(Ordering::Acquire) {
+            return Ok(Ticket {
+                shared: self,
+                probe: false,
+                finished: false,
+            });
+        }
         let now = self.clock.now();
         let mut state = self.state.lock();
         let probe = match &mut *state {
@@ -217,6 +229,9 @@ impl Ticket<'_> {
             .then_some(e),
             Ok(_) => None,
         };
+        if unreachable.is_none() && !self.probe {
+            return; // the common case: a healthy store, nothing to learn
+        }
         let shared = self.shared;
         let policy = shared.policy;
         let now = shared.clock.now();
@@ -231,6 +246,7 @@ impl Ticket<'_> {
                     backoff: policy.first_backoff,
                     probing: false,
                 };
+                shared.open.store(true, Ordering::Release);
                 tracing::warn!(
                     target: "satchel",
                     cause = %cause_chain(err),
@@ -243,6 +259,7 @@ impl Ticket<'_> {
             (State::Open { since, .. }, None) => {
                 let down = now.saturating_since(*since);
                 *state = State::Closed;
+                shared.open.store(false, Ordering::Release);
                 tracing::info!(
                     target: "satchel",
                     down_ms = duration_millis(down),
