@@ -137,6 +137,11 @@ impl Engine {
     }
 
     /// An engine over `store` with the system clock.
+    ///
+    /// Any store but a [`crate::MemoryStore`] is put behind a [`crate::CircuitBreaker`]
+    /// (reading this engine's clock) unless the configuration turns it off
+    /// ([`crate::SessionConfigBuilder::no_store_circuit_breaker`]): during an outage,
+    /// requests answer 503 at once instead of each waiting for the store's timeout.
     pub fn new<S: SessionStore>(store: S, config: SessionConfig) -> Self {
         Self::with_clock(store, config, SystemClock)
     }
