@@ -11,7 +11,8 @@
 //!
 //! Only the store's reachability counts: a `Corrupt` record, a `Backend` or `Unsupported`
 //! error, and every [`WriteOutcome`] (conflict, gone, …) are answers, so they never open
-//! it and a probe that gets one closes it.
+//! it and a probe that gets one closes it. [`SessionStore::purge_expired`] (housekeeping,
+//! off the request path) bypasses the breaker entirely.
 //!
 //! The engine wraps every store except the in-process [`crate::MemoryStore`] in one by
 //! default (see [`crate::SessionConfigBuilder::store_circuit_breaker`]); wrap a store
@@ -362,8 +363,10 @@ impl<S: SessionStore> SessionStore for CircuitBreaker<S> {
         self.guard(self.inner.revoke_owner(owner, keep)).await
     }
 
+    /// Not guarded: housekeeping off the request path, whose bulk deletes may time out on a
+    /// store that is merely busy, which must not make requests fail fast.
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        self.guard(self.inner.purge_expired(now, limit)).await
+        self.inner.purge_expired(now, limit).await
     }
 }
 
