@@ -24,7 +24,7 @@ use satchel_cookie::Keyring;
 use satchel_fuzz::{block_on, split_headers, NOW};
 
 fn engine() -> Engine {
-    let keyring = Keyring::new(1, &[0x5a; 32]).expect("fixture key");
+    let keyring = Keyring::new(1, b"q3N1c0y4dWq0zZ8mJb5mF+X9vW1dQyQK").expect("fixture key");
     Engine::stateless_with_clock(
         Stateless::new(keyring).revocations(MemoryRevocations::new()),
         SessionConfig::default(),

@@ -362,8 +362,22 @@ pub async fn store_outage_fails_closed_with_503<I: Integration>() {
     assert_eq!(r.set_cookie(), None, "no new id when the rotation failed");
     store.fail_writes(false);
 
-    let r = server.get("/read", Some(&cookie)).await;
+    // The engine's circuit breaker answers 503 at once until its next probe (~100 ms).
+    let r = until_the_store_answers(&server, &cookie).await;
     assert_eq!(r.n(), 1, "recovered, with what was saved before the outage");
+}
+
+/// `GET /read` until the store answers again (the circuit breaker's probe gets through),
+/// within a few seconds; the last reply.
+async fn until_the_store_answers(server: &Server, cookie: &str) -> Reply {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = server.get("/read", Some(cookie)).await;
+        if r.status == StatusCode::OK || std::time::Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The middleware's status settings: a store failure answered with a configured 500 has no
@@ -387,6 +401,10 @@ pub async fn configured_error_statuses<I: Integration>() {
     assert_eq!(r.header("retry-after"), None);
     assert_eq!(r.set_cookie(), None);
     store.fail_reads(false);
+    assert_eq!(
+        until_the_store_answers(&server, &cookie).await.status,
+        StatusCode::OK
+    );
 
     // The write loads the session, then sleeps; the logout deletes it meanwhile.
     let loads = store.calls().load;
@@ -598,7 +616,8 @@ pub fn cookie_jar(reply: &Reply) -> String {
 /// old cookies is rejected (in-memory revocation), a failed handler sets nothing.
 pub async fn sealed_cookie_sessions<I: Integration>() {
     use satchel::sealed::MemoryRevocations;
-    let keyring = satchel_cookie::Keyring::new(1, &[3; 32]).expect("key");
+    let keyring =
+        satchel_cookie::Keyring::new(1, b"q3N1c0y4dWq0zZ8mJb5mF+X9vW1dQyQK").expect("key");
     let engine = Engine::stateless(
         satchel::Stateless::new(keyring).revocations(MemoryRevocations::new()),
         insecure_config(),

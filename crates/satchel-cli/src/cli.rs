@@ -86,7 +86,8 @@ pub(crate) fn run() -> ExitCode {
             let store = match StoreUrl::parse(&args.store) {
                 Ok(store) => store,
                 Err(err) => {
-                    eprintln!("satchel: --store {:?}: {err}", args.store);
+                    let shown = crate::redact_url::redact_url(&args.store);
+                    eprintln!("satchel: --store {shown:?}: {err}");
                     return ExitCode::from(USAGE);
                 }
             };
@@ -94,11 +95,17 @@ pub(crate) fn run() -> ExitCode {
                 eprintln!("satchel demo: {why}");
                 return ExitCode::from(USAGE);
             }
+            crate::weak_secrets::warn_about_interop_secrets(&args);
             match crate::demo::run(args, store) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("satchel demo: {err:#}");
-                    ExitCode::FAILURE
+                    // A weak SATCHEL_SECRET is the operator's input, like a bad argument.
+                    if crate::weak_secrets::is_weak_secret(&err) {
+                        ExitCode::from(USAGE)
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
             }
         }

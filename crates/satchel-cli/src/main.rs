@@ -6,7 +6,9 @@
 mod admin;
 mod cli;
 mod demo;
+mod redact_url;
 mod store_url;
+mod weak_secrets;
 
 use std::process::ExitCode;
 

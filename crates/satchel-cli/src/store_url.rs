@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::redact_url::redact_url;
+
 /// The demo's default store: an SQLite file in the current directory (created if missing),
 /// so sessions survive a restart of the demo.
 pub(crate) const DEFAULT_STORE: &str = "sqlite://satchel-demo.sqlite?mode=rwc";
@@ -26,30 +28,15 @@ pub(crate) enum StoreUrl {
 }
 
 impl StoreUrl {
-    /// The URL with any password replaced by `***`, for messages and logs.
+    /// The URL with every credential replaced by `***` (see [`redact_url`]), for
+    /// messages and logs.
     pub(crate) fn redacted(&self) -> String {
         match self {
             StoreUrl::Memory { .. } => "memory:".to_owned(),
-            StoreUrl::Sql(url) => redact(url),
-            StoreUrl::Redis(url) => redact(url),
+            StoreUrl::Sql(url) => redact_url(url),
+            StoreUrl::Redis(url) => redact_url(url),
             StoreUrl::Cookie => "cookie:".to_owned(),
         }
-    }
-}
-
-/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 
@@ -266,6 +253,12 @@ mod tests {
         assert_eq!(
             StoreUrl::Sql(DEFAULT_STORE.into()).redacted(),
             DEFAULT_STORE
+        );
+        // Issue 19 item 7: query-string passwords too.
+        let url = StoreUrl::Sql("postgres://postgres@127.0.0.1/test?password=hunter2".into());
+        assert_eq!(
+            url.redacted(),
+            "postgres://postgres@127.0.0.1/test?password=***"
         );
     }
 }

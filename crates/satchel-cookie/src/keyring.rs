@@ -5,6 +5,8 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::weak_secret::{weakness, GENERATE_HINT};
+
 /// The shortest master secret accepted: 256 bits.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -25,6 +27,15 @@ pub enum KeyError {
     },
     /// Two keys share an id: cookies could not say which one sealed them.
     DuplicateKeyId(u8),
+    /// The master secret is long enough but guessable (SEC-27): a byte or short pattern
+    /// repeated, a run like `abcdef…`, placeholder words such as `password`, or too few
+    /// distinct bytes. Nothing a random generator produces is refused.
+    WeakSecret {
+        /// The key id it was given for.
+        key_id: u8,
+        /// What is wrong with it, e.g. "it is a short pattern repeated".
+        reason: &'static str,
+    },
 }
 
 impl std::fmt::Display for KeyError {
@@ -32,9 +43,13 @@ impl std::fmt::Display for KeyError {
         match self {
             KeyError::SecretTooShort { key_id, len } => write!(
                 f,
-                "master secret for key {key_id} is {len} bytes; at least {MIN_SECRET_LEN} are required"
+                "master secret for key {key_id} is {len} bytes; at least {MIN_SECRET_LEN} are required: {GENERATE_HINT}"
             ),
             KeyError::DuplicateKeyId(id) => write!(f, "key id {id} is used twice"),
+            KeyError::WeakSecret { key_id, reason } => write!(
+                f,
+                "master secret for key {key_id} is too easy to guess ({reason}); {GENERATE_HINT}"
+            ),
         }
     }
 }
@@ -80,7 +95,8 @@ impl Keyring {
     /// A keyring whose active key, id `key_id`, is derived from `master_secret`.
     ///
     /// # Errors
-    /// [`KeyError::SecretTooShort`] if `master_secret` has fewer than 32 bytes.
+    /// [`KeyError::SecretTooShort`] if `master_secret` has fewer than 32 bytes,
+    /// [`KeyError::WeakSecret`] if it is guessable (see the variant).
     pub fn new(key_id: u8, master_secret: &[u8]) -> Result<Self, KeyError> {
         Ok(Keyring {
             active: derive(key_id, master_secret)?,
@@ -92,7 +108,9 @@ impl Keyring {
     /// active key), new cookies are never sealed with it.
     ///
     /// # Errors
-    /// [`KeyError::SecretTooShort`], or [`KeyError::DuplicateKeyId`] if `key_id` is taken.
+    /// [`KeyError::SecretTooShort`], [`KeyError::WeakSecret`] (a weak fallback would let
+    /// anyone who guesses it forge cookies), or [`KeyError::DuplicateKeyId`] if `key_id`
+    /// is taken.
     pub fn with_fallback(mut self, key_id: u8, master_secret: &[u8]) -> Result<Self, KeyError> {
         if self.key(key_id).is_some() {
             return Err(KeyError::DuplicateKeyId(key_id));
@@ -120,6 +138,15 @@ fn derive(key_id: u8, master_secret: &[u8]) -> Result<Key, KeyError> {
             len: master_secret.len(),
         });
     }
+    if let Some(reason) = weakness(master_secret) {
+        return Err(KeyError::WeakSecret { key_id, reason });
+    }
+    derive_unchecked(key_id, master_secret)
+}
+
+/// The key for `master_secret`, whatever its strength: only for [`derive`] and for
+/// opening test vectors sealed before weak secrets were refused.
+pub(crate) fn derive_unchecked(key_id: u8, master_secret: &[u8]) -> Result<Key, KeyError> {
     let mut okm = Zeroizing::new([0u8; 32]);
     let mut info = HKDF_INFO.to_vec();
     info.push(key_id);
@@ -136,17 +163,42 @@ fn derive(key_id: u8, master_secret: &[u8]) -> Result<Key, KeyError> {
 mod tests {
     use super::*;
 
+    /// Two different generated secrets (`openssl rand -hex 16`).
+    const A: &[u8] = b"9f86d081884c7d659a2feaa0c55ad015";
+    const B: &[u8] = b"60303ae22b998861bce3b28f33eec1be";
+
     #[test]
     fn short_secrets_and_duplicate_ids_are_refused() {
         assert_eq!(
-            Keyring::new(1, &[0; 31]).err(),
+            Keyring::new(1, &A[..31]).err(),
             Some(KeyError::SecretTooShort { key_id: 1, len: 31 })
         );
-        let ring = Keyring::new(1, &[1; 32]).expect("32 bytes is enough");
+        let ring = Keyring::new(1, A).expect("32 random bytes is enough");
         assert_eq!(
-            ring.with_fallback(1, &[2; 32]).err(),
+            ring.with_fallback(1, B).err(),
             Some(KeyError::DuplicateKeyId(1))
         );
+    }
+
+    /// Issue 19 item 6 / SEC-27: long enough is not enough.
+    #[test]
+    fn weak_secrets_are_refused_with_a_way_to_make_a_good_one() {
+        for weak in [&[b'a'; 32][..], b"passwordpasswordpasswordpassword"] {
+            let err = Keyring::new(1, weak).expect_err("weak secret accepted");
+            assert!(
+                matches!(err, KeyError::WeakSecret { key_id: 1, .. }),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains("openssl rand -base64 48"), "{text}");
+        }
+        let ring = Keyring::new(1, A).expect("strong");
+        assert!(matches!(
+            ring.with_fallback(2, b"changemechangemechangemechangeme"),
+            Err(KeyError::WeakSecret { key_id: 2, .. })
+        ));
+        let short = Keyring::new(1, b"short").expect_err("short").to_string();
+        assert!(short.contains("openssl rand"), "{short}");
     }
 
     #[test]
@@ -159,8 +211,8 @@ mod tests {
 
     #[test]
     fn debug_shows_ids_only() {
-        let ring = Keyring::new(3, &[9; 40])
-            .and_then(|r| r.with_fallback(2, &[8; 40]))
+        let ring = Keyring::new(3, A)
+            .and_then(|r| r.with_fallback(2, B))
             .expect("valid");
         assert_eq!(format!("{ring:?}"), "Keyring { active: 3, fallbacks: [2] }");
     }

@@ -9,8 +9,10 @@
 //! use satchel_cookie::Keyring;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let secret = [7u8; 32]; // in production: 32+ random bytes from a secret manager
-//! let keyring = Keyring::new(1, &secret)?;
+//! // In production: 32+ random bytes from a secret manager (`openssl rand -base64 48`).
+//! // Short, repeated or placeholder secrets (`password…`, 32 × `a`) are refused.
+//! let secret = b"q3N1c0y4dWq0zZ8mJb5mF+X9vW1dQyQK3o2Xo4hC7yH2m1pY6nR0tE5sU8wA9bLk";
+//! let keyring = Keyring::new(1, secret)?;
 //! let engine = Engine::stateless(
 //!     Stateless::new(keyring).revocations(MemoryRevocations::new()),
 //!     SessionConfig::default(),
@@ -46,5 +48,7 @@
 
 mod format;
 mod keyring;
+mod weak_secret;
 
 pub use keyring::{KeyError, Keyring, MIN_SECRET_LEN};
+pub use weak_secret::{weakness as secret_weakness, GENERATE_HINT};

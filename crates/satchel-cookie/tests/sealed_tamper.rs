@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, engine, engine_with, set_n, Jar, SECRET};
+use common::{config, engine, engine_with, set_n, Jar, OTHER_SECRET, SECRET};
 use proptest::prelude::*;
 use satchel::{Engine, SessionConfig, SessionErrorKind, Stateless, TestClock};
 use satchel_cookie::Keyring;
@@ -111,7 +111,7 @@ async fn fallback_keys_open_and_reseal_removed_keys_do_not() {
     set_n(&mut jar, &old, 4).await;
     let sealed_with_old = jar.clone();
 
-    let rotated_ring = Keyring::new(2, &[8; 32])
+    let rotated_ring = Keyring::new(2, &OTHER_SECRET)
         .and_then(|r| r.with_fallback(1, &SECRET))
         .expect("keys");
     let rotated =
@@ -124,7 +124,7 @@ async fn fallback_keys_open_and_reseal_removed_keys_do_not() {
         .await;
     assert!(f.set_cookie.is_some(), "re-sealed with the active key");
     let only_new = Engine::stateless_with_clock(
-        Stateless::new(Keyring::new(2, &[8; 32]).expect("key")),
+        Stateless::new(Keyring::new(2, &OTHER_SECRET).expect("key")),
         config(),
         clock,
     );

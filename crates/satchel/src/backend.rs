@@ -6,7 +6,9 @@
 //! allocations and the dynamic calls would be a visible share of its request cost.
 
 use std::any::Any;
+use std::sync::Arc;
 
+use crate::breaker::{BreakerPolicy, CircuitBreaker};
 use crate::engine::Stateless;
 use crate::error::StoreError;
 use crate::id::StoreKey;
@@ -14,7 +16,7 @@ use crate::memory::codec::Packed;
 use crate::memory::MemoryStore;
 use crate::record::{Expires, Patch, Record};
 use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
-use crate::time::Timestamp;
+use crate::time::{Clock, Timestamp};
 
 pub(crate) enum Backend {
     Memory(MemoryStore),
@@ -32,7 +34,12 @@ fn stateless<T>() -> Result<T, StoreError> {
 }
 
 impl Backend {
-    pub(crate) fn new<S: SessionStore>(store: S) -> Self {
+    /// The backend for `store`; any store but a [`MemoryStore`] (which cannot be down) goes
+    /// behind a [`CircuitBreaker`] when `breaker` says so.
+    pub(crate) fn new<S: SessionStore>(
+        store: S,
+        breaker: Option<(BreakerPolicy, &Arc<dyn Clock>)>,
+    ) -> Self {
         let mut slot = Some(store);
         if let Some(memory) = (&mut slot as &mut dyn Any).downcast_mut::<Option<MemoryStore>>() {
             if let Some(memory) = memory.take() {
@@ -40,7 +47,14 @@ impl Backend {
             }
         }
         match slot {
-            Some(store) => Backend::Dyn(Box::new(store)),
+            Some(store) => {
+                match breaker {
+                    Some((policy, clock)) => Backend::Dyn(Box::new(
+                        CircuitBreaker::with_shared_clock(store, policy, Arc::clone(clock)),
+                    )),
+                    None => Backend::Dyn(Box::new(store)),
+                }
+            }
             // Only reachable if the downcast above took the store, which returned.
             None => Backend::Memory(MemoryStore::new()),
         }
@@ -168,10 +182,17 @@ impl Backend {
 mod tests {
     use super::*;
 
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(crate::SystemClock)
+    }
+
     #[test]
     fn memory_store_takes_the_direct_path() {
         assert!(matches!(
-            Backend::new(MemoryStore::new()),
+            Backend::new(
+                MemoryStore::new(),
+                Some((BreakerPolicy::default(), &clock()))
+            ),
             Backend::Memory(_)
         ));
     }
@@ -180,6 +201,6 @@ mod tests {
     #[test]
     fn other_stores_go_through_the_shim() {
         let wrapped = crate::Instrumented::new(MemoryStore::new());
-        assert!(matches!(Backend::new(wrapped), Backend::Dyn(_)));
+        assert!(matches!(Backend::new(wrapped, None), Backend::Dyn(_)));
     }
 }

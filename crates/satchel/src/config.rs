@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::breaker::BreakerPolicy;
+
 /// The cookie's `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
@@ -66,6 +68,8 @@ pub struct SessionConfig {
     pub(crate) touch_percent: u8,
     pub(crate) max_data_bytes: usize,
     pub(crate) max_cookie_header_bytes: usize,
+    /// `None`: calls to a failing store each wait for the store's own timeout.
+    pub(crate) circuit_breaker: Option<BreakerPolicy>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -80,6 +84,7 @@ impl fmt::Debug for SessionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_percent", &self.touch_percent)
+            .field("circuit_breaker", &self.circuit_breaker)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +103,7 @@ impl Default for SessionConfig {
             touch_percent: 10,
             max_data_bytes: 64 * 1024,
             max_cookie_header_bytes: 16 * 1024,
+            circuit_breaker: Some(BreakerPolicy::default()),
         }
     }
 }
@@ -129,6 +135,12 @@ impl SessionConfig {
     /// The cookie's `Secure` attribute.
     pub fn secure(&self) -> bool {
         self.secure
+    }
+
+    /// How a store outage is handled: `Some` policy when the engine fails fast behind a
+    /// [`crate::CircuitBreaker`] (the default), `None` when every call reaches the store.
+    pub fn circuit_breaker(&self) -> Option<BreakerPolicy> {
+        self.circuit_breaker
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -220,6 +232,24 @@ impl SessionConfigBuilder {
     /// carrying no session (default 16 KiB).
     pub fn max_cookie_header_bytes(mut self, bytes: usize) -> Self {
         self.config.max_cookie_header_bytes = bytes;
+        self
+    }
+
+    /// How the engine waits between probes of a store that is down (default
+    /// [`BreakerPolicy::default`]: 100 ms doubling to 2 s). Every store except the
+    /// in-process [`crate::MemoryStore`] is wrapped in a [`crate::CircuitBreaker`]: once a
+    /// call fails as `Unavailable` or `Timeout`, requests answer 503 at once instead of
+    /// each waiting for the store's own timeout, until a probe gets an answer.
+    pub fn store_circuit_breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.config.circuit_breaker = Some(policy);
+        self
+    }
+
+    /// Every request reaches the store even while it is down, each waiting for the store's
+    /// own timeout (tests that switch a store's failures on and off per request want this;
+    /// production rarely does).
+    pub fn no_store_circuit_breaker(mut self) -> Self {
+        self.config.circuit_breaker = None;
         self
     }
 

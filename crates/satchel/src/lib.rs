@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod breaker;
 mod config;
 mod cookie;
 mod data;
@@ -70,6 +71,7 @@ mod instrumented;
 #[cfg(feature = "conformance")]
 pub use instrumented::{Calls, Instrumented};
 
+pub use breaker::{BreakerPolicy, CircuitBreaker};
 pub use config::{ConfigError, SameSite, SessionConfig, SessionConfigBuilder};
 pub use engine::{Engine, Finish, Stateless};
 pub use error::{SessionError, SessionErrorKind, StoreError, StoreErrorKind};

@@ -51,7 +51,8 @@ fn parse(args: &SqlArgs, what: &str) -> Result<(String, SqlOptions), ExitCode> {
             return Err(ExitCode::from(USAGE));
         }
         Err(err) => {
-            eprintln!("satchel {what}: --store {:?}: {err}", args.store);
+            let shown = crate::redact_url::redact_url(&args.store);
+            eprintln!("satchel {what}: --store {shown:?}: {err}");
             return Err(ExitCode::from(USAGE));
         }
     };

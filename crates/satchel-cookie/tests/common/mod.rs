@@ -8,7 +8,10 @@ use satchel::sealed::MemoryRevocations;
 use satchel::{Engine, Finish, Session, SessionConfig, Stateless, TestClock};
 use satchel_cookie::Keyring;
 
-pub const SECRET: [u8; 32] = [7; 32];
+/// A generated secret (`openssl rand -hex 16`): weak ones are refused.
+pub const SECRET: [u8; 32] = *b"9f86d081884c7d659a2feaa0c55ad015";
+/// Another one, for rotation tests.
+pub const OTHER_SECRET: [u8; 32] = *b"60303ae22b998861bce3b28f33eec1be";
 
 pub fn keyring() -> Keyring {
     Keyring::new(1, &SECRET).expect("valid secret")

@@ -137,16 +137,22 @@ impl Engine {
     }
 
     /// An engine over `store` with the system clock.
+    ///
+    /// Any store but a [`crate::MemoryStore`] is put behind a [`crate::CircuitBreaker`]
+    /// (reading this engine's clock) unless the configuration turns it off
+    /// ([`crate::SessionConfigBuilder::no_store_circuit_breaker`]): during an outage,
+    /// requests answer 503 at once instead of each waiting for the store's timeout.
     pub fn new<S: SessionStore>(store: S, config: SessionConfig) -> Self {
         Self::with_clock(store, config, SystemClock)
     }
 
     /// An engine over `store` reading time from `clock` (tests use [`crate::TestClock`]).
     pub fn with_clock<S: SessionStore>(store: S, config: SessionConfig, clock: impl Clock) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         Engine(Arc::new(Inner {
-            store: Backend::new(store),
+            store: Backend::new(store, config.circuit_breaker.map(|p| (p, &clock))),
             config,
-            clock: Arc::new(clock),
+            clock,
             ids: None,
         }))
     }
@@ -169,10 +175,11 @@ impl Engine {
         format: impl IdFormat,
         clock: impl Clock,
     ) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         Engine(Arc::new(Inner {
-            store: Backend::new(store),
+            store: Backend::new(store, config.circuit_breaker.map(|p| (p, &clock))),
             config,
-            clock: Arc::new(clock),
+            clock,
             ids: Some(Arc::new(format)),
         }))
     }
