@@ -8,33 +8,42 @@
 //! # let _ = store; Ok(()) }
 //! ```
 //!
-//! # What it does per operation
+//! # What it does per operation (layout v2)
 //! | operation | Redis commands sent |
 //! |---|---|
-//! | `load` | one `HGETALL` |
-//! | `apply`, `rotate`, `create`, `touch`, `delete` | one `EVALSHA` of a Lua script that does every check (liveness against the caller's `now`, no resurrection, per-key conflict check, size limit) and every change (fields, metadata, `PEXPIREAT`, owner index) atomically |
-//! | `sessions_of`, `revoke_owner` | one `EVALSHA` (standalone and Sentinel; a Cluster needs one command per listed session) |
+//! | `load` | one `GET` |
+//! | `apply` | one `EVALSHA` of a small version-checked write script (+ a `GET` first when this store knows no recent version of the session, e.g. a blind write) |
+//! | `create`, `touch`, `rotate` (standalone) | one `EVALSHA` |
+//! | `delete` | one `EVALSHA` (+ a `ZREM` when the session had an owner) |
+//! | `sessions_of`, `revoke_owner` | the owner index, then one command per listed session |
 //!
-//! The common `apply` (set keys, with or without conflict expectations) runs a smaller
-//! script without the shared helpers (`apply_fast`, ~8 µs of Redis CPU instead of ~13);
-//! if that one finds the record unusual (not a current-format hash, no size field) it
-//! answers so and the full script runs: a second `EVALSHA` only for such records.
+//! A write sends the whole new value, computed here from the version of the record it is
+//! based on; the script replaces the stored value only if it is still that version (and
+//! live at the caller's `now`, and not deleted meanwhile: no resurrection). If another
+//! write came first, the reply carries the current value: the patch's expectations (the
+//! keys the request read, then changed) are checked against it, so a same-key race is a
+//! [`satchel::WriteOutcome::Conflict`] and a different-key race is rebased and retried
+//! (at most 32 calls, then an `Unavailable` error). Writes to one session from one process
+//! go one at a time, so only other processes can make a write retry.
 //! The first time a script is used on a server it costs one extra `EVAL` (after the
 //! server answers `NOSCRIPT`).
 //!
 //! # Layout
-//! One hash per session, named `{prefix}s:{hex SHA-256 of the session id}` (the raw id
-//! never reaches Redis), metadata in short fields, each session value in a field of its
-//! own; see the `scripts` module source for the full table. A hash rather than one encoded
-//! value because a patch then touches only the fields it names (`HSET`/`HDEL` inside the
-//! script), with no decoding and re-encoding of the whole record in Lua, and a load is a
-//! single `HGETALL`. The format is versioned (field `v`); anything else under a session
-//! key is a [`satchel::StoreErrorKind::Corrupt`] error, never a panic.
+//! One string per session, named `{prefix}s:{hex SHA-256 of the session id}` (the raw id
+//! never reaches Redis): a fixed-width text header (format version, write token,
+//! deadlines as 13-digit text the scripts compare as strings) followed by the packed
+//! record; TTL at the earlier deadline. The byte-exact layout is in `src/v2/format.rs`;
+//! the internal API a near cache builds on (a record with the version it was read at, and
+//! a write on such a base) in `src/v2/mod.rs` and `TODO.md`. Sessions written by earlier
+//! versions of this crate (layout v1, one hash per session) still load and are rewritten
+//! as strings by their next write; a process still running v1 code cannot read v2 values,
+//! so upgrade all instances together. Anything else under a session key is a
+//! [`satchel::StoreErrorKind::Corrupt`] error, never a panic.
 //!
 //! # Topologies
 //! - **Standalone** (`redis://host:port`): everything above, each operation atomic.
-//! - **Cluster** (`redis+cluster://host:port,host:port`): a session hash lives in one
-//!   slot, so `load`, `apply`, `touch` and `delete` stay one atomic script. What spans
+//! - **Cluster** (`redis+cluster://host:port,host:port`): a session value lives in one
+//!   slot, so `load`, `apply`, `touch` and `delete` stay atomic. What spans
 //!   slots is not atomic:
 //!   - the **owner index** (a per-owner key in another slot) is updated by a second
 //!     command after the session script (`create` of an owned session updates it
@@ -45,7 +54,8 @@
 //!   - **rotation** is load → create the new key → delete the old key. Dying between the
 //!     create and the delete leaves both ids valid until the old one expires; a write to
 //!     the old id that lands between the load and the delete is lost;
-//!   - `sessions_of` and `revoke_owner` read the index and then each session separately.
+//!   - `sessions_of` and `revoke_owner` read the index and then each session separately
+//!     (on standalone servers too, since layout v2).
 //!
 //!   `tests/cluster_slots.rs` simulates each failure case.
 //! - **Sentinel** (`redis+sentinel://host:port,host:port/service`): the primary is looked
@@ -385,7 +395,7 @@ impl RedisStore {
         &self.inner.prefix
     }
 
-    /// The Redis key of the session hash under `key` (for tests and operators).
+    /// The Redis key of the session value under `key` (for tests and operators).
     pub fn session_key(&self, key: &StoreKey) -> String {
         format!("{}s:{}", self.inner.prefix, key.to_hex())
     }

@@ -8,7 +8,7 @@
 //!   believes is current (or `None`: it is read first). The write is one script call that
 //!   checks the base's version; if the session changed meanwhile, the reply carries the
 //!   current value, the patch's expectations ([`satchel::Patch::expect`]) are checked
-//!   against it, and the write is rebased and retried (at most [`MAX_ATTEMPTS`] calls,
+//!   against it, and the write is rebased and retried (at most [`MAX_ATTEMPTS`] = 32 calls,
 //!   then an `Unavailable` error: never a silent loss, never a `Conflict` that is not one).
 //!   It returns the outcome and, when known, what is stored now (to refresh a cache).
 //!
@@ -40,8 +40,12 @@ use satchel::{Meta, Patch, Record, StoreError, StoreErrorKind, StoreKey, Timesta
 use crate::scripts::Script;
 use crate::{codec, RedisStore};
 
-/// How many version-checked write calls one write may take before it gives up.
-pub(crate) const MAX_ATTEMPTS: usize = 8;
+/// How many version-checked write calls one write may take before it gives up. Writes from
+/// one process queue in their lane, so only other processes can outdate a base; with k
+/// processes writing one session flat out, a write loses a round with a chance of about
+/// (k-1)/k, so 32 rounds make giving up negligible for a few instances (2: 2^-32; 4:
+/// 1e-4) while still bounding a call to 32 round trips.
+pub(crate) const MAX_ATTEMPTS: usize = 32;
 
 /// The version a record was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
