@@ -52,23 +52,6 @@ impl Bases {
         self.take(key);
     }
 
-    /// Updates the version prefix of `key`'s base after a touch, if the base is of the
-    /// same write (same token), since a touch changes only the expiry.
-    pub(crate) fn touched(&self, key: &StoreKey, prefix: super::format::CasPrefix, at: u64) {
-        let mut map = self.bases.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(base) = map.get_mut(key.as_bytes()) {
-            match &mut base.token {
-                super::Token::V2(p) if p[..9] == prefix[..9] => {
-                    *p = prefix;
-                    base.record.meta.idle_deadline = satchel::Timestamp::from_millis(at);
-                }
-                _ => {
-                    map.remove(key.as_bytes());
-                }
-            }
-        }
-    }
-
     /// Waits for `key`'s lane: the guard holds it until dropped.
     pub(crate) async fn lane(&self, key: &StoreKey) -> LaneGuard<'_> {
         let lane = self
