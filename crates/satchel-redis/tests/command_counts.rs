@@ -8,9 +8,15 @@ use satchel::{Engine, SessionConfig};
 use satchel_redis::{RedisConfig, RedisStore};
 
 /// Commands that only the Lua scripts run (they appear in `INFO commandstats` too but
-/// never travel over the network) and the observer's own `INFO`.
+/// never travel over the network) and the observer's own `INFO`. The client sends only
+/// `GET` (loads), `EVALSHA`/`EVAL` (writes) and `ZREM` (a logout of an owned session);
+/// `GET` also runs inside the write script when a base is stale, which this sequential
+/// test never makes.
 const NOT_RECEIVED: &[&str] = &[
     "info",
+    "getrange",
+    "set",
+    "setrange",
     "hmget",
     "hget",
     "hset",
@@ -66,7 +72,7 @@ async fn requests_cost_zero_one_or_two_commands() {
     let store = RedisStore::connect(&server.url(), RedisConfig::default())
         .await
         .expect("connect");
-    let engine = Engine::new(store, SessionConfig::default());
+    let mut engine = Engine::new(store, SessionConfig::default());
 
     // Request helper: run `f` on a session begun with `cookie`, finish it, and return the
     // commands Redis received meanwhile plus the Set-Cookie (if any).
@@ -107,6 +113,9 @@ async fn requests_cost_zero_one_or_two_commands() {
     });
     assert_eq!(n, 2, "read-then-write request");
 
+    // A blind write (no read first) costs 1 when this store knows the session's current
+    // version (it loaded or wrote it recently: layout v2 keeps that as the base of the
+    // next write), as here.
     let (n, _) = request!(cookie.clone(), |s| s.insert("b", &true).expect("insert"));
     assert_eq!(n, 1, "blind write");
 
@@ -120,4 +129,14 @@ async fn requests_cost_zero_one_or_two_commands() {
         assert_eq!(v, 1, "the write landed");
     });
     assert_eq!(n, 1);
+
+    // A blind write through a process that never saw the session costs 2: layout v2
+    // writes whole values, so the store reads the current one (`GET`) before its
+    // version-checked write (under layout v1 the script merged fields in place: 1).
+    let other = RedisStore::connect(&server.url(), RedisConfig::default())
+        .await
+        .expect("connect");
+    engine = Engine::new(other, SessionConfig::default());
+    let (n, _) = request!(cookie.clone(), |s| s.insert("c", &1u64).expect("insert"));
+    assert_eq!(n, 2, "blind write without a known base");
 }
