@@ -166,8 +166,10 @@ impl std::error::Error for OpenError {}
 /// once `until` passes (the cookie's own deadline has killed it by then).
 pub trait Revocations: Send + Sync + 'static {
     /// Whether a cookie for `session`, bound to `owner` and sealed at `issued_at`, has been
-    /// revoked: its session is deny-listed, or its owner has a "not before" time later
-    /// than `issued_at`. One round trip for remote stores.
+    /// revoked: its session is deny-listed, or its owner has a "not before" time at or
+    /// after `issued_at` (a cookie sealed in the revoke's own millisecond is revoked too;
+    /// the engine seals the caller's kept cookie strictly after the cut-off). One round
+    /// trip for remote stores.
     fn is_revoked<'a>(
         &'a self,
         session: &'a StoreKey,
@@ -177,7 +179,9 @@ pub trait Revocations: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Deny-lists `session` until `until` (logout, or the old id of a rotation); `now` is
-    /// the engine's clock, for housekeeping.
+    /// the engine's clock, for housekeeping. The engine passes the session's absolute
+    /// deadline, the latest any copy of its cookie can reach by touches and writes. A later
+    /// call with an earlier `until` must not shorten the entry.
     fn revoke_session<'a>(
         &'a self,
         session: &'a StoreKey,
@@ -185,7 +189,7 @@ pub trait Revocations: Send + Sync + 'static {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Rejects every cookie of `owner` sealed before `not_before`, until `until` (by then
+    /// Rejects every cookie of `owner` sealed at or before `not_before`, until `until` (by then
     /// every such cookie has passed its absolute deadline). `not_before` is the engine's
     /// "now". A later call with an earlier `not_before` must not lower it.
     fn revoke_owner<'a>(
@@ -297,7 +301,7 @@ impl Revocations for MemoryRevocations {
         let denied = sets.sessions.get(session).is_some_and(|until| *until > now);
         let before = owner
             .and_then(|o| sets.owners.get(o))
-            .is_some_and(|(not_before, until)| *until > now && issued_at < *not_before);
+            .is_some_and(|(not_before, until)| *until > now && issued_at <= *not_before);
         Box::pin(std::future::ready(Ok(denied || before)))
     }
 
@@ -476,8 +480,14 @@ mod tests {
             .is_revoked(&other, Some("bob"), t(15), t(30))
             .await
             .expect("ok"));
+        assert!(
+            r.is_revoked(&other, Some("bob"), t(20), t(30))
+                .await
+                .expect("ok"),
+            "sealed in the cut-off's own millisecond"
+        );
         assert!(!r
-            .is_revoked(&other, Some("bob"), t(20), t(30))
+            .is_revoked(&other, Some("bob"), t(21), t(30))
             .await
             .expect("ok"));
         assert!(!r
