@@ -68,6 +68,9 @@ pub mod conformance;
 #[cfg(feature = "conformance")]
 mod instrumented;
 #[cfg(feature = "conformance")]
+#[doc = "The conformance checks for sealed-session revocation stores (feature `conformance`)."]
+pub mod revocations_conformance;
+#[cfg(feature = "conformance")]
 pub use instrumented::{Calls, Instrumented};
 
 pub use config::{ConfigError, SameSite, SessionConfig, SessionConfigBuilder};
