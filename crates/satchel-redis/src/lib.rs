@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod revocations;
 mod scripts;
 mod sentinel;
 
@@ -78,6 +79,8 @@ use satchel::{
 };
 
 use crate::scripts::{Script, Scripts};
+
+pub use revocations::RedisRevocations;
 
 /// How a [`RedisStore`] names its keys and how long it waits.
 #[derive(Debug, Clone)]
