@@ -44,7 +44,7 @@ impl CookieSealer for Hex {
 
     fn open(&self, _name: &str, sealed: &str) -> Result<Opened, OpenError> {
         let bytes = sealed.as_bytes();
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(OpenError::Malformed);
         }
         let plaintext = bytes

@@ -113,7 +113,7 @@ impl CookieSealer for Hex {
     }
 
     fn open(&self, _name: &str, sealed: &str) -> Result<Opened, OpenError> {
-        if sealed.len() % 2 != 0 {
+        if !sealed.len().is_multiple_of(2) {
             return Err(OpenError::Malformed);
         }
         let plaintext = sealed

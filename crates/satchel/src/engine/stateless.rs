@@ -208,8 +208,9 @@ impl Engine {
         // 3. A cookie opened earlier in the request may have been revoked since: a re-seal
         //    would mint a fresh, un-revoked cookie for it. (Opened just now, it was just
         //    checked.)
-        if let Some(rev) = &parts.revocations {
-            if !(touches && unopened) && !self.still_valid(session, &**rev, now).await? {
+        let checked_just_now = touches && unopened;
+        if let (false, Some(rev)) = (checked_just_now, &parts.revocations) {
+            if !self.still_valid(session, &**rev, now).await? {
                 return Ok(());
             }
         }
