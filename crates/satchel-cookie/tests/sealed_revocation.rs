@@ -190,3 +190,59 @@ async fn a_refreshed_pre_login_copy_stays_refused_after_the_login() {
         "still refused once 600 s passed"
     );
 }
+
+/// Item 1 as the issue measured it, on the wall clock: eight concurrent writers on device
+/// B while device A revokes the others. However the requests interleave, B's last cookie
+/// is no longer logged in, and A's is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_on_the_revoked_device_end_logged_out() {
+    use std::sync::Arc;
+
+    use satchel::sealed::MemoryRevocations;
+    use satchel::{Engine, Stateless};
+
+    for round in 0..10 {
+        let engine = Engine::stateless(
+            Stateless::new(common::keyring()).revocations(MemoryRevocations::new()),
+            common::config(),
+        );
+        let (mut a, b) = two_devices(&engine, "nia").await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let b = Arc::new(std::sync::Mutex::new(b));
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let (engine, b) = (engine.clone(), Arc::clone(&b));
+                tokio::spawn(async move {
+                    for _ in 0..20 {
+                        let header = b.lock().expect("jar").header();
+                        let s = engine.begin([header.as_bytes()]);
+                        let n = s.get::<i64>("n").await.ok().flatten().unwrap_or(0);
+                        tokio::task::yield_now().await;
+                        if s.insert("n", &(n + 1)).is_ok() {
+                            let f = engine.finish(&s, 200).await;
+                            b.lock().expect("jar").update(&f);
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        a.request(&engine, |s| async move {
+            s.revoke_other_sessions().await.expect("revoke");
+        })
+        .await;
+        for w in writers {
+            w.await.expect("writer");
+        }
+        let header = b.lock().expect("jar").header();
+        let s = engine.begin([header.as_bytes()]);
+        assert_eq!(
+            s.owner().await.expect("owner"),
+            None,
+            "round {round}: B stayed logged in"
+        );
+        let header = a.header();
+        let s = engine.begin([header.as_bytes()]);
+        assert_eq!(s.owner().await.expect("owner").as_deref(), Some("nia"));
+    }
+}
