@@ -299,7 +299,8 @@ impl MemoryRevocations {
     /// How many insertions pass between sweeps of expired entries.
     pub const SWEEP_EVERY: usize = 1024;
 
-    /// The default cap on entries: 1,000,000 (about 100 MB at most).
+    /// The default cap on entries: 1,000,000 (a session entry takes 50–100 bytes of map,
+    /// so about 50–100 MB when full of them; owner entries add their name).
     pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
     /// An empty deny-list holding at most [`MemoryRevocations::DEFAULT_CAPACITY`] entries.

@@ -51,7 +51,14 @@ impl Stateless {
     }
 
     /// Checks every opened cookie against `revocations` (one lookup per request that reads
-    /// the session), and records logouts, rotations and owner-wide revocations there.
+    /// the session, and one more when a request that opened its cookie earlier re-seals it:
+    /// a write, a due touch, `cycle_id`, a login; the session may have been revoked in
+    /// between), and records logouts, rotations and owner-wide revocations there.
+    ///
+    /// [`MemoryRevocations`](crate::sealed::MemoryRevocations) forgets everything on
+    /// restart and is private to one process: use a shared, durable store
+    /// (`satchel_redis::RedisRevocations`, `satchel_sql::SqlRevocations`) for a fleet or
+    /// wherever a restart must not undo logouts (docs/sealed-revocation.md).
     pub fn revocations(mut self, revocations: impl Revocations) -> Self {
         self.revocations = Some(Arc::new(revocations));
         self
