@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use satchel::sealed::Revocations;
 use satchel::store::BoxFuture;
-use satchel::{StoreError, StoreErrorKind, StoreKey, Timestamp};
+use satchel::{StoreError, StoreKey, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::codec::ms;
@@ -228,7 +228,7 @@ impl SqlRevocations {
                     .await?;
                 if got != Some(1) {
                     return Err(MigrateError::Store(StoreError::msg(
-                        StoreErrorKind::Timeout,
+                        satchel::StoreErrorKind::Timeout,
                         "another process holds the migration lock",
                     )));
                 }
