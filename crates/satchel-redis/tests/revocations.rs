@@ -1,6 +1,6 @@
-//! `RedisRevocations`: the revocation conformance checks on standalone Redis and on a
-//! Cluster, a logout that survives rebuilding the engine (a restart), and a hostile value
-//! under an entry key.
+//! `RedisRevocations`: the revocation conformance checks on standalone Redis, a Cluster
+//! and through Sentinel, a logout that survives rebuilding the engine (a restart), and a
+//! hostile value under an entry key.
 
 mod common;
 
@@ -28,6 +28,14 @@ async fn standalone_passes_the_revocation_conformance_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_passes_the_revocation_conformance_checks() {
     let Some(rev) = revocations("SATCHEL_REDIS_CLUSTER_URL", &common::prefix()).await else {
+        return;
+    };
+    satchel::revocations_conformance::run(&rev).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_passes_the_revocation_conformance_checks() {
+    let Some(rev) = revocations("SATCHEL_REDIS_SENTINEL_URL", &common::prefix()).await else {
         return;
     };
     satchel::revocations_conformance::run(&rev).await;
