@@ -1,4 +1,5 @@
-//! The checks every [`Revocations`] store must pass, for store crates' tests.
+//! The checks every [`Revocations`](crate::sealed::Revocations) store must pass, for store
+//! crates' tests.
 //!
 //! ```
 //! # async fn check() {
