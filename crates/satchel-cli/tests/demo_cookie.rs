@@ -9,7 +9,12 @@ const SECRET: &str = "an-example-secret-of-more-than-32-bytes!";
 #[test]
 fn cookie_sessions_survive_a_restart_with_the_same_secret_and_logout_sticks() {
     let dir = TempDir::new();
-    let env = [("SATCHEL_SECRET", Some(SECRET))];
+    // Revocations in the test's own SQLite file (the default is one in the working dir).
+    let revocations = format!("sqlite://{}?mode=rwc", dir.0.join("rev.sqlite").display());
+    let env = [
+        ("SATCHEL_SECRET", Some(SECRET)),
+        ("SATCHEL_REVOCATIONS", Some(revocations.as_str())),
+    ];
     let addr = free_port();
     let demo = start_with(
         addr,
@@ -42,7 +47,7 @@ fn cookie_sessions_survive_a_restart_with_the_same_secret_and_logout_sticks() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(n_of(&body), 1, "{body}");
     assert!(body.contains("alice"), "{body}");
-    // Logout, then replay the old cookie: rejected (in-memory revocation).
+    // Logout, then replay the old cookie: rejected (the revocation store).
     let (status, _, _) = request(addr, "POST", "/api/logout", Some(&cookie));
     assert_eq!(status, 200);
     let (_, _, body) = request(addr, "GET", "/api/whoami", Some(&cookie));
@@ -69,10 +74,14 @@ fn without_a_secret_the_demo_warns_loudly_and_a_short_one_is_refused() {
     let dir = TempDir::new();
     let addr = free_port();
     let log = dir.0.join("unset.log");
+    let revocations = format!("sqlite://{}?mode=rwc", dir.0.join("rev.sqlite").display());
     let demo = start_with(
         addr,
         &["--store", "cookie:"],
-        &[("SATCHEL_SECRET", None)],
+        &[
+            ("SATCHEL_SECRET", None),
+            ("SATCHEL_REVOCATIONS", Some(revocations.as_str())),
+        ],
         &log,
     );
     let (status, cookie, _) = request(addr, "POST", "/api/counter", None);

@@ -41,6 +41,12 @@
 //!   through the ciphertext length (CRIME/BREACH), and typical session records (ids, flags,
 //!   a few short strings) do not shrink enough to pay for that risk.
 //!
+//! - **Revocation**: `MemoryRevocations` (above) is for one process: a restart forgets
+//!   every logout, and other instances never learn of them. A fleet, or any deployment
+//!   where a restart must not bring logged-out cookies back, uses a shared, durable store:
+//!   `satchel_redis::RedisRevocations` or `satchel_sql::SqlRevocations`
+//!   (docs/sealed-revocation.md).
+//!
 //! See `satchel::sealed` for revocation and for the one guarantee a stateless session
 //! cannot give (concurrent-write conflict detection).
 #![forbid(unsafe_code)]

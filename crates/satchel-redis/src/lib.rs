@@ -74,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod revocations;
 mod scripts;
 mod sentinel;
 mod v2;
@@ -89,6 +90,8 @@ use satchel::{
 };
 
 use crate::scripts::{Script, Scripts};
+
+pub use revocations::RedisRevocations;
 
 /// How a [`RedisStore`] names its keys and how long it waits.
 #[derive(Debug, Clone)]

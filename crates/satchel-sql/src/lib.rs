@@ -81,6 +81,8 @@ pub mod sqlite;
 
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod any;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod revocations;
 
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub use any::{SqlStore, SqlUrlError};
@@ -91,6 +93,8 @@ pub use migrate::{MigrateError, MigrationReport};
 pub use mysql::MySqlStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+pub use revocations::SqlRevocations;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

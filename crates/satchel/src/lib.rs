@@ -69,6 +69,9 @@ pub mod conformance;
 #[cfg(feature = "conformance")]
 mod instrumented;
 #[cfg(feature = "conformance")]
+#[doc = "The conformance checks for sealed-session revocation stores (feature `conformance`)."]
+pub mod revocations_conformance;
+#[cfg(feature = "conformance")]
 pub use instrumented::{Calls, Instrumented};
 
 pub use breaker::{BreakerPolicy, CircuitBreaker};

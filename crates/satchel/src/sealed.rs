@@ -166,8 +166,10 @@ impl std::error::Error for OpenError {}
 /// once `until` passes (the cookie's own deadline has killed it by then).
 pub trait Revocations: Send + Sync + 'static {
     /// Whether a cookie for `session`, bound to `owner` and sealed at `issued_at`, has been
-    /// revoked: its session is deny-listed, or its owner has a "not before" time later
-    /// than `issued_at`. One round trip for remote stores.
+    /// revoked: its session is deny-listed, or its owner has a "not before" time at or
+    /// after `issued_at` (a cookie sealed in the revoke's own millisecond is revoked too;
+    /// the engine seals the caller's kept cookie strictly after the cut-off). One round
+    /// trip for remote stores.
     fn is_revoked<'a>(
         &'a self,
         session: &'a StoreKey,
@@ -177,7 +179,9 @@ pub trait Revocations: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Deny-lists `session` until `until` (logout, or the old id of a rotation); `now` is
-    /// the engine's clock, for housekeeping.
+    /// the engine's clock, for housekeeping. The engine passes the session's absolute
+    /// deadline, the latest any copy of its cookie can reach by touches and writes. A later
+    /// call with an earlier `until` must not shorten the entry.
     fn revoke_session<'a>(
         &'a self,
         session: &'a StoreKey,
@@ -185,7 +189,7 @@ pub trait Revocations: Send + Sync + 'static {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Rejects every cookie of `owner` sealed before `not_before`, until `until` (by then
+    /// Rejects every cookie of `owner` sealed at or before `not_before`, until `until` (by then
     /// every such cookie has passed its absolute deadline). `not_before` is the engine's
     /// "now". A later call with an earlier `not_before` must not lower it.
     fn revoke_owner<'a>(
@@ -228,14 +232,32 @@ impl<R: Revocations + ?Sized> Revocations for Arc<R> {
 
 /// [`Revocations`] in this process's memory: for a single instance, or for the demo.
 ///
-/// Entries expire with the cookies they revoke; expired entries are swept every
-/// [`MemoryRevocations::SWEEP_EVERY`] insertions, so the map holds at most the sessions
-/// revoked within one cookie lifetime (it cannot evict earlier than that without letting a
-/// revoked cookie back in). Lost on restart: use a shared store (Redis) when several
-/// instances serve the same cookies.
-#[derive(Debug, Default)]
+/// **Lost on restart, and private to this process.** After a restart every logged-out
+/// cookie, every revoked device and every pre-login cookie opens again (until its own
+/// deadline), and in a fleet a logout on one instance is unknown to the others. Use a
+/// shared, durable store (`satchel_redis::RedisRevocations`, `satchel_sql` revocations)
+/// whenever more than one process serves the same cookies or a restart must not undo
+/// logouts.
+///
+/// Entries expire with the cookies they revoke (a session's absolute deadline, an owner's
+/// longest lifetime); expired entries are swept every [`MemoryRevocations::SWEEP_EVERY`]
+/// insertions and whenever the cap is reached, so the map holds the revocations of one
+/// absolute lifetime. Any visitor can add entries (each logout, each login with a
+/// pre-login session), so the map is capped ([`MemoryRevocations::with_capacity`]). At
+/// the cap it first drops expired entries; if it is still full it **refuses** the new
+/// revocation (an `Unavailable` store error: the request fails closed, logged at ERROR
+/// under `satchel::capacity`) rather than evict an unexpired entry, which would let a
+/// revoked cookie back in.
+#[derive(Debug)]
 pub struct MemoryRevocations {
     inner: Mutex<RevokedSets>,
+    capacity: usize,
+}
+
+impl Default for MemoryRevocations {
+    fn default() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -246,19 +268,58 @@ struct RevokedSets {
     inserts: usize,
 }
 
+impl RevokedSets {
+    fn len(&self) -> usize {
+        self.sessions.len() + self.owners.len()
+    }
+
+    fn sweep(&mut self, now: Timestamp) {
+        self.sessions.retain(|_, until| *until > now);
+        self.owners.retain(|_, (_, until)| *until > now);
+    }
+
+    /// Makes room for one new entry: a periodic sweep, a sweep at the cap, then a refusal.
+    fn room(&mut self, capacity: usize, now: Timestamp) -> Result<(), StoreError> {
+        self.inserts = self.inserts.wrapping_add(1);
+        if self.inserts.is_multiple_of(MemoryRevocations::SWEEP_EVERY) || self.len() >= capacity {
+            self.sweep(now);
+        }
+        if self.len() >= capacity {
+            tracing::error!(target: "satchel::capacity", capacity, "sealed-session revocation list full; revocation refused (raise MemoryRevocations::with_capacity or use a durable store)");
+            return Err(StoreError::msg(
+                crate::StoreErrorKind::Unavailable,
+                "the revocation list is full",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl MemoryRevocations {
     /// How many insertions pass between sweeps of expired entries.
     pub const SWEEP_EVERY: usize = 1024;
 
-    /// An empty deny-list.
+    /// The default cap on entries: 1,000,000 (a session entry takes 50–100 bytes of map,
+    /// so about 50–100 MB when full of them; owner entries add their name).
+    pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+    /// An empty deny-list holding at most [`MemoryRevocations::DEFAULT_CAPACITY`] entries.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty deny-list holding at most `capacity` unexpired entries (sessions plus
+    /// owners; at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryRevocations {
+            inner: Mutex::new(RevokedSets::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
     /// How many entries (sessions plus owners) are held, expired or not.
     pub fn len(&self) -> usize {
-        let sets = self.inner.lock();
-        sets.sessions.len() + sets.owners.len()
+        self.inner.lock().len()
     }
 
     /// Whether nothing is held.
@@ -268,20 +329,7 @@ impl MemoryRevocations {
 
     /// Drops entries whose `until` is at or before `now`.
     pub fn sweep(&self, now: Timestamp) {
-        let mut sets = self.inner.lock();
-        sets.sessions.retain(|_, until| *until > now);
-        sets.owners.retain(|_, (_, until)| *until > now);
-    }
-
-    fn inserted(&self, now: Timestamp) {
-        let due = {
-            let mut sets = self.inner.lock();
-            sets.inserts += 1;
-            sets.inserts.is_multiple_of(Self::SWEEP_EVERY)
-        };
-        if due {
-            self.sweep(now);
-        }
+        self.inner.lock().sweep(now);
     }
 }
 
@@ -297,7 +345,7 @@ impl Revocations for MemoryRevocations {
         let denied = sets.sessions.get(session).is_some_and(|until| *until > now);
         let before = owner
             .and_then(|o| sets.owners.get(o))
-            .is_some_and(|(not_before, until)| *until > now && issued_at < *not_before);
+            .is_some_and(|(not_before, until)| *until > now && issued_at <= *not_before);
         Box::pin(std::future::ready(Ok(denied || before)))
     }
 
@@ -307,14 +355,17 @@ impl Revocations for MemoryRevocations {
         until: Timestamp,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner
-            .lock()
-            .sessions
-            .entry(*session)
-            .and_modify(|u| *u = (*u).max(until))
-            .or_insert(until);
-        self.inserted(now);
-        Box::pin(std::future::ready(Ok(())))
+        let mut sets = self.inner.lock();
+        let result = match sets.sessions.get_mut(session) {
+            Some(u) => {
+                *u = (*u).max(until);
+                Ok(())
+            }
+            None => sets.room(self.capacity, now).map(|()| {
+                sets.sessions.insert(*session, until);
+            }),
+        };
+        Box::pin(std::future::ready(result))
     }
 
     fn revoke_owner<'a>(
@@ -324,17 +375,18 @@ impl Revocations for MemoryRevocations {
         until: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let now = not_before;
-        self.inner
-            .lock()
-            .owners
-            .entry(owner.to_owned())
-            .and_modify(|(nb, u)| {
+        let mut sets = self.inner.lock();
+        let result = match sets.owners.get_mut(owner) {
+            Some((nb, u)) => {
                 *nb = (*nb).max(not_before);
                 *u = (*u).max(until);
-            })
-            .or_insert((not_before, until));
-        self.inserted(now);
-        Box::pin(std::future::ready(Ok(())))
+                Ok(())
+            }
+            None => sets.room(self.capacity, now).map(|()| {
+                sets.owners.insert(owner.to_owned(), (not_before, until));
+            }),
+        };
+        Box::pin(std::future::ready(result))
     }
 }
 
@@ -476,8 +528,14 @@ mod tests {
             .is_revoked(&other, Some("bob"), t(15), t(30))
             .await
             .expect("ok"));
+        assert!(
+            r.is_revoked(&other, Some("bob"), t(20), t(30))
+                .await
+                .expect("ok"),
+            "sealed in the cut-off's own millisecond"
+        );
         assert!(!r
-            .is_revoked(&other, Some("bob"), t(20), t(30))
+            .is_revoked(&other, Some("bob"), t(21), t(30))
             .await
             .expect("ok"));
         assert!(!r
@@ -486,5 +544,35 @@ mod tests {
             .expect("ok"));
         r.sweep(t(2_000));
         assert!(r.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_memory_list_refuses_rather_than_evicts_an_unexpired_entry() {
+        let r = MemoryRevocations::with_capacity(2);
+        let t = Timestamp::from_millis;
+        let (a, b, c) = (
+            SessionId::generate().store_key(),
+            SessionId::generate().store_key(),
+            SessionId::generate().store_key(),
+        );
+        r.revoke_session(&a, t(100), t(0)).await.expect("room");
+        r.revoke_owner("bob", t(0), t(1_000)).await.expect("room");
+        let err = r.revoke_session(&b, t(100), t(10)).await.expect_err("full");
+        assert_eq!(err.kind(), crate::StoreErrorKind::Unavailable);
+        assert!(
+            r.is_revoked(&a, None, t(0), t(10)).await.expect("ok"),
+            "kept"
+        );
+        // Extending an entry already held needs no room.
+        r.revoke_session(&a, t(200), t(10)).await.expect("update");
+        // Once an entry expires, the cap sweeps it and the new one fits.
+        r.revoke_session(&c, t(300), t(250))
+            .await
+            .expect("room after expiry");
+        assert!(r.is_revoked(&c, None, t(0), t(260)).await.expect("ok"));
+        assert!(r
+            .is_revoked(&a, Some("bob"), t(0), t(260))
+            .await
+            .expect("owner kept"));
     }
 }

@@ -7,6 +7,7 @@ use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::memory::codec::Packed;
 use crate::record::{Data, Record, Value};
+use crate::time::Timestamp;
 
 /// What the request knows about its session record.
 #[derive(Debug)]
@@ -205,6 +206,15 @@ pub(crate) struct State {
     /// The sealed cookie must be sent again even if nothing changed (it was opened with a
     /// fallback key, or its owner's other sessions were just revoked).
     pub(crate) reseal: bool,
+    /// Stateless engines: when the cookie behind the `Live` base was sealed (opened from
+    /// the request, or sealed by an explicit save); `None` for a session this request made.
+    /// A re-seal checks revocation against it, since the session may have been revoked
+    /// after it was opened.
+    pub(crate) sealed_at: Option<Timestamp>,
+    /// Stateless engines: the earliest issue time a new cookie may carry. Set just past an
+    /// owner's new "not before" time by `revoke_other_sessions`, so the caller's re-sealed
+    /// cookie survives a cut-off that includes its own millisecond.
+    pub(crate) seal_floor: Timestamp,
     pub(crate) cookie: CookieOut,
     /// Whether the browser sent a session cookie of any kind.
     pub(crate) had_cookie: bool,
@@ -225,6 +235,8 @@ impl State {
             delete: None,
             chunks_in: u8::from(had_cookie),
             reseal: false,
+            sealed_at: None,
+            seal_floor: Timestamp::EPOCH,
             cookie: CookieOut::Keep,
             had_cookie,
             accessed: false,

@@ -82,7 +82,7 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
             // Redis expires sessions itself.
             Engine::new(store, config)
         }
-        StoreUrl::Cookie => sealed::engine(config)?,
+        StoreUrl::Cookie => sealed::engine(config).await?,
     };
     serve_engine(args, engine).await
 }

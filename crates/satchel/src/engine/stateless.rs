@@ -51,7 +51,14 @@ impl Stateless {
     }
 
     /// Checks every opened cookie against `revocations` (one lookup per request that reads
-    /// the session), and records logouts, rotations and owner-wide revocations there.
+    /// the session, and one more when a request that opened its cookie earlier re-seals it:
+    /// a write, a due touch, `cycle_id`, a login; the session may have been revoked in
+    /// between), and records logouts, rotations and owner-wide revocations there.
+    ///
+    /// [`MemoryRevocations`](crate::sealed::MemoryRevocations) forgets everything on
+    /// restart and is private to one process: use a shared, durable store
+    /// (`satchel_redis::RedisRevocations`, `satchel_sql::SqlRevocations`) for a fleet or
+    /// wherever a restart must not undo logouts (docs/sealed-revocation.md).
     pub fn revocations(mut self, revocations: impl Revocations) -> Self {
         self.revocations = Some(Arc::new(revocations));
         self
@@ -121,6 +128,7 @@ impl Engine {
             return state.check(); // resolved by a concurrent call meanwhile
         }
         state.base = Base::Live(unsealed.id, unsealed.record);
+        state.sealed_at = Some(unsealed.issued_at);
         state.reseal |= stale_key;
         Ok(())
     }
@@ -171,12 +179,14 @@ impl Engine {
         //    else happened.
         let ended = session.lock().delete.take().map(|ended| *ended);
         if let (Some(ended), Some(rev)) = (ended, &parts.revocations) {
+            // Until the absolute deadline: other copies of the cookie may have been
+            // re-sealed (touched) later than this one, and touches never pass it.
             let ended = match ended {
-                Base::Live(id, record) => Some((id, record.meta.expires_at())),
+                Base::Live(id, record) => Some((id, record.meta.absolute_deadline)),
                 Base::Sealed(sealed) => self
                     .unseal(parts, &sealed, now)
                     .ok()
-                    .map(|(u, _)| (u.id, u.record.meta.expires_at())),
+                    .map(|(u, _)| (u.id, u.record.meta.absolute_deadline)),
                 Base::None | Base::NotLoaded(_) => None,
             };
             if let Some((id, until)) = ended {
@@ -192,9 +202,24 @@ impl Engine {
         }
         // 2. Changes need the whole record: open the cookie first (a blind write still
         //    costs no store call, only a decryption).
-        let touches = session.lock().changes.touches_record();
+        let (touches, unopened) = {
+            let state = session.lock();
+            (
+                state.changes.touches_record(),
+                matches!(state.base, Base::Sealed(_)),
+            )
+        };
         if touches {
             self.ensure_loaded(session).await?;
+        }
+        // 3. A cookie opened earlier in the request may have been revoked since: a re-seal
+        //    would mint a fresh, un-revoked cookie for it. (Opened just now, it was just
+        //    checked.)
+        let checked_just_now = touches && unopened;
+        if let (false, Some(rev)) = (checked_just_now, &parts.revocations) {
+            if !self.still_valid(session, &**rev, now).await? {
+                return Ok(());
+            }
         }
         let mut revoke_old = None;
         {
@@ -227,10 +252,12 @@ impl Engine {
                         if after > self.0.config.max_data_bytes && after > data_size(&record.data) {
                             return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
                         }
+                        // The latest deadline a copy of the old id can reach.
+                        let old_deadline = record.meta.absolute_deadline;
                         patch.apply_into(record, now);
                         if changes.rotate.is_some() {
                             let old = std::mem::replace(id, self.new_id());
-                            revoke_old = Some((old, record.meta.expires_at()));
+                            revoke_old = Some((old, old_deadline));
                         }
                     }
                 }
@@ -241,12 +268,18 @@ impl Engine {
             let Base::Live(id, record) = &state.base else {
                 return Ok(());
             };
-            match self.seal_cookies(parts, id, record, now, state.chunks_in) {
-                Ok(cookies) => state.cookie = CookieOut::Many(cookies),
+            // Never before the floor `revoke_other_sessions` set: the kept cookie must be
+            // sealed strictly after its own cut-off.
+            let issued_at = now.max(state.seal_floor);
+            match self.seal_cookies(parts, id, record, issued_at, state.chunks_in) {
+                Ok(cookies) => {
+                    state.cookie = CookieOut::Many(cookies);
+                    state.sealed_at = Some(issued_at);
+                }
                 Err(err) => return Err(fail(state, err)),
             }
         }
-        // 3. A rotated-away id must stop working too (a copy of the pre-login cookie).
+        // 4. A rotated-away id must stop working too (a copy of the pre-login cookie).
         if let (Some((old, until)), Some(rev)) = (revoke_old, &parts.revocations) {
             if let Err(err) = rev.revoke_session(&old.store_key(), until, now).await {
                 let mut state = session.lock();
@@ -257,20 +290,67 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the opened session behind the request can still be re-sealed: `false` (and
+    /// the session ended, the cookie removed) if it was revoked after it was opened. One
+    /// revocation lookup, made only when the save would seal an opened cookie (a write, a
+    /// due touch, a re-seal); a revoked session with pending changes fails the request with
+    /// [`SessionErrorKind::Gone`], as a store session deleted mid-request does.
+    async fn still_valid(
+        &self,
+        session: &Session,
+        rev: &dyn Revocations,
+        now: Timestamp,
+    ) -> Result<bool, SessionError> {
+        let (key, owner, issued_at) = {
+            let state = session.lock();
+            let (Base::Live(id, record), Some(issued_at)) = (&state.base, state.sealed_at) else {
+                return Ok(true); // nothing opened: a brand-new session
+            };
+            let seals =
+                state.changes.touches_record() || state.reseal || self.touch_due(&record.meta, now);
+            if !seals {
+                return Ok(true);
+            }
+            (id.store_key(), record.meta.owner.clone(), issued_at)
+        };
+        match rev.is_revoked(&key, owner.as_deref(), issued_at, now).await {
+            Ok(false) => Ok(true),
+            Ok(true) => {
+                tracing::info!(target: "satchel::anomaly", kind = "revoked_during_request", session = %key.short(), "sealed session revoked during the request; not re-sealed");
+                let mut state = session.lock();
+                let changed = std::mem::take(&mut state.changes).touches_record();
+                state.set_base(Base::None);
+                state.sealed_at = None;
+                state.reseal = false;
+                state.cookie = CookieOut::Remove;
+                if changed {
+                    return Err(fail(&mut state, SessionError::new(SessionErrorKind::Gone)));
+                }
+                Ok(false)
+            }
+            Err(err) => Err(fail(&mut session.lock(), SessionError::store(err))),
+        }
+    }
+
     fn seal_cookies(
         &self,
         parts: &Stateless,
         id: &SessionId,
         record: &Record,
-        now: Timestamp,
+        issued_at: Timestamp,
         chunks_in: u8,
     ) -> Result<Vec<String>, SessionError> {
-        let plaintext = sealed::frame(id, now, record);
+        let plaintext = sealed::frame(id, issued_at, record);
         let config = &self.0.config;
-        let max_age = record
-            .meta
-            .persistent
-            .then(|| Duration::from_secs(record.meta.expires_at().saturating_since(now).as_secs()));
+        let max_age = record.meta.persistent.then(|| {
+            Duration::from_secs(
+                record
+                    .meta
+                    .expires_at()
+                    .saturating_since(issued_at)
+                    .as_secs(),
+            )
+        });
         let Some(suffix) = parts.sealer.companion_suffix() else {
             // The usual case: the sealer appends its value straight to the first
             // `Set-Cookie` (base64 of the plaintext plus some overhead is the room given).
@@ -322,7 +402,7 @@ impl Engine {
             )));
         };
         let now = self.now();
-        // Every cookie sealed before `now` dies; none lives past the longest lifetime.
+        // Every cookie sealed at or before `now` dies; none lives past the longest lifetime.
         let longest = self
             .0
             .config
@@ -331,8 +411,16 @@ impl Engine {
         rev.revoke_owner(owner, now, now.saturating_add(longest))
             .await?;
         if let Some(session) = session {
-            // Sealed at or after `now`: the same millisecond counts as after.
-            session.lock().reseal = true;
+            // The caller's cookie is re-sealed on this response, strictly after the cut-off
+            // (a cookie sealed in its millisecond is revoked, so the same instant cannot
+            // count as after), and its re-seal check treats it as sealed then too.
+            let after = Timestamp::from_millis(now.as_millis().saturating_add(1));
+            let mut state = session.lock();
+            state.reseal = true;
+            state.seal_floor = state.seal_floor.max(after);
+            if let Some(at) = &mut state.sealed_at {
+                *at = (*at).max(after);
+            }
         }
         tracing::info!(target: "satchel", "sealed sessions of an owner revoked");
         Ok(0)
