@@ -239,6 +239,9 @@ pub struct LoadResult {
     /// (None if not one, or unknown). The Redis is shared: anything else it serves in the
     /// window counts too.
     pub redis_cpu: Option<f64>,
+    /// `(hits, misses)` of the cache in front of the variant's store during the window, when
+    /// it has one (a near cache).
+    pub cache_hits: Option<(u64, u64)>,
 }
 
 impl LoadResult {
@@ -259,13 +262,15 @@ struct Counts {
 /// Run one load measurement against `addr`. Must be called inside a tokio runtime whose
 /// other tasks are idle (the generator assumes it owns its thread). `server_tid` enables
 /// server CPU accounting; `redis_clock` (the Redis server's CPU time so far) is read at the
-/// same two instants, for Redis CPU accounting.
+/// same two instants, for Redis CPU accounting, and so is `cache_counts` (the `(hits, misses)`
+/// of a cache in front of the store, if any).
 pub async fn run_load(
     addr: SocketAddr,
     cookies: Arc<[HeaderValue]>,
     spec: &LoadSpec,
     server_tid: Option<u32>,
     mut redis_clock: Option<&mut dyn FnMut() -> Option<Duration>>,
+    cache_counts: &dyn Fn() -> Option<(u64, u64)>,
 ) -> anyhow::Result<LoadResult> {
     anyhow::ensure!(!cookies.is_empty(), "no cookies to send");
     let mut conns = Vec::with_capacity(spec.connections);
@@ -313,10 +318,20 @@ pub async fn run_load(
     tokio::time::sleep_until(measure_start.into()).await;
     let mut redis_cpu = || redis_clock.as_mut().and_then(|clock| clock());
     let t0 = Instant::now();
-    let (s0, c0, r0) = (cpu(server_tid), cpu(client_tid), redis_cpu());
+    let (s0, c0, r0, h0) = (
+        cpu(server_tid),
+        cpu(client_tid),
+        redis_cpu(),
+        cache_counts(),
+    );
     tokio::time::sleep_until(end.into()).await;
     let t1 = Instant::now();
-    let (s1, c1, r1) = (cpu(server_tid), cpu(client_tid), redis_cpu());
+    let (s1, c1, r1, h1) = (
+        cpu(server_tid),
+        cpu(client_tid),
+        redis_cpu(),
+        cache_counts(),
+    );
     let wall = (t1 - t0).as_secs_f64();
     let frac = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
         (Some(a), Some(b)) if wall > 0.0 => Some((b.saturating_sub(a)).as_secs_f64() / wall),
@@ -339,5 +354,8 @@ pub async fn run_load(
         server_cpu: frac(s0, s1),
         client_cpu: frac(c0, c1),
         redis_cpu: frac(r0, r1),
+        cache_hits: h0
+            .zip(h1)
+            .map(|((h0, m0), (h1, m1))| (h1.saturating_sub(h0), m1.saturating_sub(m0))),
     })
 }

@@ -425,6 +425,7 @@ async fn drive(
                     redis_clock
                         .as_mut()
                         .map(|c| c as &mut dyn FnMut() -> Option<Duration>),
+                    &|| s.cache_counts(),
                 )
                 .await?;
                 log(format!(

@@ -43,6 +43,9 @@ pub struct Summary {
     /// Median over rounds of the Redis server's CPU time per successful request, in µs
     /// (Redis variants): the store's own cost, whoever won the scheduler.
     pub redis_us_per_req: Option<f64>,
+    /// Share of loads answered by the cache in front of the store (a near cache) over all
+    /// rounds' windows, when it has one.
+    pub cache_hit_ratio: Option<f64>,
     /// Non-2xx responses over all rounds, `409`s excluded.
     pub non_2xx: u64,
     /// `409 Conflict` answers over all rounds (concurrent writes to one session refused).
@@ -76,11 +79,24 @@ impl Summary {
             server_us_per_req: per_req(|r| r.server_cpu),
             redis_cpu: opt_median(s.rounds.iter().map(|r| r.redis_cpu).collect()),
             redis_us_per_req: per_req(|r| r.redis_cpu),
+            cache_hit_ratio: hit_ratio(&s.rounds),
             non_2xx: s.rounds.iter().map(|r| r.non_2xx).sum(),
             conflicts: s.rounds.iter().map(|r| r.conflicts).sum(),
             errors: s.rounds.iter().map(|r| r.errors).sum(),
         }
     }
+}
+
+/// Hits over hits + misses of the cache in front of the store, over every round's window.
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+fn hit_ratio(rounds: &[crate::client::LoadResult]) -> Option<f64> {
+    rounds
+        .iter()
+        .try_fold((0_u64, 0_u64), |(h, m), r| {
+            r.cache_hits.map(|(rh, rm)| (h + rh, m + rm))
+        })
+        .filter(|(h, m)| h + m > 0)
+        .map(|(h, m)| h as f64 / (h + m) as f64)
 }
 
 /// The columns of the results table, in order. Each turns one row into a cell.
@@ -385,9 +401,9 @@ pub fn redis_section(results: &BenchResults, r: &RedisRun) -> String {
     let _ = writeln!(out, "\n**Redis's own work per variant**\n");
     let _ = writeln!(
         out,
-        "| variant | Redis B/session | `used_memory` Δ | sessions seeded | old keys deleted | Redis CPU µs/req `POST /write` | `GET /read` |"
+        "| variant | Redis B/session | `used_memory` Δ | sessions seeded | old keys deleted | Redis CPU µs/req `POST /write` | `GET /read` | near-cache hits `POST /write` | `GET /read` |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let us = |variant: &str, route: Route| {
         results
             .series
@@ -396,12 +412,20 @@ pub fn redis_section(results: &BenchResults, r: &RedisRun) -> String {
             .and_then(|s| Summary::of(s).redis_us_per_req)
             .map_or_else(|| "?".to_owned(), |x| format!("{x:.1}"))
     };
+    let hits = |variant: &str, route: Route| {
+        results
+            .series
+            .iter()
+            .find(|s| s.variant == variant && s.route == route)
+            .and_then(|s| Summary::of(s).cache_hit_ratio)
+            .map_or_else(|| "–".to_owned(), |x| format!("{:.1}%", x * 100.0))
+    };
     for u in &r.variants {
         #[allow(clippy::cast_precision_loss)] // byte counts far below 2^52
         let delta = u.memory_after as f64 - u.memory_before as f64;
         let _ = writeln!(
             out,
-            "| `{}` | {:.0} | {} | {} | {} | {} | {} |",
+            "| `{}` | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
             u.variant,
             u.bytes_per_session(),
             thousands(delta),
@@ -409,6 +433,8 @@ pub fn redis_section(results: &BenchResults, r: &RedisRun) -> String {
             u.deleted.map_or_else(|| "–".to_owned(), |d| d.to_string()),
             us(u.variant, Route::Write),
             us(u.variant, Route::Read),
+            hits(u.variant, Route::Write),
+            hits(u.variant, Route::Read),
         );
     }
     out
