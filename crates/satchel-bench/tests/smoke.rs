@@ -7,8 +7,19 @@ use satchel_bench::harness::{self, verify_setup, BenchConfig};
 use satchel_bench::server::ServerOptions;
 use satchel_bench::variants;
 
+/// Both tests start every variant, and the PostgreSQL variants drop and recreate their
+/// schemas at start: one test at a time, also across processes (nextest runs each test in
+/// its own), or one drops the schema under the other's server.
+fn one_at_a_time() -> std::fs::File {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("satchel-bench-smoke.lock");
+    let file = std::fs::File::create(&path).expect("lock file");
+    file.lock().expect("lock");
+    file
+}
+
 #[test]
 fn every_variant_increments_per_cookie() {
+    let _one = one_at_a_time();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -27,6 +38,7 @@ fn every_variant_increments_per_cookie() {
 
 #[test]
 fn quick_run_counts_only_2xx_and_no_errors() {
+    let _one = one_at_a_time();
     let config = BenchConfig {
         sessions: 50,
         connections: 4,
