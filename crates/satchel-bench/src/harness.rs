@@ -331,6 +331,10 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
     })
 }
 
+/// How long Redis is left alone after the cleanup, before the first seeding: several runs of
+/// its cron (10 per second by default), which resizes dicts and rehashes them step by step.
+const REDIS_SETTLE: Duration = Duration::from_secs(1);
+
 /// Verify, clean up, seed and measure every variant; returns the series and, for the Redis
 /// variants, their Redis memory.
 async fn drive(
@@ -347,14 +351,23 @@ async fn drive(
     let redis_url = crate::variants::actix_session_redis::redis_url();
     let mut cookie_sets: Vec<Arc<[HeaderValue]>> = Vec::with_capacity(servers.len());
     let mut redis_uses = Vec::new();
-    for (v, s) in config.variants.iter().zip(servers) {
-        let deleted = match v.redis {
+    // Every Redis variant's old keys first, then a pause: Redis's cron shrinks and rehashes
+    // the dicts the deletes emptied, which would otherwise free memory in the middle of a
+    // variant's seeding and understate its memory per session.
+    let mut deleted = Vec::with_capacity(config.variants.len());
+    for v in &config.variants {
+        deleted.push(match v.redis {
             Some(keys) if config.redis_cleanup => Some(
                 crate::redis_keys::delete_all(&redis_url, &keys)
                     .with_context(|| format!("{}: delete its old keys", v.name))?,
             ),
             _ => None,
-        };
+        });
+    }
+    if deleted.iter().flatten().any(|&n| n > 0) {
+        tokio::time::sleep(REDIS_SETTLE).await;
+    }
+    for ((v, s), deleted) in config.variants.iter().zip(servers).zip(deleted) {
         verify_setup(v, s).await?;
         let mut used_memory = || -> anyhow::Result<Option<u64>> {
             match (v.redis, redis.as_deref_mut()) {
