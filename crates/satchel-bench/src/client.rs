@@ -160,6 +160,32 @@ pub async fn seed(
     Ok(cookies)
 }
 
+/// `GET /read` once with every cookie in `cookies` (each answer must be 2xx), over up to
+/// `connections` connections: e.g. to fill a near cache before measuring.
+pub async fn read_each(
+    addr: SocketAddr,
+    cookies: &[HeaderValue],
+    connections: usize,
+) -> anyhow::Result<()> {
+    let chunk = cookies.len().div_ceil(connections.max(1)).max(1);
+    let mut tasks = Vec::new();
+    for part in cookies.chunks(chunk) {
+        let part = part.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::connect(addr).await?;
+            for cookie in &part {
+                let status = conn.hit(Route::Read, Some(cookie)).await?;
+                anyhow::ensure!(status.is_success(), "/read answered {status}");
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
 /// Cookies for a variant without sessions: `id=<43 random base64url chars>`, the size of a
 /// cookie carrying a 256-bit id, so the floor parses comparable request bytes.
 pub fn synthetic_cookies(count: usize, seed: u64) -> Vec<HeaderValue> {
@@ -209,6 +235,13 @@ pub struct LoadResult {
     pub server_cpu: Option<f64>,
     /// Load-generator thread CPU time during the window / window length (None if unknown).
     pub client_cpu: Option<f64>,
+    /// The Redis server's CPU time during the window / window length, for a Redis variant
+    /// (None if not one, or unknown). The Redis is shared: anything else it serves in the
+    /// window counts too.
+    pub redis_cpu: Option<f64>,
+    /// `(hits, misses)` of the cache in front of the variant's store during the window, when
+    /// it has one (a near cache).
+    pub cache_hits: Option<(u64, u64)>,
 }
 
 impl LoadResult {
@@ -228,12 +261,16 @@ struct Counts {
 
 /// Run one load measurement against `addr`. Must be called inside a tokio runtime whose
 /// other tasks are idle (the generator assumes it owns its thread). `server_tid` enables
-/// server CPU accounting.
+/// server CPU accounting; `redis_clock` (the Redis server's CPU time so far) is read at the
+/// same two instants, for Redis CPU accounting, and so is `cache_counts` (the `(hits, misses)`
+/// of a cache in front of the store, if any).
 pub async fn run_load(
     addr: SocketAddr,
     cookies: Arc<[HeaderValue]>,
     spec: &LoadSpec,
     server_tid: Option<u32>,
+    mut redis_clock: Option<&mut dyn FnMut() -> Option<Duration>>,
+    cache_counts: &dyn Fn() -> Option<(u64, u64)>,
 ) -> anyhow::Result<LoadResult> {
     anyhow::ensure!(!cookies.is_empty(), "no cookies to send");
     let mut conns = Vec::with_capacity(spec.connections);
@@ -279,11 +316,22 @@ pub async fn run_load(
     let client_tid = crate::sys::current_tid();
     let cpu = |tid: Option<u32>| tid.and_then(crate::sys::thread_cpu_time);
     tokio::time::sleep_until(measure_start.into()).await;
+    let mut redis_cpu = || redis_clock.as_mut().and_then(|clock| clock());
     let t0 = Instant::now();
-    let (s0, c0) = (cpu(server_tid), cpu(client_tid));
+    let (s0, c0, r0, h0) = (
+        cpu(server_tid),
+        cpu(client_tid),
+        redis_cpu(),
+        cache_counts(),
+    );
     tokio::time::sleep_until(end.into()).await;
     let t1 = Instant::now();
-    let (s1, c1) = (cpu(server_tid), cpu(client_tid));
+    let (s1, c1, r1, h1) = (
+        cpu(server_tid),
+        cpu(client_tid),
+        redis_cpu(),
+        cache_counts(),
+    );
     let wall = (t1 - t0).as_secs_f64();
     let frac = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
         (Some(a), Some(b)) if wall > 0.0 => Some((b.saturating_sub(a)).as_secs_f64() / wall),
@@ -305,5 +353,9 @@ pub async fn run_load(
         window: spec.measure,
         server_cpu: frac(s0, s1),
         client_cpu: frac(c0, c1),
+        redis_cpu: frac(r0, r1),
+        cache_hits: h0
+            .zip(h1)
+            .map(|((h0, m0), (h1, m1))| (h1.saturating_sub(h0), m1.saturating_sub(m0))),
     })
 }

@@ -8,6 +8,7 @@ use hyper::header::HeaderValue;
 
 use crate::client::{self, Conn, LoadResult, LoadSpec};
 use crate::redis_ref::{self, RedisReference};
+use crate::redis_server::RedisServer;
 use crate::server::{RunningServer, ServerOptions};
 use crate::variants::{Route, Variant};
 
@@ -39,6 +40,12 @@ pub struct BenchConfig {
     /// Requests per command for the `redis-benchmark` GET/SET reference, run once when a
     /// Redis variant is selected (0: do not run it).
     pub redis_benchmark_requests: u64,
+    /// The nice value to give the Redis server (its threads and autogroup) for the run when a
+    /// Redis variant is selected, restored afterwards: the measured threads' under `--boost`,
+    /// so Redis is not starved by them. None: leave Redis's priority alone.
+    pub redis_priority: Option<i32>,
+    /// Delete each Redis variant's keys (its own prefix or database only) before seeding it.
+    pub redis_cleanup: bool,
 }
 
 impl Default for BenchConfig {
@@ -56,6 +63,8 @@ impl Default for BenchConfig {
             priority_note: None,
             extra_args: Vec::new(),
             redis_benchmark_requests: crate::redis_ref::REQUESTS,
+            redis_priority: None,
+            redis_cleanup: true,
         }
     }
 }
@@ -78,6 +87,8 @@ pub struct Series {
     pub variant: &'static str,
     /// Route.
     pub route: Route,
+    /// Whether the variant is a Redis variant (its rounds carry Redis's CPU).
+    pub redis: bool,
     /// One result per round.
     pub rounds: Vec<LoadResult>,
 }
@@ -93,6 +104,44 @@ pub struct BenchResults {
     pub series: Vec<Series>,
     /// `redis-benchmark` on the Redis the Redis variants use, when any was selected.
     pub redis_reference: Option<RedisReference>,
+    /// What was measured on the Redis itself, when a Redis variant was selected.
+    pub redis: Option<RedisRun>,
+}
+
+/// The Redis side of a run: how its CPU was read, what was done to its priority, and each
+/// Redis variant's memory.
+#[derive(Debug, Clone)]
+pub struct RedisRun {
+    /// Where the Redis server's CPU time came from, for the method list.
+    pub cpu_source: String,
+    /// What was done to the Redis server's priority, for the scheduling line.
+    pub priority: String,
+    /// One entry per Redis variant, in table order.
+    pub variants: Vec<RedisUse>,
+}
+
+/// Redis memory used by one variant's seeded sessions.
+#[derive(Debug, Clone)]
+pub struct RedisUse {
+    /// Variant name.
+    pub variant: &'static str,
+    /// Keys of this variant left by earlier runs and deleted before seeding (None: no cleanup).
+    pub deleted: Option<u64>,
+    /// Sessions seeded.
+    pub sessions: usize,
+    /// `used_memory` just before seeding (after the cleanup and the setup check).
+    pub memory_before: u64,
+    /// `used_memory` just after seeding.
+    pub memory_after: u64,
+}
+
+impl RedisUse {
+    /// `used_memory` growth per seeded session, in bytes (negative if something else freed
+    /// memory meanwhile: the Redis is shared).
+    #[allow(clippy::cast_precision_loss)] // byte counts far below 2^52
+    pub fn bytes_per_session(&self) -> f64 {
+        (self.memory_after as f64 - self.memory_before as f64) / self.sessions.max(1) as f64
+    }
 }
 
 /// Check that a freshly started variant behaves as the benchmark assumes: `/seed` answers 2xx
@@ -186,6 +235,42 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
     let server_opts = ServerOptions {
         core: config.server_core,
     };
+    let redis_url = crate::variants::actix_session_redis::redis_url();
+    let mut redis_server = config
+        .variants
+        .iter()
+        .any(crate::variants::uses_redis)
+        .then(|| RedisServer::connect(&redis_url))
+        .transpose()
+        .context("the Redis variants need the Redis at $SATCHEL_REDIS_URL")?;
+    // Held until the run ends: the Redis server at the measured threads' priority.
+    let (_priority_guard, priority) = match (&redis_server, config.redis_priority) {
+        (None, _) => (None, String::new()),
+        (Some(_), None) => (None, "the Redis server at its own priority".to_owned()),
+        (Some(r), Some(nice)) => match r.pid() {
+            Some(pid) => match crate::redis_priority::raise(pid, nice) {
+                Ok(g) => {
+                    let note = g.note().to_owned();
+                    (Some(g), note)
+                }
+                Err(e) => {
+                    eprintln!("warning: Redis's priority not changed: {e}");
+                    (
+                        None,
+                        format!("the Redis server at its own priority (could not change it: {e})"),
+                    )
+                }
+            },
+            None => (
+                None,
+                format!(
+                    "the Redis server at its own priority (not a local process: {})",
+                    r.not_local().unwrap_or("unknown")
+                ),
+            ),
+        },
+    };
+    let cpu_source = redis_server.as_ref().map(RedisServer::describe_cpu);
     // Redis's own ceiling, measured before any server starts (so nothing else of ours runs).
     let redis_reference = (config.redis_benchmark_requests > 0
         && config.variants.iter().any(crate::variants::uses_redis))
@@ -217,7 +302,7 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
     }
     let servers_pinned = servers.iter().all(RunningServer::pinned);
     let config2 = config.clone();
-    let (series, client_pinned) = std::thread::Builder::new()
+    let ((series, redis_uses), client_pinned) = std::thread::Builder::new()
         .name("loadgen".into())
         .spawn(move || -> anyhow::Result<_> {
             let pinned = config2
@@ -226,9 +311,9 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let series = rt.block_on(drive(&config2, &servers))?;
+            let measured = rt.block_on(drive(&config2, &servers, redis_server.as_mut()))?;
             drop(servers);
-            Ok((series, pinned))
+            Ok((measured, pinned))
         })?
         .join()
         .map_err(|_| anyhow::anyhow!("load generator thread panicked"))??;
@@ -238,19 +323,59 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<BenchResults> {
         pinned: asked && servers_pinned && (config.client_core.is_none() || client_pinned),
         series,
         redis_reference,
+        redis: cpu_source.map(|cpu_source| RedisRun {
+            cpu_source,
+            priority,
+            variants: redis_uses,
+        }),
     })
 }
 
-async fn drive(config: &BenchConfig, servers: &[RunningServer]) -> anyhow::Result<Vec<Series>> {
+/// How long Redis is left alone after the cleanup, before the first seeding: several runs of
+/// its cron (10 per second by default), which resizes dicts and rehashes them step by step.
+const REDIS_SETTLE: Duration = Duration::from_secs(1);
+
+/// Verify, clean up, seed and measure every variant; returns the series and, for the Redis
+/// variants, their Redis memory.
+async fn drive(
+    config: &BenchConfig,
+    servers: &[RunningServer],
+    mut redis: Option<&mut RedisServer>,
+) -> anyhow::Result<(Vec<Series>, Vec<RedisUse>)> {
     let log = |msg: String| {
         if config.verbose {
             eprintln!("{msg}");
         }
     };
     // Verify and seed every variant before measuring anything.
+    let redis_url = crate::variants::actix_session_redis::redis_url();
     let mut cookie_sets: Vec<Arc<[HeaderValue]>> = Vec::with_capacity(servers.len());
-    for (v, s) in config.variants.iter().zip(servers) {
+    let mut redis_uses = Vec::new();
+    // Every Redis variant's old keys first, then a pause: Redis's cron shrinks and rehashes
+    // the dicts the deletes emptied, which would otherwise free memory in the middle of a
+    // variant's seeding and understate its memory per session.
+    let mut deleted = Vec::with_capacity(config.variants.len());
+    for v in &config.variants {
+        deleted.push(match v.redis {
+            Some(keys) if config.redis_cleanup => Some(
+                crate::redis_keys::delete_all(&redis_url, &keys)
+                    .with_context(|| format!("{}: delete its old keys", v.name))?,
+            ),
+            _ => None,
+        });
+    }
+    if deleted.iter().flatten().any(|&n| n > 0) {
+        tokio::time::sleep(REDIS_SETTLE).await;
+    }
+    for ((v, s), deleted) in config.variants.iter().zip(servers).zip(deleted) {
         verify_setup(v, s).await?;
+        let mut used_memory = || -> anyhow::Result<Option<u64>> {
+            match (v.redis, redis.as_deref_mut()) {
+                (Some(_), Some(r)) => Ok(Some(r.used_memory()?)),
+                _ => Ok(None),
+            }
+        };
+        let memory_before = used_memory()?;
         let cookies = if v.sessions {
             let t = std::time::Instant::now();
             let c = client::seed(s.addr(), config.sessions, config.connections).await?;
@@ -264,6 +389,19 @@ async fn drive(config: &BenchConfig, servers: &[RunningServer]) -> anyhow::Resul
         } else {
             client::synthetic_cookies(config.sessions, 0x5EED)
         };
+        if let (Some(before), Some(after)) = (memory_before, used_memory()?) {
+            redis_uses.push(RedisUse {
+                variant: v.name,
+                deleted,
+                sessions: cookies.len(),
+                memory_before: before,
+                memory_after: after,
+            });
+        }
+        if v.redis.is_some_and(|k| k.read_before_measuring) {
+            client::read_each(s.addr(), &cookies, config.connections).await?;
+            log(format!("read every session once on {}", v.name));
+        }
         cookie_sets.push(cookies.into());
     }
     let mut series: Vec<Series> = config
@@ -273,6 +411,7 @@ async fn drive(config: &BenchConfig, servers: &[RunningServer]) -> anyhow::Resul
             Route::ALL.map(|route| Series {
                 variant: v.name,
                 route,
+                redis: crate::variants::uses_redis(v),
                 rounds: Vec::new(),
             })
         })
@@ -287,10 +426,23 @@ async fn drive(config: &BenchConfig, servers: &[RunningServer]) -> anyhow::Resul
                     measure: config.duration,
                     seed: (round as u64) << 32 | (vi as u64) << 8 | ri as u64,
                 };
-                let r = client::run_load(s.addr(), Arc::clone(&cookie_sets[vi]), &spec, s.tid())
-                    .await?;
+                let mut redis_clock = redis
+                    .as_deref_mut()
+                    .filter(|_| crate::variants::uses_redis(v))
+                    .map(|r| move || r.cpu_time());
+                let r = client::run_load(
+                    s.addr(),
+                    Arc::clone(&cookie_sets[vi]),
+                    &spec,
+                    s.tid(),
+                    redis_clock
+                        .as_mut()
+                        .map(|c| c as &mut dyn FnMut() -> Option<Duration>),
+                    &|| s.cache_counts(),
+                )
+                .await?;
                 log(format!(
-                    "round {round}/{} {:<24} {:<12} {:>9.0} req/s  409 {}  non-2xx {}  errors {}  cpu srv {} gen {}",
+                    "round {round}/{} {:<24} {:<12} {:>9.0} req/s  409 {}  non-2xx {}  errors {}  cpu srv {} gen {} redis {}",
                     config.rounds,
                     v.name,
                     route.label(),
@@ -300,12 +452,13 @@ async fn drive(config: &BenchConfig, servers: &[RunningServer]) -> anyhow::Resul
                     r.errors,
                     pct(r.server_cpu),
                     pct(r.client_cpu),
+                    pct(r.redis_cpu),
                 ));
                 series[vi * Route::ALL.len() + ri].rounds.push(r);
             }
         }
     }
-    Ok(series)
+    Ok((series, redis_uses))
 }
 
 /// `87%` or `?`.

@@ -9,7 +9,10 @@
 
 pub mod client;
 pub mod harness;
+pub mod redis_keys;
+pub mod redis_priority;
 pub mod redis_ref;
+pub mod redis_server;
 pub mod report;
 pub mod server;
 pub mod sys;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::harness::{pct, BenchResults, Series};
+use crate::harness::{pct, BenchResults, RedisRun, Series};
 use crate::redis_ref::RedisReference;
 use crate::variants::{Route, BASELINE};
 
@@ -38,6 +38,14 @@ pub struct Summary {
     /// Median over rounds of server-thread CPU time per successful request, in µs. Unlike
     /// req/s this does not depend on which side (server or generator) was the bottleneck.
     pub server_us_per_req: Option<f64>,
+    /// Median share of one CPU the Redis server used during the windows (Redis variants).
+    pub redis_cpu: Option<f64>,
+    /// Median over rounds of the Redis server's CPU time per successful request, in µs
+    /// (Redis variants): the store's own cost, whoever won the scheduler.
+    pub redis_us_per_req: Option<f64>,
+    /// Share of loads answered by the cache in front of the store (a near cache) over all
+    /// rounds' windows, when it has one.
+    pub cache_hit_ratio: Option<f64>,
     /// Non-2xx responses over all rounds, `409`s excluded.
     pub non_2xx: u64,
     /// `409 Conflict` answers over all rounds (concurrent writes to one session refused).
@@ -54,23 +62,41 @@ impl Summary {
             let xs: Option<Vec<f64>> = xs.into_iter().collect();
             xs.filter(|v| !v.is_empty()).map(|v| median(&v))
         };
+        let per_req = |cpu: fn(&crate::client::LoadResult) -> Option<f64>| {
+            opt_median(
+                s.rounds
+                    .iter()
+                    .map(|r| cpu(r).filter(|_| r.ok > 0).map(|c| c * 1e6 / r.rps()))
+                    .collect(),
+            )
+        };
         Self {
             median: median(&rps),
             min: rps.iter().copied().fold(f64::INFINITY, f64::min),
             max: rps.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             server_cpu: opt_median(s.rounds.iter().map(|r| r.server_cpu).collect()),
             client_cpu: opt_median(s.rounds.iter().map(|r| r.client_cpu).collect()),
-            server_us_per_req: opt_median(
-                s.rounds
-                    .iter()
-                    .map(|r| r.server_cpu.filter(|_| r.ok > 0).map(|c| c * 1e6 / r.rps()))
-                    .collect(),
-            ),
+            server_us_per_req: per_req(|r| r.server_cpu),
+            redis_cpu: opt_median(s.rounds.iter().map(|r| r.redis_cpu).collect()),
+            redis_us_per_req: per_req(|r| r.redis_cpu),
+            cache_hit_ratio: hit_ratio(&s.rounds),
             non_2xx: s.rounds.iter().map(|r| r.non_2xx).sum(),
             conflicts: s.rounds.iter().map(|r| r.conflicts).sum(),
             errors: s.rounds.iter().map(|r| r.errors).sum(),
         }
     }
+}
+
+/// Hits over hits + misses of the cache in front of the store, over every round's window.
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+fn hit_ratio(rounds: &[crate::client::LoadResult]) -> Option<f64> {
+    rounds
+        .iter()
+        .try_fold((0_u64, 0_u64), |(h, m), r| {
+            r.cache_hits.map(|(rh, rm)| (h + rh, m + rm))
+        })
+        .filter(|(h, m)| h + m > 0)
+        .map(|(h, m)| h as f64 / (h + m) as f64)
 }
 
 /// The columns of the results table, in order. Each turns one row into a cell.
@@ -154,9 +180,19 @@ const COLUMNS: &[Column] = &[
         },
     },
     Column {
+        title: "Redis CPU µs/req",
+        right: true,
+        cell: |r| redis_cell(r, r.summary.redis_us_per_req.map(|x| format!("{x:.1}"))),
+    },
+    Column {
         title: "server CPU",
         right: true,
         cell: |r| pct(r.summary.server_cpu),
+    },
+    Column {
+        title: "Redis CPU",
+        right: true,
+        cell: |r| redis_cell(r, r.summary.redis_cpu.map(|x| pct(Some(x)))),
     },
     Column {
         title: "loadgen CPU",
@@ -179,6 +215,15 @@ const COLUMNS: &[Column] = &[
         cell: |r| r.summary.errors.to_string(),
     },
 ];
+
+/// A Redis figure: `–` for a variant without Redis, `?` when it could not be read.
+fn redis_cell(r: &Row<'_>, x: Option<String>) -> String {
+    match (r.series.redis, x) {
+        (false, _) => "–".to_owned(),
+        (true, None) => "?".to_owned(),
+        (true, Some(x)) => x,
+    }
+}
 
 /// `12,345`.
 pub fn thousands(x: f64) -> String {
@@ -262,9 +307,13 @@ pub fn document(results: &BenchResults) -> String {
         c.connections,
         thousands(c.sessions as f64)
     );
+    let redis_priority = results
+        .redis
+        .as_ref()
+        .map_or_else(String::new, |r| format!("; {}", r.priority));
     let _ = writeln!(
         out,
-        "- **Scheduling:** {}; other processes on the machine were not stopped (it is shared).",
+        "- **Scheduling:** {}{redis_priority}; other processes on the machine were not stopped (it is shared).",
         c.priority_note.as_deref().unwrap_or("default priority")
     );
     let _ = writeln!(out, "\n**Method**\n");
@@ -273,12 +322,18 @@ pub fn document(results: &BenchResults) -> String {
     let _ = writeln!(out, "3. The generator keeps {} keep-alive connections, each sending requests back to back; every request carries a cookie picked uniformly at random (SplitMix64) from that variant's set. Routes: `POST /write` reads `n` (default 0) and writes `n+1`; `GET /read` reads `n`; both answer `{{\"n\":…}}`.", c.connections);
     let _ = writeln!(out, "4. Rounds are interleaved: for each round, for each variant, for each route: {} s warm-up, then {} s counted. Only 2xx responses completed inside the window count; `409 Conflict` answers (two in-flight requests wrote the same session and satchel refused the stale write rather than lose it; peers overwrite silently), other non-2xx and transport errors are reported separately (the last two should be 0).", c.warmup.as_secs_f64(), c.duration.as_secs_f64());
     let _ = writeln!(out, "5. Reported: median req/s over rounds, min–max and half-range as ±% of the median, ratio to `bare-axum`'s median on the same route, the median share of one CPU used by the server and generator threads during the window (below ~100% a thread was waiting on the other side or preempted by other processes), and the server thread's CPU time per successful request, kernel TCP work included, with its difference to `bare-axum`: the cost a session layer adds, much less sensitive than req/s to which side was the bottleneck and to other load on the machine.");
+    if let Some(r) = &results.redis {
+        let _ = writeln!(out, "6. Redis variants: the Redis server's CPU time per successful request, from {}, read at the same two instants as the server thread's and divided the same way (commands from anything else in the window count too); and Redis memory per session: the growth of `INFO memory` `used_memory` over the variant's own seeding, divided by the sessions seeded (key, value, expiry entry and dict overhead; a dict resize during seeding adds to it), taken after deleting the keys earlier runs left under each Redis variant's own prefix, or in its own database (`SCAN MATCH` + `DEL`, never a flush), and a 1 s pause for Redis to resize its dicts{}. The Redis is shared, so both figures are only as good as it is quiet.", r.cpu_source, if c.redis_cleanup { "" } else { " (**cleanup skipped in this run**)" });
+    }
     let _ = writeln!(out, "\n**Variants**\n");
     for v in &c.variants {
         let _ = writeln!(out, "- `{}`: {}", v.name, v.summary);
     }
     let _ = writeln!(out, "\n**Results**\n");
     out.push_str(&table(results));
+    if let Some(r) = &results.redis {
+        out.push_str(&redis_section(results, r));
+    }
     if let Some(r) = &results.redis_reference {
         out.push_str(&redis_reference(results, r));
     }
@@ -320,7 +375,7 @@ pub fn redis_reference(results: &BenchResults, r: &RedisReference) -> String {
         );
     }
     for s in &results.series {
-        if !crate::variants::REDIS.contains(&s.variant) {
+        if !s.redis {
             continue;
         }
         let (cmd, ceiling) = match s.route {
@@ -335,6 +390,51 @@ pub fn redis_reference(results: &BenchResults, r: &RedisReference) -> String {
             s.route.label(),
             thousands(m),
             m / ceiling
+        );
+    }
+    out
+}
+
+/// The Redis variants' memory per session and Redis CPU per request, one row per variant.
+pub fn redis_section(results: &BenchResults, r: &RedisRun) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n**Redis's own work per variant**\n");
+    let _ = writeln!(
+        out,
+        "| variant | Redis B/session | `used_memory` Δ | sessions seeded | old keys deleted | Redis CPU µs/req `POST /write` | `GET /read` | near-cache hits `POST /write` | `GET /read` |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let us = |variant: &str, route: Route| {
+        results
+            .series
+            .iter()
+            .find(|s| s.variant == variant && s.route == route)
+            .and_then(|s| Summary::of(s).redis_us_per_req)
+            .map_or_else(|| "?".to_owned(), |x| format!("{x:.1}"))
+    };
+    let hits = |variant: &str, route: Route| {
+        results
+            .series
+            .iter()
+            .find(|s| s.variant == variant && s.route == route)
+            .and_then(|s| Summary::of(s).cache_hit_ratio)
+            .map_or_else(|| "–".to_owned(), |x| format!("{:.1}%", x * 100.0))
+    };
+    for u in &r.variants {
+        #[allow(clippy::cast_precision_loss)] // byte counts far below 2^52
+        let delta = u.memory_after as f64 - u.memory_before as f64;
+        let _ = writeln!(
+            out,
+            "| `{}` | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            u.variant,
+            u.bytes_per_session(),
+            thousands(delta),
+            thousands(u.sessions as f64),
+            u.deleted.map_or_else(|| "–".to_owned(), |d| d.to_string()),
+            us(u.variant, Route::Write),
+            us(u.variant, Route::Read),
+            hits(u.variant, Route::Write),
+            hits(u.variant, Route::Read),
         );
     }
     out

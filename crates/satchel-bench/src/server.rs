@@ -1,6 +1,7 @@
 //! Running a variant's server on its own OS thread with a tokio current_thread runtime.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
@@ -13,12 +14,36 @@ pub struct ServerOptions {
     pub core: Option<usize>,
 }
 
+/// Reads the hit and miss counters of a cache in front of a variant's store (e.g. a near
+/// cache), so the benchmark can report the hit ratio it measured.
+#[derive(Clone)]
+pub struct CacheCounts(Arc<dyn Fn() -> Option<(u64, u64)> + Send + Sync>);
+
+impl CacheCounts {
+    /// From a function returning `(hits, misses)` so far (None while it cannot tell).
+    pub fn new(f: impl Fn() -> Option<(u64, u64)> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// `(hits, misses)` so far.
+    pub fn read(&self) -> Option<(u64, u64)> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for CacheCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheCounts")
+    }
+}
+
 /// A server running on its own thread. Dropping it shuts the server down and joins the thread.
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
     tid: Option<u32>,
     pinned: bool,
+    cache: Option<CacheCounts>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -37,6 +62,7 @@ impl RunningServer {
             addr,
             tid,
             pinned,
+            cache: None,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
@@ -55,6 +81,17 @@ impl RunningServer {
     /// Whether the server thread was pinned as asked.
     pub fn pinned(&self) -> bool {
         self.pinned
+    }
+
+    /// This server with a cache in front of its store whose counters the benchmark reads.
+    pub fn with_cache_counts(mut self, counts: CacheCounts) -> Self {
+        self.cache = Some(counts);
+        self
+    }
+
+    /// `(hits, misses)` of the cache in front of the store so far, if it has one.
+    pub fn cache_counts(&self) -> Option<(u64, u64)> {
+        self.cache.as_ref().and_then(CacheCounts::read)
     }
 }
 

@@ -27,6 +27,58 @@ pub fn thread_cpu_time(tid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(ns))
 }
 
+/// CPU time consumed so far by every thread of process `pid` (any process, not only this
+/// one): the sum of `/proc/<pid>/task/*/schedstat`, nanosecond precision. (`/proc/<pid>/stat`
+/// utime+stime cover the same time but count in clock ticks, 10 ms here, too coarse for a
+/// 2 s window.) None when the process is not visible or has no readable task.
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut any = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let path = task.path().join("schedstat");
+        let ns = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+        if let Some(ns) = ns {
+            total += Duration::from_nanos(ns);
+            any = true;
+        }
+    }
+    any.then_some(total)
+}
+
+/// The thread ids of process `pid` (`/proc/<pid>/task`), empty when it is not visible.
+pub fn process_tids(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `/proc/<pid>/comm` (the executable's short name), trimmed.
+pub fn process_name(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// `/proc/<pid>/cmdline` with its NULs shown as spaces (a server that rewrites its process
+/// title, as Redis does, shows that title).
+pub fn process_cmdline(pid: u32) -> Option<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).ok().map(|b| {
+        String::from_utf8_lossy(&b)
+            .replace('\0', " ")
+            .trim()
+            .to_owned()
+    })
+}
+
 /// Number of logical CPUs the OS reports.
 pub fn nproc() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

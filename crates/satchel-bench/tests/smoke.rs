@@ -7,8 +7,19 @@ use satchel_bench::harness::{self, verify_setup, BenchConfig};
 use satchel_bench::server::ServerOptions;
 use satchel_bench::variants;
 
+/// Both tests start every variant, and the PostgreSQL variants drop and recreate their
+/// schemas at start: one test at a time, also across processes (nextest runs each test in
+/// its own), or one drops the schema under the other's server.
+fn one_at_a_time() -> std::fs::File {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("satchel-bench-smoke.lock");
+    let file = std::fs::File::create(&path).expect("lock file");
+    file.lock().expect("lock");
+    file
+}
+
 #[test]
 fn every_variant_increments_per_cookie() {
+    let _one = one_at_a_time();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -27,6 +38,7 @@ fn every_variant_increments_per_cookie() {
 
 #[test]
 fn quick_run_counts_only_2xx_and_no_errors() {
+    let _one = one_at_a_time();
     let config = BenchConfig {
         sessions: 50,
         connections: 4,
@@ -37,6 +49,8 @@ fn quick_run_counts_only_2xx_and_no_errors() {
         verbose: false,
         // Enough to exercise the reference path, not to measure anything.
         redis_benchmark_requests: 2_000,
+        // Other runs of this test may share the Redis: do not delete their sessions.
+        redis_cleanup: false,
         ..BenchConfig::quick()
     };
     assert_eq!(config.rounds, 1);
@@ -71,7 +85,34 @@ fn quick_run_counts_only_2xx_and_no_errors() {
             s.route.label()
         );
     }
+    // Every Redis variant's rounds carry Redis's CPU, and its seeding Redis's memory.
+    let redis = results
+        .redis
+        .as_ref()
+        .expect("Redis variants were selected");
+    for s in results.series.iter().filter(|s| s.redis) {
+        assert!(
+            s.rounds[0].redis_cpu.is_some(),
+            "{} {}: no Redis CPU",
+            s.variant,
+            s.route.label()
+        );
+    }
+    let redis_names: Vec<&str> = config
+        .variants
+        .iter()
+        .filter(|v| variants::uses_redis(v))
+        .map(|v| v.name)
+        .collect();
+    let measured: Vec<&str> = redis.variants.iter().map(|u| u.variant).collect();
+    assert_eq!(measured, redis_names);
+    assert!(redis.variants.iter().all(|u| u.sessions == 50));
     let doc = satchel_bench::report::document(&results);
+    assert!(doc.contains("Redis CPU µs/req"), "{doc}");
+    assert!(doc.contains("**Redis's own work per variant**"), "{doc}");
+    for name in &redis_names {
+        assert!(doc.contains(&format!("| `{name}` | ")), "{doc}");
+    }
     for v in &config.variants {
         assert!(
             doc.contains(&format!("| `{}` | `POST /write` |", v.name)),

@@ -18,6 +18,7 @@ pub const VARIANT: Variant = Variant {
     summary:
         "actix-web 4 + actix-session 0.11, its CookieSessionStore (encrypted cookie); Secure off",
     sessions: true,
+    redis: None,
     spawn,
 };
 

@@ -22,6 +22,7 @@ use anyhow::Context as _;
 use super::actix_session_cookie::routes;
 use super::bare_actix::spawn_actix;
 use super::Variant;
+use crate::redis_keys::RedisKeys;
 use crate::server::{RunningServer, ServerOptions};
 
 /// The variant entry.
@@ -29,6 +30,11 @@ pub const VARIANT: Variant = Variant {
     name: "actix-session-redis",
     summary: "actix-web 4 + actix-session 0.11, its RedisSessionStore on local Redis ($SATCHEL_REDIS_URL); Secure off, 30 min state TTL",
     sessions: true,
+    redis: Some(RedisKeys {
+        db: None,
+        prefix: KEY_PREFIX,
+        read_before_measuring: false,
+    }),
     spawn,
 };
 

@@ -23,6 +23,7 @@ pub const VARIANT: Variant = Variant {
     name: "bare-actix",
     summary: "actix-web 4, no session middleware; handlers return a constant `{\"n\":1}` (the actix floor)",
     sessions: false,
+    redis: None,
     spawn,
 };
 

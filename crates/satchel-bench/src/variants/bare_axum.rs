@@ -13,6 +13,7 @@ pub const VARIANT: Variant = Variant {
     name: "bare-axum",
     summary: "axum 0.8, no session layer; handlers return a constant `{\"n\":1}` (the floor)",
     sessions: false,
+    redis: None,
     spawn,
 };
 

@@ -4,6 +4,7 @@
 //! `POST /seed` (write `n = 0`, which issues a fresh session cookie), `POST /write` (read `n`,
 //! default 0, write `n + 1`, answer `{"n":<new>}`) and `GET /read` (answer `{"n":<n>}`).
 
+use crate::redis_keys::RedisKeys;
 use crate::server::{RunningServer, ServerOptions};
 
 pub mod actix_session_cookie;
@@ -30,6 +31,10 @@ pub struct Variant {
     /// Whether `/seed` issues a session cookie. A variant without sessions (the floor) is sent
     /// synthetic cookies of the same size, so every variant parses the same request bytes.
     pub sessions: bool,
+    /// Where the variant keeps its sessions on the Redis at `$SATCHEL_REDIS_URL`, for a Redis
+    /// variant (None for the others): the benchmark deletes its old keys there before seeding
+    /// and reports Redis's CPU and memory for it.
+    pub redis: Option<RedisKeys>,
     /// Start the server on its own thread and return a handle (address, thread id, shutdown).
     pub spawn: fn(&ServerOptions) -> anyhow::Result<RunningServer>,
 }
@@ -60,37 +65,42 @@ pub fn all() -> Vec<Variant> {
     ]
 }
 
-/// The variants whose store is the Redis at `$SATCHEL_REDIS_URL`: selecting any of them adds
-/// `redis-benchmark`'s GET/SET on that Redis to the report, as the reference.
-pub const REDIS: [&str; 4] = [
-    satchel_redis::VARIANT.name,
-    tower_sessions_redis::VARIANT.name,
-    actix_session_redis::VARIANT.name,
-    satchel_actix_redis::VARIANT.name,
-];
-
-/// Whether this variant keeps its sessions in the Redis at `$SATCHEL_REDIS_URL`.
+/// Whether this variant keeps its sessions in the Redis at `$SATCHEL_REDIS_URL`: selecting any
+/// of them adds Redis's own CPU and memory, and `redis-benchmark`'s GET/SET on that Redis as
+/// the reference, to the report.
 pub fn uses_redis(v: &Variant) -> bool {
-    REDIS.contains(&v.name)
+    v.redis.is_some()
 }
+
+/// The `--variants` name that selects every Redis variant.
+pub const REDIS_GROUP: &str = "redis";
 
 /// The name of the baseline variant that ratios are computed against.
 pub const BASELINE: &str = bare_axum::VARIANT.name;
 
-/// Look variants up by name (comma-separated list as given on the command line).
+/// Look variants up by name (comma-separated list as given on the command line);
+/// [`REDIS_GROUP`] stands for every Redis variant. Each variant is returned once.
 pub fn select(names: &str) -> anyhow::Result<Vec<Variant>> {
     let all = all();
-    names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| {
-            all.iter().find(|v| v.name == n).copied().ok_or_else(|| {
-                let known: Vec<_> = all.iter().map(|v| v.name).collect();
-                anyhow::anyhow!("unknown variant {n:?}; known: {}", known.join(", "))
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for n in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if n == REDIS_GROUP {
+            out.extend(all.iter().filter(|v| uses_redis(v)).copied());
+            continue;
+        }
+        let v = all.iter().find(|v| v.name == n).copied().ok_or_else(|| {
+            let known: Vec<_> = all.iter().map(|v| v.name).collect();
+            anyhow::anyhow!(
+                "unknown variant {n:?}; known: {}, or {REDIS_GROUP} for all Redis variants",
+                known.join(", ")
+            )
+        })?;
+        out.push(v);
+    }
+    // Each variant once, in the order first named.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|v| seen.insert(v.name));
+    Ok(out)
 }
 
 /// A measured route.
@@ -127,6 +137,58 @@ impl Route {
         match self {
             Route::Write => "POST /write",
             Route::Read => "GET /read",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_group_selects_every_redis_variant_once() {
+        let v = select("satchel-redis, redis").expect("known names");
+        let names: Vec<&str> = v.iter().map(|v| v.name).collect();
+        let redis: Vec<&str> = all()
+            .into_iter()
+            .filter(uses_redis)
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(names[0], "satchel-redis");
+        assert_eq!(names.len(), redis.len(), "{names:?}");
+        assert!(redis.iter().all(|n| names.contains(n)), "{names:?}");
+        assert!(select("nope").is_err());
+    }
+
+    #[test]
+    fn redis_key_spaces_do_not_overlap() {
+        // A cleanup of one variant must never delete another's keys: no prefix of one Redis
+        // variant (in the same database) starts another's, and a whole-database variant is
+        // alone in its database.
+        let spaces: Vec<(&str, RedisKeys)> = all()
+            .into_iter()
+            .filter_map(|v| Some((v.name, v.redis?)))
+            .collect();
+        for (a, ka) in &spaces {
+            for (b, kb) in &spaces {
+                if a != b && ka.db == kb.db {
+                    assert!(
+                        !kb.prefix.starts_with(ka.prefix),
+                        "{a}'s cleanup would delete {b}'s keys"
+                    );
+                }
+            }
+            if ka.prefix.is_empty() {
+                assert!(
+                    ka.db.is_some(),
+                    "{a} would clean up the URL's whole database"
+                );
+                assert_ne!(
+                    ka.db,
+                    Some(crate::redis_ref::DB),
+                    "{a} shares redis-benchmark's database"
+                );
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ pub const VARIANT: Variant = Variant {
     name: "satchel-actix-cookie",
     summary: "actix-web 4 + satchel-actix SessionMiddleware, satchel-cookie sealed cookies (AES-256-GCM-SIV, no revocation store); Secure off",
     sessions: true,
+    redis: None,
     spawn,
 };
 

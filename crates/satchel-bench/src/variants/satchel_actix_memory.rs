@@ -16,6 +16,7 @@ pub const VARIANT: Variant = Variant {
     name: "satchel-actix-memory",
     summary: "actix-web 4 + satchel-actix SessionMiddleware, satchel MemoryStore; Secure off (`dangerous_insecure_cookies`), default 30 min idle timeout",
     sessions: true,
+    redis: None,
     spawn,
 };
 

@@ -12,6 +12,7 @@ use super::actix_session_redis::{redis_url, OnWorker};
 use super::bare_actix::spawn_actix;
 use super::satchel_actix_memory::routes;
 use super::Variant;
+use crate::redis_keys::RedisKeys;
 use crate::server::{RunningServer, ServerOptions};
 
 /// The variant entry.
@@ -19,8 +20,16 @@ pub const VARIANT: Variant = Variant {
     name: "satchel-actix-redis",
     summary: "actix-web 4 + satchel-actix SessionMiddleware, satchel-redis on local Redis ($SATCHEL_REDIS_URL); Secure off, default 30 min idle timeout",
     sessions: true,
+    redis: Some(RedisKeys {
+        db: None,
+        prefix: PREFIX,
+        read_before_measuring: false,
+    }),
     spawn,
 };
+
+/// Where this variant's keys live (every key satchel-redis writes starts with its prefix).
+pub const PREFIX: &str = "satchel-bench:satchel-actix:";
 
 /// Start the server.
 pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
@@ -35,12 +44,11 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
             .wrap(OnWorker(move || {
                 let (url, config) = (url.clone(), config.clone());
                 async move {
-                    let store = RedisStore::connect(
-                        &url,
-                        RedisConfig::with_prefix("satchel-bench:satchel-actix:"),
-                    )
-                    .await
-                    .unwrap_or_else(|e| panic!("satchel-actix-redis needs Redis at {url}: {e}"));
+                    let store = RedisStore::connect(&url, RedisConfig::with_prefix(PREFIX))
+                        .await
+                        .unwrap_or_else(|e| {
+                            panic!("satchel-actix-redis needs Redis at {url}: {e}")
+                        });
                     SessionMiddleware::new(store, config)
                 }
             }))

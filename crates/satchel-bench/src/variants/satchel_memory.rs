@@ -14,6 +14,7 @@ pub const VARIANT: Variant = Variant {
     name: "satchel-memory",
     summary: "axum 0.8 + satchel-axum SessionLayer, satchel MemoryStore; Secure off (`dangerous_insecure_cookies`), default 30 min idle timeout",
     sessions: true,
+    redis: None,
     spawn,
 };
 

@@ -19,6 +19,7 @@ pub const VARIANT: Variant = Variant {
     name: "satchel-postgres",
     summary: "axum 0.8 + satchel-axum SessionLayer, satchel-sql PostgresStore on local PostgreSQL ($SATCHEL_POSTGRES_URL), pool of 10; Secure off, default 30 min idle timeout",
     sessions: true,
+    redis: None,
     spawn,
 };
 

@@ -14,6 +14,7 @@ use satchel_redis::{RedisConfig, RedisStore};
 
 use super::actix_session_redis::redis_url;
 use super::Variant;
+use crate::redis_keys::RedisKeys;
 use crate::server::{spawn_axum_async, RunningServer, ServerOptions};
 
 /// The variant entry.
@@ -21,8 +22,16 @@ pub const VARIANT: Variant = Variant {
     name: "satchel-redis",
     summary: "axum 0.8 + satchel-axum SessionLayer, satchel-redis RedisStore on local Redis ($SATCHEL_REDIS_URL), its connection driven by the server thread; Secure off, default 30 min idle timeout",
     sessions: true,
+    redis: Some(RedisKeys {
+        db: None,
+        prefix: PREFIX,
+        read_before_measuring: false,
+    }),
     spawn,
 };
+
+/// Where this variant's keys live (every key satchel-redis writes starts with its prefix).
+pub const PREFIX: &str = "satchel-bench:satchel:";
 
 /// Connects on a thread that keeps running the connection afterwards.
 pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
@@ -34,7 +43,7 @@ pub fn spawn(opts: &ServerOptions) -> anyhow::Result<RunningServer> {
     spawn_axum_async(VARIANT.name, opts, move || async move {
         // Connected on the server's runtime, so the measured thread drives the connection,
         // as the actix-session Redis variant's does.
-        let store = RedisStore::connect(&url, RedisConfig::with_prefix("satchel-bench:satchel:"))
+        let store = RedisStore::connect(&url, RedisConfig::with_prefix(PREFIX))
             .await
             .with_context(|| format!("satchel-redis needs Redis at {url} ($SATCHEL_REDIS_URL)"))?;
         Ok(super::satchel_memory::router(store, config))

@@ -18,6 +18,7 @@ pub const VARIANT: Variant = Variant {
     summary:
         "axum 0.8 + tower-sessions 0.15, its MemoryStore; Secure off, 30 min expiry on inactivity",
     sessions: true,
+    redis: None,
     spawn,
 };
 

@@ -24,6 +24,7 @@ pub const VARIANT: Variant = Variant {
     name: "tower-sessions-postgres",
     summary: "axum 0.8 + tower-sessions 0.14, tower-sessions-sqlx-store 0.15 PostgresStore on the same PostgreSQL, pool of 10; Secure off, 30 min expiry on inactivity",
     sessions: true,
+    redis: None,
     spawn,
 };
 

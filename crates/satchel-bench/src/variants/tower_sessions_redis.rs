@@ -20,6 +20,7 @@ use tower_sessions_redis_store::RedisStore;
 
 use super::actix_session_redis::redis_url;
 use super::Variant;
+use crate::redis_keys::RedisKeys;
 use crate::server::{spawn_axum_async, RunningServer, ServerOptions};
 
 /// The variant entry.
@@ -27,6 +28,12 @@ pub const VARIANT: Variant = Variant {
     name: "tower-sessions-redis",
     summary: "axum 0.8 + tower-sessions 0.14, tower-sessions-redis-store 0.16 RedisStore on the same Redis (database 14), one fred 10 client connection driven by the server thread; Secure off, 30 min expiry on inactivity",
     sessions: true,
+    // Raw session ids as keys: its database is its own, so every key there is its.
+    redis: Some(RedisKeys {
+        db: Some(DB),
+        prefix: "",
+        read_before_measuring: false,
+    }),
     spawn,
 };
 
