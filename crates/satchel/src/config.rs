@@ -19,6 +19,26 @@ pub enum SameSite {
     None,
 }
 
+/// What [`crate::Session::login`] does with the data the session already holds.
+///
+/// The id always rotates and the owner is always rebound; this only decides whether the
+/// stored keys come along. Keys the login's own request writes are kept in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoginData {
+    /// Keep the data when the session was anonymous (a cart survives the login) or bound
+    /// to the same owner (a re-login); clear it when it was bound to a different owner, so
+    /// one user's data never becomes another's (Django's `login` does the same). The
+    /// default. A login that did not read the session first costs one `load` to learn the
+    /// previous owner.
+    #[default]
+    KeepUnlessOtherOwner,
+    /// Always keep the data, whoever was logged in before.
+    Keep,
+    /// Always start the logged-in session with empty data.
+    Clear,
+}
+
 /// A configuration mistake found by [`SessionConfigBuilder::build`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -66,6 +86,7 @@ pub struct SessionConfig {
     pub(crate) touch_percent: u8,
     pub(crate) max_data_bytes: usize,
     pub(crate) max_cookie_header_bytes: usize,
+    pub(crate) login_data: LoginData,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -80,6 +101,7 @@ impl fmt::Debug for SessionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_percent", &self.touch_percent)
+            .field("login_data", &self.login_data)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +120,7 @@ impl Default for SessionConfig {
             touch_percent: 10,
             max_data_bytes: 64 * 1024,
             max_cookie_header_bytes: 16 * 1024,
+            login_data: LoginData::default(),
         }
     }
 }
@@ -129,6 +152,11 @@ impl SessionConfig {
     /// The cookie's `Secure` attribute.
     pub fn secure(&self) -> bool {
         self.secure
+    }
+
+    /// What a login does with the data the session already holds.
+    pub fn login_data(&self) -> LoginData {
+        self.login_data
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -213,6 +241,13 @@ impl SessionConfigBuilder {
     /// The most bytes of keys and JSON values one session may hold (default 64 KiB).
     pub fn max_data_bytes(mut self, bytes: usize) -> Self {
         self.config.max_data_bytes = bytes;
+        self
+    }
+
+    /// What a login does with the data the session already holds (default
+    /// [`LoginData::KeepUnlessOtherOwner`]).
+    pub fn login_data(mut self, policy: LoginData) -> Self {
+        self.config.login_data = policy;
         self
     }
 

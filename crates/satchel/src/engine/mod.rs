@@ -359,6 +359,7 @@ impl Engine {
             Ok(Some((record, packed))) => {
                 state.set_base(Base::Live(id, record));
                 state.packed = packed;
+                state.resolve_login(self.0.config.login_data());
             }
             Ok(None) => {
                 tracing::warn!(target: "satchel::anomaly", kind = "unknown_id", session = %key.short(), "unknown or expired session id; not adopted");
@@ -402,8 +403,13 @@ impl Engine {
             session.lock().changes = Changes::default();
             return Ok(());
         }
-        // An expiry change back to a browser session needs the creation time.
-        let needs_load = session.lock().changes.expiry == Some(Expiry::BrowserSession);
+        // An expiry change back to a browser session needs the creation time, and a login
+        // may need the previous owner (the data policy, `LoginData`).
+        let needs_load = {
+            let state = session.lock();
+            state.changes.expiry == Some(Expiry::BrowserSession)
+                || state.login_needs_owner(self.0.config.login_data())
+        };
         if needs_load {
             Box::pin(self.ensure_loaded(session)).await?;
         }

@@ -121,6 +121,7 @@ impl Engine {
             return state.check(); // resolved by a concurrent call meanwhile
         }
         state.base = Base::Live(unsealed.id, unsealed.record);
+        state.resolve_login(self.0.config.login_data());
         state.reseal |= stale_key;
         Ok(())
     }
