@@ -47,6 +47,7 @@
 mod backend;
 mod config;
 mod cookie;
+pub mod csrf;
 mod data;
 mod engine;
 mod error;
