@@ -39,8 +39,10 @@
 //!   suite every store passes.
 //! - **Security**: 256-bit CSPRNG ids, only their SHA-256 reaches stores; unknown ids are
 //!   never adopted; idle and absolute timeouts are enforced from the record; `login`
-//!   rotates the id; `logout` deletes server-side; secure cookie defaults validated at
-//!   build time; no id ever appears in `Debug`, logs or errors.
+//!   rotates the id (and drops another owner's data, [`LoginData`]); `logout` deletes
+//!   server-side; secure cookie defaults validated at build time; cross-site unsafe
+//!   requests are refused by the integrations ([`csrf`]); no id ever appears in `Debug`,
+//!   logs or errors.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
