@@ -11,7 +11,9 @@
 // What the demo must serve (http://127.0.0.1:PORT after `satchel demo --listen 127.0.0.1:PORT`):
 //   GET /            HTML with #user ("anonymous" or the name), #n (counter), #flash
 //                    (flash messages), forms #login-form (input[name=user]), #logout-form,
-//                    #counter-form; each form POSTs and answers 303 See Other to /.
+//                    #counter-form; each form POSTs and answers 303 See Other to /. Once the
+//                    visitor has a session the forms carry a hidden `csrf` token field (a
+//                    click submits it); cross-site posts are refused with 403.
 //   GET /api/whoami  {"user": string|null, "n": int}, never creates a session
 //   POST /api/counter -> {"n": int}; POST /api/login (form field user) -> {"user": ...};
 //   POST /api/logout; GET /api/sessions -> JSON array (or {"sessions": [...]});

@@ -5,9 +5,10 @@ use std::future::{ready, Ready};
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{ContentType, CACHE_CONTROL, VARY};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError};
+use satchel::http_support::{NO_STORE, VARY_COOKIE};
 use satchel::SessionError;
 
 /// The request's session, as an actix-web extractor. Dereferences to [`satchel::Session`].
@@ -56,7 +57,8 @@ impl ResponseError for MissingMiddleware {
 
 /// A session error returned from a handler (`?` converts [`SessionError`]).
 ///
-/// Its response carries the error's default status and a generic body. Whatever the
+/// Its response carries the error's default status, a generic body and
+/// `Cache-Control: no-store` and `Vary: Cookie`. Whatever the
 /// handler returns, [`crate::SessionMiddleware`] also replaces the response of a request
 /// whose session failed, so ignoring an error never leaks a half-saved state.
 #[derive(Debug)]
@@ -90,9 +92,12 @@ impl ResponseError for Error {
     }
 }
 
-/// A response with `status` and its reason phrase as the whole body.
+/// A response with `status` and its reason phrase as the whole body, which no cache may
+/// keep (the headers of the middleware's own error responses).
 fn generic(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(ContentType::plaintext())
+        .insert_header((CACHE_CONTROL, NO_STORE))
+        .insert_header((VARY, VARY_COOKIE))
         .body(status.canonical_reason().unwrap_or("Error"))
 }

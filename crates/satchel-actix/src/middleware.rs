@@ -3,12 +3,16 @@
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
+use actix_web::http::header::{
+    HeaderValue, CACHE_CONTROL, COOKIE, HOST, ORIGIN, RETRY_AFTER, SET_COOKIE, VARY,
+};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpResponse};
+use satchel::csrf::{CsrfCheck, CsrfRequest, REFUSED_STATUS};
 use satchel::http_support::{varies_on_cookie, ErrorStatuses, NO_STORE, VARY_COOKIE};
 use satchel::{Engine, SessionConfig, SessionStore};
 
@@ -20,10 +24,15 @@ use satchel::{Engine, SessionConfig, SessionStore};
 /// `Retry-After`, conflicts become `409`, and either way no `Set-Cookie` is sent and the
 /// body says nothing internal. Handler errors are responses like any other; an `Err` from an
 /// inner middleware passes through untouched and nothing is saved (as in `satchel-axum`).
+///
+/// Unsafe requests (`POST`, `PUT`, …) from other sites are refused with `403` before the
+/// handler runs ([`CsrfCheck`], on by default): configure it with
+/// [`SessionMiddleware::csrf`], turn it off with [`SessionMiddleware::without_csrf_check`].
 #[derive(Debug, Clone)]
 pub struct SessionMiddleware {
     engine: Engine,
     statuses: ErrorStatuses,
+    csrf: Option<Arc<CsrfCheck>>,
 }
 
 impl SessionMiddleware {
@@ -37,7 +46,25 @@ impl SessionMiddleware {
         SessionMiddleware {
             engine,
             statuses: ErrorStatuses::default(),
+            csrf: Some(Arc::new(CsrfCheck::default())),
         }
+    }
+
+    /// The cross-site request check run before every handler (default
+    /// [`CsrfCheck::default`]: cross-site unsafe requests are refused with `403`, nothing
+    /// stored, no cookie set). Give trusted origins here if a front end on another origin
+    /// posts to this app on purpose.
+    pub fn csrf(mut self, check: CsrfCheck) -> Self {
+        self.csrf = Some(Arc::new(check));
+        self
+    }
+
+    /// Turns the cross-site request check off, for an app that does its own (or serves no
+    /// browsers). Cross-site form posts then reach the handlers, with the visitor's cookie
+    /// where `SameSite` lets it through, and can log visitors in (login CSRF).
+    pub fn without_csrf_check(mut self) -> Self {
+        self.csrf = None;
+        self
     }
 
     /// The status answered when the store fails (default `503 Service Unavailable`).
@@ -75,6 +102,7 @@ where
             inner: service,
             engine: self.engine.clone(),
             statuses: self.statuses,
+            csrf: self.csrf.clone(),
         }))
     }
 }
@@ -85,6 +113,22 @@ pub struct SessionService<S> {
     inner: S,
     engine: Engine,
     statuses: ErrorStatuses,
+    csrf: Option<Arc<CsrfCheck>>,
+}
+
+/// Whether the request passes `check` (the method and the three headers it looks at).
+fn csrf_allows(check: &CsrfCheck, req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    let host = headers
+        .get(HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
+    check.allows(&CsrfRequest {
+        method: req.method().as_str(),
+        host,
+        origin: headers.get(ORIGIN).map(HeaderValue::as_bytes),
+        sec_fetch_site: headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+    })
 }
 
 /// The future of [`SessionService`] (actix-web futures need not be `Send`).
@@ -102,6 +146,18 @@ where
     forward_ready!(inner);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        if let Some(check) = &self.csrf {
+            if !csrf_allows(check, &req) {
+                // No handler, no session, no store call, no cookie.
+                let status = StatusCode::from_u16(REFUSED_STATUS).unwrap_or(StatusCode::FORBIDDEN);
+                let refused = HttpResponse::build(status)
+                    .insert_header((CACHE_CONTROL, NO_STORE))
+                    .insert_header((VARY, VARY_COOKIE))
+                    .finish()
+                    .map_into_right_body();
+                return Box::pin(ready(Ok(req.into_response(refused))));
+            }
+        }
         let session = self
             .engine
             .begin(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes));

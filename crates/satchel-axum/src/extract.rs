@@ -4,8 +4,10 @@ use std::ops::Deref;
 
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, VARY};
 use http::request::Parts;
 use http::StatusCode;
+use satchel::http_support::{NO_STORE, VARY_COOKIE};
 use satchel::SessionError;
 
 /// The request's session, as an axum extractor. Dereferences to [`satchel::Session`].
@@ -48,7 +50,8 @@ impl IntoResponse for MissingLayer {
 
 /// A session error returned from a handler (`?` converts [`SessionError`]).
 ///
-/// Its response carries the error's default status and a generic body. Whatever the
+/// Its response carries the error's default status, a generic body and
+/// `Cache-Control: no-store` and `Vary: Cookie`. Whatever the
 /// handler returns, [`crate::SessionLayer`] also replaces the response of a request whose
 /// session failed, so ignoring an error never leaks a half-saved state.
 #[derive(Debug)]
@@ -77,6 +80,13 @@ impl IntoResponse for Error {
         let status = StatusCode::from_u16(self.0.default_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = status.canonical_reason().unwrap_or("Error");
-        (status, body).into_response()
+        // The headers the layer's own error responses carry: no cache may keep it, and it
+        // stands in for a response that depended on the cookie.
+        (
+            status,
+            [(CACHE_CONTROL, NO_STORE), (VARY, VARY_COOKIE)],
+            body,
+        )
+            .into_response()
     }
 }

@@ -1,6 +1,9 @@
 //! [`SessionLayer`]: the tower layer that gives every request a session.
 
+use std::sync::Arc;
+
 use http::StatusCode;
+use satchel::csrf::CsrfCheck;
 use satchel::http_support::ErrorStatuses;
 use satchel::{Engine, SessionConfig, SessionStore};
 use tower_layer::Layer;
@@ -14,10 +17,15 @@ use crate::service::SessionService;
 /// changed and sets the cookie and cache headers. Store failures become `503` with
 /// `Retry-After`, conflicts become `409`, and either way no `Set-Cookie` is sent and the
 /// body says nothing internal.
+///
+/// Unsafe requests (`POST`, `PUT`, …) from other sites are refused with `403` before the
+/// handler runs ([`CsrfCheck`], on by default): configure it with [`SessionLayer::csrf`],
+/// turn it off with [`SessionLayer::without_csrf_check`].
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
     pub(crate) engine: Engine,
     pub(crate) statuses: ErrorStatuses,
+    pub(crate) csrf: Option<Arc<CsrfCheck>>,
 }
 
 impl SessionLayer {
@@ -31,7 +39,25 @@ impl SessionLayer {
         SessionLayer {
             engine,
             statuses: ErrorStatuses::default(),
+            csrf: Some(Arc::new(CsrfCheck::default())),
         }
+    }
+
+    /// The cross-site request check run before every handler (default
+    /// [`CsrfCheck::default`]: cross-site unsafe requests are refused with `403`, nothing
+    /// stored, no cookie set). Give trusted origins here if a front end on another origin
+    /// posts to this app on purpose.
+    pub fn csrf(mut self, check: CsrfCheck) -> Self {
+        self.csrf = Some(Arc::new(check));
+        self
+    }
+
+    /// Turns the cross-site request check off, for an app that does its own (or serves no
+    /// browsers). Cross-site form posts then reach the handlers, with the visitor's cookie
+    /// where `SameSite` lets it through, and can log visitors in (login CSRF).
+    pub fn without_csrf_check(mut self) -> Self {
+        self.csrf = None;
+        self
     }
 
     /// The status answered when the store fails (default `503 Service Unavailable`).
@@ -61,6 +87,7 @@ impl<S> Layer<S> for SessionLayer {
             inner,
             engine: self.engine.clone(),
             statuses: self.statuses,
+            csrf: self.csrf.clone(),
         }
     }
 }

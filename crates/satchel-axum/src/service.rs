@@ -3,11 +3,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{Entry, CACHE_CONTROL, COOKIE, RETRY_AFTER, SET_COOKIE, VARY};
+use http::header::{Entry, CACHE_CONTROL, COOKIE, HOST, ORIGIN, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
+use satchel::csrf::{CsrfCheck, CsrfRequest, REFUSED_STATUS};
 use satchel::http_support::{varies_on_cookie, ErrorStatuses, NO_STORE, VARY_COOKIE};
 use satchel::{Engine, Finish, Session};
 use tower_service::Service;
@@ -18,6 +20,22 @@ pub struct SessionService<S> {
     pub(crate) inner: S,
     pub(crate) engine: Engine,
     pub(crate) statuses: ErrorStatuses,
+    pub(crate) csrf: Option<Arc<CsrfCheck>>,
+}
+
+/// Whether the request passes `check` (the method and the three headers it looks at).
+fn csrf_allows<B>(check: &CsrfCheck, req: &Request<B>) -> bool {
+    let headers = req.headers();
+    let host = headers
+        .get(HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
+    check.allows(&CsrfRequest {
+        method: req.method().as_str(),
+        host,
+        origin: headers.get(ORIGIN).map(HeaderValue::as_bytes),
+        sec_fetch_site: headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+    })
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
@@ -34,6 +52,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        if let Some(check) = &self.csrf {
+            if !csrf_allows(check, &req) {
+                // No handler, no session, no store call, no cookie.
+                return ResponseFuture {
+                    inner: None,
+                    step: Step::Refused,
+                };
+            }
+        }
         let session = self.engine.begin(
             req.headers()
                 .get_all(COOKIE)
@@ -44,7 +71,7 @@ where
         // The inner service is called right here, the way it was driven to readiness; the
         // future below needs only its response, so no clone of the inner service is made.
         ResponseFuture {
-            inner: self.inner.call(req),
+            inner: Some(self.inner.call(req)),
             step: Step::Handler {
                 session,
                 engine: self.engine.clone(),
@@ -70,6 +97,8 @@ enum Step<B> {
         statuses: ErrorStatuses,
         finishing: Finishing,
     },
+    /// The cross-site request check refused the request; the inner service is not called.
+    Refused,
     /// The response went out.
     Done,
 }
@@ -78,7 +107,7 @@ pin_project! {
     /// The future of [`SessionService`]: the inner service's future, then the save.
     pub struct ResponseFuture<F, B> {
         #[pin]
-        inner: F,
+        inner: Option<F>,
         step: Step<B>,
     }
 }
@@ -88,6 +117,7 @@ impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
         let step = match self.step {
             Step::Handler { .. } => "handler",
             Step::Saving { .. } => "saving",
+            Step::Refused => "refused",
             Step::Done => "done",
         };
         f.debug_struct("ResponseFuture")
@@ -114,7 +144,10 @@ where
                     engine,
                     statuses,
                 } => {
-                    let response = match this.inner.as_mut().poll(cx) {
+                    let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+                        unreachable!("a handler step always has its inner future");
+                    };
+                    let response = match inner.poll(cx) {
                         Poll::Pending => {
                             *this.step = Step::Handler {
                                 session,
@@ -153,10 +186,22 @@ where
                     };
                     return Poll::Ready(Ok(respond(response, finish, statuses)));
                 }
+                Step::Refused => return Poll::Ready(Ok(refused())),
                 Step::Done => panic!("ResponseFuture polled after completion"),
             }
         }
     }
+}
+
+/// The response to a request the cross-site check refused: `403`, an empty body, and the
+/// cache headers any response of the layer's error path carries.
+fn refused<B: Default>() -> Response<B> {
+    let mut res = Response::new(B::default());
+    *res.status_mut() = StatusCode::from_u16(REFUSED_STATUS).unwrap_or(StatusCode::FORBIDDEN);
+    let headers = res.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    headers.insert(VARY, HeaderValue::from_static(VARY_COOKIE));
+    res
 }
 
 /// The handler's response with what the engine says it must carry, or the error response

@@ -29,6 +29,7 @@
 //! | `POST /login` | logs `alice` in, answers `{"owner":"alice"}` |
 //! | `POST /logout` | logs out, answers `bye` |
 //! | `GET /whoami` | answers `{"owner":<owner or null>}` |
+//! | `POST /login-as/{user}` | logs `user` in, then reads `n`, answers `{"owner":user,"n":n}` |
 //!
 //! Handlers return the integration's `Error` type through `?` on every session call.
 #![forbid(unsafe_code)]
@@ -43,6 +44,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use satchel::csrf::CsrfCheck;
 use satchel::http_support::ErrorStatuses;
 use satchel::{Engine, Instrumented, MemoryStore, SessionConfig, SessionId};
 use serde_json::{json, Value};
@@ -60,6 +62,20 @@ pub struct Spec {
     pub statuses: ErrorStatuses,
     /// How long `POST /write` sleeps between its read and its write.
     pub pause: Duration,
+    /// The cross-site request check to configure on the middleware; `None`: turned off.
+    pub csrf: Option<CsrfCheck>,
+}
+
+impl Spec {
+    /// `engine` with the default statuses and CSRF check, and no pause.
+    pub fn new(engine: Option<Engine>) -> Self {
+        Spec {
+            engine,
+            statuses: ErrorStatuses::default(),
+            pause: Duration::ZERO,
+            csrf: Some(CsrfCheck::default()),
+        }
+    }
 }
 
 /// A server an adapter started: its address, and whatever stops it when dropped.
@@ -160,11 +176,25 @@ impl Server {
 
     /// Sends a request with an optional `Cookie` header and reads the whole response.
     pub async fn send(&self, method: Method, path: &str, cookie: Option<&str>) -> Reply {
+        self.send_with(method, path, cookie, &[]).await
+    }
+
+    /// [`Server::send`] with further request headers (`Origin`, `Sec-Fetch-Site`, …).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
         if let Some(c) = cookie {
             req = req.header("cookie", c);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = req.body(Full::new(Bytes::new())).expect("request");
         let res = self.client.request(req).await.expect("request failed");
@@ -176,6 +206,12 @@ impl Server {
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
         }
+    }
+
+    /// The server's own origin, as a browser on one of its pages sends it
+    /// (`http://127.0.0.1:PORT`).
+    pub fn origin(&self) -> &str {
+        &self.base
     }
 
     /// `GET path`.
@@ -217,9 +253,9 @@ pub fn setup_with<I: Integration>(
 ) -> (Server, Instrumented<MemoryStore>) {
     let store = Instrumented::new(MemoryStore::new());
     let server = Server::start::<I>(Spec {
-        engine: Some(Engine::new(store.clone(), config)),
         statuses,
         pause,
+        ..Spec::new(Some(Engine::new(store.clone(), config)))
     });
     (server, store)
 }
@@ -479,8 +515,9 @@ pub async fn handler_errors_save_nothing<I: Integration>() {
     assert_eq!(server.get("/read", Some(&cookie)).await.n(), 1);
 }
 
-/// Login rotates the id in one store call, keeps the data, binds the owner; the old cookie
-/// is anonymous from then on.
+/// Login rotates the id in one store write (after one `load`: the route never read the
+/// session, and the default `LoginData` policy needs the previous owner), keeps the
+/// anonymous visitor's data, binds the owner; the old cookie is anonymous from then on.
 pub async fn login_rotates_the_id<I: Integration>() {
     let (server, store) = setup::<I>();
     let old = server.new_session().await;
@@ -493,8 +530,8 @@ pub async fn login_rotates_the_id<I: Integration>() {
     assert_ne!(new, old);
     let after = store.calls();
     assert_eq!(
-        (after.rotate, after.total()),
-        (before.rotate + 1, before.total() + 1)
+        (after.load, after.rotate, after.total()),
+        (before.load + 1, before.rotate + 1, before.total() + 2)
     );
 
     assert_eq!(
@@ -558,11 +595,10 @@ pub async fn logout_clears_the_session<I: Integration>() {
 /// spot (`Engine::finish_now`) rather than through a future: writes, reads, headers, login
 /// and logout behave as on any other store.
 pub async fn in_process_store_round_trip<I: Integration>() {
-    let server = Server::start::<I>(Spec {
-        engine: Some(Engine::new(MemoryStore::new(), insecure_config())),
-        statuses: ErrorStatuses::default(),
-        pause: Duration::ZERO,
-    });
+    let server = Server::start::<I>(Spec::new(Some(Engine::new(
+        MemoryStore::new(),
+        insecure_config(),
+    ))));
     let cookie = server.new_session().await; // n = 1
     for n in 2..=3 {
         let r = server.post("/write", Some(&cookie)).await;
@@ -585,13 +621,232 @@ pub async fn in_process_store_round_trip<I: Integration>() {
     );
 }
 
+/// Issue 19 item 8: a login keeps an anonymous visitor's data (a cart survives) and a
+/// re-login's, but a login as a different owner starts from empty data: bob's `n` never
+/// becomes carol's, whether the login route read the session first (`/login-as`) or not
+/// (`/login`). On a server-side store and on sealed cookies alike.
+pub async fn login_as_another_owner_clears_the_data<I: Integration>() {
+    let (server, _) = setup::<I>();
+    login_data_flow(&server, |r: &Reply| r.cookie().expect("a cookie")).await;
+    let keyring = satchel_cookie::Keyring::new(1, &[5; 32]).expect("key");
+    let sealed = Server::start::<I>(Spec::new(Some(Engine::stateless(
+        satchel::Stateless::new(keyring),
+        insecure_config(),
+    ))));
+    login_data_flow(&sealed, cookie_jar).await;
+}
+
+async fn login_data_flow(server: &Server, jar: impl Fn(&Reply) -> String) {
+    let anonymous = jar(&server.post("/write", None).await); // n = 1
+    let r = server.post("/login-as/bob", Some(&anonymous)).await;
+    assert_eq!(
+        r.json(),
+        json!({"owner": "bob", "n": 1}),
+        "the cart survives"
+    );
+    let bob = jar(&r);
+    let r = server.post("/write", Some(&bob)).await;
+    assert_eq!(r.n(), 2);
+    // A sealed cookie carries the data: a write sends a new one.
+    let bob = if r.all("set-cookie").is_empty() {
+        bob
+    } else {
+        jar(&r)
+    };
+    let r = server.post("/login-as/bob", Some(&bob)).await;
+    assert_eq!(
+        r.json(),
+        json!({"owner": "bob", "n": 2}),
+        "a re-login keeps it"
+    );
+    let bob = jar(&r);
+    let r = server.post("/login-as/carol", Some(&bob)).await;
+    assert_eq!(
+        r.json(),
+        json!({"owner": "carol", "n": 0}),
+        "bob's n became carol's n"
+    );
+    let carol = jar(&r);
+    assert_eq!(server.get("/read", Some(&carol)).await.n(), 0);
+    let r = server.post("/write", Some(&carol)).await;
+    assert_eq!(r.n(), 1);
+    let carol = if r.all("set-cookie").is_empty() {
+        carol
+    } else {
+        jar(&r)
+    };
+    // A blind login (the route never reads): the engine learns the owner itself.
+    let alice = jar(&server.post("/login", Some(&carol)).await);
+    assert_eq!(
+        server.get("/whoami", Some(&alice)).await.json()["owner"],
+        "alice"
+    );
+    assert_eq!(server.get("/read", Some(&alice)).await.n(), 0, "carol's n");
+}
+
+/// Issue 19 item 9: every error response carries `Cache-Control: no-store` and
+/// `Vary: Cookie`, as the response it replaces would have: a session too large to save
+/// (found at save time, or by the handler's `insert`), a store outage on a login that never
+/// read the session, and a handler's own 5xx after it wrote to the session.
+pub async fn error_responses_carry_the_cache_headers<I: Integration>() {
+    let assert_error_headers = |r: &Reply, status: u16, what: &str| {
+        assert_eq!(r.status.as_u16(), status, "{what}: {}", r.body);
+        assert_eq!(r.set_cookie(), None, "{what}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{what}");
+        assert_eq!(r.all("vary"), ["Cookie"], "{what}");
+    };
+    // `big` alone fits in 5005 bytes (3 + 5002), not next to `n`.
+    let limit = |bytes| {
+        SessionConfig::builder()
+            .dangerous_insecure_cookies()
+            .max_data_bytes(bytes)
+            .build()
+            .expect("config")
+    };
+    let (server, store) = setup_with::<I>(limit(5005), ErrorStatuses::default(), Duration::ZERO);
+    let cookie = server.new_session().await;
+    let r = server.post("/write-big", Some(&cookie)).await;
+    assert_error_headers(&r, 500, "too large at save");
+    let r = server.post("/write-then-fail", Some(&cookie)).await;
+    assert_error_headers(&r, 500, "the handler's own 500");
+    store.fail_writes(true);
+    let r = server.post("/login", Some(&cookie)).await;
+    assert_error_headers(&r, 503, "store outage");
+    store.fail_writes(false);
+    let (server, _) = setup_with::<I>(limit(5004), ErrorStatuses::default(), Duration::ZERO);
+    let r = server.post("/write-big", None).await;
+    assert_error_headers(&r, 500, "too large for insert");
+    assert_eq!(r.body, "Internal Server Error");
+}
+
+/// Issue 19 item 5: an unsafe request from another site is refused with 403 before the
+/// handler runs: no store call, no cookie, the error headers. Cross-site logins (login
+/// CSRF) and writes with a victim's cookie change nothing; the same requests from the
+/// site's own pages, safe methods from anywhere and clients that send neither `Origin` nor
+/// `Sec-Fetch-Site` go through.
+pub async fn cross_site_unsafe_requests_are_refused<I: Integration>() {
+    let (server, store) = setup::<I>();
+    let evil = [
+        vec![("origin", "https://evil.example")],
+        vec![
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![("origin", "null")],
+    ];
+    for headers in &evil {
+        let r = server
+            .send_with(Method::POST, "/login", None, headers)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}: {}", r.body);
+        assert_eq!(r.set_cookie(), None, "{headers:?}");
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.all("vary"), ["Cookie"]);
+        assert_eq!(r.body, "");
+    }
+    assert_eq!(store.calls().total(), 0, "refused before the session layer");
+
+    let cookie = server.new_session().await; // n = 1
+    let before = store.calls();
+    let r = server
+        .send_with(Method::POST, "/write", Some(&cookie), &evil[1])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = server
+        .send_with(Method::POST, "/logout", Some(&cookie), &evil[0])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(store.calls(), before, "no handler ran, no store call");
+    assert_eq!(server.get("/read", Some(&cookie)).await.n(), 1);
+
+    let origin = server.origin().to_owned();
+    let own = [
+        vec![("origin", origin.as_str())],
+        vec![
+            ("origin", origin.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        vec![("sec-fetch-site", "same-origin")],
+        vec![("sec-fetch-site", "none")],
+        vec![],
+    ];
+    for headers in &own {
+        let r = server
+            .send_with(Method::POST, "/login", None, headers)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{headers:?}: {}", r.body);
+        assert!(r.cookie().is_some(), "{headers:?}: logged in");
+    }
+    let r = server
+        .send_with(Method::GET, "/read", Some(&cookie), &evil[1])
+        .await;
+    assert_eq!(r.n(), 1, "safe methods pass from anywhere");
+}
+
+/// The CSRF check's settings through the middleware: a trusted origin and same-site
+/// requests when allowed pass; strict mode refuses clients without browser headers; a
+/// middleware with the check off lets a cross-site login through (the old behaviour).
+pub async fn csrf_check_settings<I: Integration>() {
+    let engine = || Some(Engine::new(MemoryStore::new(), insecure_config()));
+    let check = CsrfCheck::default()
+        .trusted_origin("https://admin.example")
+        .allow_same_site(true)
+        .require_browser_headers(true);
+    let server = Server::start::<I>(Spec {
+        csrf: Some(check),
+        ..Spec::new(engine())
+    });
+    let post = |headers: &'static [(&'static str, &'static str)]| {
+        let server = server.clone();
+        async move {
+            server
+                .send_with(Method::POST, "/login", None, headers)
+                .await
+                .status
+        }
+    };
+    assert_eq!(
+        post(&[
+            ("origin", "https://admin.example"),
+            ("sec-fetch-site", "cross-site")
+        ])
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&[("sec-fetch-site", "same-site")]).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&[("origin", "https://evil.example")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(post(&[]).await, StatusCode::FORBIDDEN, "strict mode");
+
+    let off = Server::start::<I>(Spec {
+        csrf: None,
+        ..Spec::new(engine())
+    });
+    let r = off
+        .send_with(
+            Method::POST,
+            "/login",
+            None,
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.cookie().is_some());
+}
+
 /// The extractor without the middleware is a 500 with a generic body, not a panic.
 pub async fn missing_middleware_is_a_500<I: Integration>() {
-    let server = Server::start::<I>(Spec {
-        engine: None,
-        statuses: ErrorStatuses::default(),
-        pause: Duration::ZERO,
-    });
+    let server = Server::start::<I>(Spec::new(None));
     let r = server.get("/read", None).await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(r.body, "Internal Server Error");
@@ -622,11 +877,7 @@ pub async fn sealed_cookie_sessions<I: Integration>() {
         satchel::Stateless::new(keyring).revocations(MemoryRevocations::new()),
         insecure_config(),
     );
-    let server = Server::start::<I>(Spec {
-        engine: Some(engine),
-        statuses: ErrorStatuses::default(),
-        pause: Duration::ZERO,
-    });
+    let server = Server::start::<I>(Spec::new(Some(engine)));
     let r = server.post("/write", None).await;
     assert_eq!((r.status, r.n()), (StatusCode::OK, 1));
     assert_eq!(r.header("cache-control"), Some("no-store"));
@@ -682,9 +933,8 @@ pub async fn shared_cookie_increments_are_never_lost<I: Integration>() {
 pub async fn shared_cookie_race<I: Integration>(engine: Engine) {
     // A pause between read and write makes the race window real, as a slow handler would.
     let server = Server::start::<I>(Spec {
-        engine: Some(engine),
-        statuses: ErrorStatuses::default(),
         pause: Duration::from_millis(3),
+        ..Spec::new(Some(engine))
     });
     let cookie = server.new_session().await;
     let clients: Vec<_> = (0..10)
@@ -748,6 +998,10 @@ macro_rules! behaviour_tests {
             shared_cookie_increments_are_never_lost,
             sealed_cookie_sessions,
             in_process_store_round_trip,
+            login_as_another_owner_clears_the_data,
+            error_responses_carry_the_cache_headers,
+            cross_site_unsafe_requests_are_refused,
+            csrf_check_settings,
         );
     };
     (@each $integration:ty; $($name:ident,)*) => {

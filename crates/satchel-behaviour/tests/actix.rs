@@ -26,6 +26,10 @@ impl Integration for Actix {
                         let sessions = SessionMiddleware::from_engine(engine)
                             .store_error_status(status(spec.statuses.store))
                             .conflict_status(status(spec.statuses.conflict));
+                        let sessions = match spec.csrf {
+                            Some(check) => sessions.csrf(check),
+                            None => sessions.without_csrf_check(),
+                        };
                         HttpServer::new(move || {
                             App::new()
                                 .wrap(sessions.clone())
@@ -88,7 +92,8 @@ fn routes(cfg: &mut web::ServiceConfig, pause: Duration) {
         .route("/vary-cookie", web::get().to(vary_cookie))
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
-        .route("/whoami", web::get().to(whoami));
+        .route("/whoami", web::get().to(whoami))
+        .route("/login-as/{user}", web::post().to(login_as));
 }
 
 async fn read(session: Session) -> Result<HttpResponse, Error> {
@@ -118,6 +123,13 @@ async fn vary_cookie(session: Session) -> Result<HttpResponse, Error> {
 async fn login(session: Session) -> Result<HttpResponse, Error> {
     session.login("alice")?;
     Ok(HttpResponse::Ok().json(json!({ "owner": "alice" })))
+}
+
+async fn login_as(session: Session, user: web::Path<String>) -> Result<HttpResponse, Error> {
+    let user = user.into_inner();
+    session.login(user.as_str())?;
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    Ok(HttpResponse::Ok().json(json!({ "owner": user, "n": n })))
 }
 
 async fn write_big(session: Session) -> Result<&'static str, Error> {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,11 +18,13 @@ impl Integration for Axum {
         let mut app = routes(spec.pause);
         if let Some(engine) = spec.engine {
             let status = |code| StatusCode::from_u16(code).expect("status");
-            app = app.layer(
-                SessionLayer::from_engine(engine)
-                    .store_error_status(status(spec.statuses.store))
-                    .conflict_status(status(spec.statuses.conflict)),
-            );
+            let layer = SessionLayer::from_engine(engine)
+                .store_error_status(status(spec.statuses.store))
+                .conflict_status(status(spec.statuses.conflict));
+            app = app.layer(match spec.csrf {
+                Some(check) => layer.csrf(check),
+                None => layer.without_csrf_check(),
+            });
         }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -65,6 +68,7 @@ fn routes(pause: Duration) -> Router {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/whoami", get(whoami))
+        .route("/login-as/{user}", post(login_as))
 }
 
 async fn read(session: Session) -> Result<Json<Value>, Error> {
@@ -94,6 +98,12 @@ async fn vary_cookie(
 async fn login(session: Session) -> Result<Json<Value>, Error> {
     session.login("alice")?;
     Ok(Json(json!({ "owner": "alice" })))
+}
+
+async fn login_as(session: Session, Path(user): Path<String>) -> Result<Json<Value>, Error> {
+    session.login(user.as_str())?;
+    let n: i64 = session.get("n").await?.unwrap_or(0);
+    Ok(Json(json!({ "owner": user, "n": n })))
 }
 
 async fn write_big(session: Session) -> Result<&'static str, Error> {

@@ -21,6 +21,26 @@ pub enum SameSite {
     None,
 }
 
+/// What [`crate::Session::login`] does with the data the session already holds.
+///
+/// The id always rotates and the owner is always rebound; this only decides whether the
+/// stored keys come along. Keys the login's own request writes are kept in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoginData {
+    /// Keep the data when the session was anonymous (a cart survives the login) or bound
+    /// to the same owner (a re-login); clear it when it was bound to a different owner, so
+    /// one user's data never becomes another's (Django's `login` does the same). The
+    /// default. A login that did not read the session first costs one `load` to learn the
+    /// previous owner.
+    #[default]
+    KeepUnlessOtherOwner,
+    /// Always keep the data, whoever was logged in before.
+    Keep,
+    /// Always start the logged-in session with empty data.
+    Clear,
+}
+
 /// A configuration mistake found by [`SessionConfigBuilder::build`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -70,6 +90,7 @@ pub struct SessionConfig {
     pub(crate) max_cookie_header_bytes: usize,
     /// `None`: calls to a failing store each wait for the store's own timeout.
     pub(crate) circuit_breaker: Option<BreakerPolicy>,
+    pub(crate) login_data: LoginData,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -85,6 +106,7 @@ impl fmt::Debug for SessionConfig {
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_percent", &self.touch_percent)
             .field("circuit_breaker", &self.circuit_breaker)
+            .field("login_data", &self.login_data)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +126,7 @@ impl Default for SessionConfig {
             max_data_bytes: 64 * 1024,
             max_cookie_header_bytes: 16 * 1024,
             circuit_breaker: Some(BreakerPolicy::default()),
+            login_data: LoginData::default(),
         }
     }
 }
@@ -141,6 +164,11 @@ impl SessionConfig {
     /// [`crate::CircuitBreaker`] (the default), `None` when every call reaches the store.
     pub fn circuit_breaker(&self) -> Option<BreakerPolicy> {
         self.circuit_breaker
+    }
+
+    /// What a login does with the data the session already holds.
+    pub fn login_data(&self) -> LoginData {
+        self.login_data
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -225,6 +253,13 @@ impl SessionConfigBuilder {
     /// The most bytes of keys and JSON values one session may hold (default 64 KiB).
     pub fn max_data_bytes(mut self, bytes: usize) -> Self {
         self.config.max_data_bytes = bytes;
+        self
+    }
+
+    /// What a login does with the data the session already holds (default
+    /// [`LoginData::KeepUnlessOtherOwner`]).
+    pub fn login_data(mut self, policy: LoginData) -> Self {
+        self.config.login_data = policy;
         self
     }
 

@@ -7,7 +7,10 @@
 //!
 //! The response of a request whose session failed ([`crate::Finish::error`]) is replaced by
 //! an error response: status from [`ErrorStatuses::reply`], `Retry-After` when it says so,
-//! `Cache-Control: no-store` ([`NO_STORE`]), an empty body, no `Set-Cookie`. Otherwise the
+//! `Cache-Control: no-store` ([`NO_STORE`]), `Vary: Cookie` ([`crate::Finish::vary_cookie`]
+//! is always set then), an empty body, no `Set-Cookie`. A request refused by
+//! [`crate::csrf::CsrfCheck`] gets the same headers with status
+//! [`crate::csrf::REFUSED_STATUS`], before any session exists. Otherwise the
 //! integration appends `Set-Cookie`, sets `Cache-Control: no-store` when
 //! [`crate::Finish::no_store`], and appends `Vary: Cookie` ([`VARY_COOKIE`]) when
 //! [`crate::Finish::vary_cookie`] unless [`varies_on_cookie`] says the response already

@@ -39,8 +39,10 @@
 //!   suite every store passes.
 //! - **Security**: 256-bit CSPRNG ids, only their SHA-256 reaches stores; unknown ids are
 //!   never adopted; idle and absolute timeouts are enforced from the record; `login`
-//!   rotates the id; `logout` deletes server-side; secure cookie defaults validated at
-//!   build time; no id ever appears in `Debug`, logs or errors.
+//!   rotates the id (and drops another owner's data, [`LoginData`]); `logout` deletes
+//!   server-side; secure cookie defaults validated at build time; cross-site unsafe
+//!   requests are refused by the integrations ([`csrf`]); no id ever appears in `Debug`,
+//!   logs or errors.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -48,6 +50,7 @@ mod backend;
 mod breaker;
 mod config;
 mod cookie;
+pub mod csrf;
 mod data;
 mod engine;
 mod error;
@@ -75,7 +78,7 @@ pub mod revocations_conformance;
 pub use instrumented::{Calls, Instrumented};
 
 pub use breaker::{BreakerPolicy, CircuitBreaker};
-pub use config::{ConfigError, SameSite, SessionConfig, SessionConfigBuilder};
+pub use config::{ConfigError, LoginData, SameSite, SessionConfig, SessionConfigBuilder};
 pub use engine::{Engine, Finish, Stateless};
 pub use error::{SessionError, SessionErrorKind, StoreError, StoreErrorKind};
 pub use id::{SessionId, StoreKey, ENCODED_ID_LEN};

@@ -185,8 +185,11 @@ impl Session {
         Ok(())
     }
 
-    /// Logs `owner` in: the session gets a new id (the old one stops working), is bound to
-    /// `owner` (see [`crate::Engine::sessions_of`]) and keeps its data.
+    /// Logs `owner` in: the session gets a new id (the old one stops working) and is bound
+    /// to `owner` (see [`crate::Engine::sessions_of`]). Its data is kept when the session
+    /// was anonymous or already `owner`'s, and cleared when it was bound to someone else
+    /// (configurable: [`crate::LoginData`]); reads after this call see the data the new
+    /// owner will have, and this request's own writes are kept in every case.
     ///
     /// # Errors
     /// The error that already failed this request, if any.
@@ -194,6 +197,7 @@ impl Session {
         let mut state = self.lock();
         state.check()?;
         state.changes.rotate = Some(Rotation::Owner(owner.into()));
+        state.resolve_login(self.engine.config().login_data());
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 use smallvec::SmallVec;
 
+use crate::config::LoginData;
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::memory::codec::Packed;
@@ -267,6 +268,37 @@ impl State {
                 record.data = packed.to_data();
             }
         }
+    }
+
+    /// Applies `policy` to a pending login: marks the stored data for clearing when the
+    /// policy says so. Called when the login is requested and again whenever the record
+    /// gets loaded, since only a loaded record tells who was logged in before; until then
+    /// [`State::login_needs_owner`] holds and the save loads first.
+    pub(crate) fn resolve_login(&mut self, policy: LoginData) {
+        let Some(Rotation::Owner(new)) = &self.changes.rotate else {
+            return;
+        };
+        let clear = match (policy, &self.base) {
+            (LoginData::Keep, _) => false,
+            (LoginData::Clear, _) => true,
+            (LoginData::KeepUnlessOtherOwner, Base::Live(_, record)) => record
+                .meta
+                .owner
+                .as_deref()
+                .is_some_and(|old| old != new.as_str()),
+            // Unknown yet (decided once loaded) or no session at all (nothing to clear).
+            (LoginData::KeepUnlessOtherOwner, _) => false,
+        };
+        // Only the stored data goes: this request's writes stay (`Changes::clear` with
+        // writes means "clear, then write").
+        self.changes.clear |= clear;
+    }
+
+    /// Whether a pending login can only apply `policy` once the record is loaded.
+    pub(crate) fn login_needs_owner(&self, policy: LoginData) -> bool {
+        policy == LoginData::KeepUnlessOtherOwner
+            && matches!(self.changes.rotate, Some(Rotation::Owner(_)))
+            && matches!(self.base, Base::NotLoaded(_) | Base::Sealed(_))
     }
 
     pub(crate) fn check(&self) -> Result<(), SessionError> {

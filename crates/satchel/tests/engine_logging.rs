@@ -236,3 +236,47 @@ async fn each_cookie_anomaly_emits_exactly_one_event() {
         }
     }
 }
+
+/// SEC-36: a CSRF token (issued, verified, refused) appears in no log line and no `Debug`;
+/// a request the cross-site check refuses is one `satchel::anomaly` event with its kind,
+/// without the attacker-chosen header value (issue 19, item 5).
+#[tokio::test]
+async fn csrf_tokens_and_refusals_log_no_secret() {
+    use satchel::csrf::{CsrfCheck, CsrfRequest};
+    let _serial = SERIAL.lock().await;
+    start_capture();
+    let env = Env::new();
+    let mut browser = env.browser_with(&[("n", j(1))]).await;
+    let session = browser.begin(&env.engine);
+    let token = session.csrf_token().await.expect("token");
+    assert_eq!(token.len(), 43);
+    assert!(session.verify_csrf_token(&token).await.expect("verify"));
+    assert!(!session
+        .verify_csrf_token(&token[1..])
+        .await
+        .expect("verify"));
+    let debug = format!("{session:?}");
+    let done = browser.finish(&env.engine, &session, 200).await;
+    assert!(done.error.is_none());
+    let session = browser.begin(&env.engine);
+    assert_eq!(
+        session.csrf_token().await.expect("token"),
+        token,
+        "one per session"
+    );
+    browser.finish(&env.engine, &session, 200).await;
+    let refused = CsrfRequest {
+        method: "POST",
+        origin: Some(b"https://evil.example"),
+        ..CsrfRequest::default()
+    };
+    assert!(!CsrfCheck::default().allows(&refused));
+    let logs = logs();
+    assert!(
+        logs.contains("satchel::anomaly") && logs.contains("csrf_foreign_origin"),
+        "{logs}"
+    );
+    assert!(!logs.contains("evil.example"), "{logs}");
+    assert_no_secret(&logs, std::slice::from_ref(&token), "logs");
+    assert_no_secret(&debug, &[token], "Debug");
+}

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use satchel::{SessionError, SessionErrorKind, StoreErrorKind};
+use satchel::{Flash, SessionError, SessionErrorKind, StoreErrorKind, FLASH_KEY};
 use satchel_axum::Session;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,10 +28,12 @@ pub(super) fn router() -> Router {
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Handler errors: session failures keep their status; bad input is a 400.
+/// Handler errors: session failures keep their status; bad input is a 400; a form whose
+/// CSRF token is not the session's is a 403.
 enum Error {
     Session(SessionError),
     BadRequest(&'static str),
+    StaleForm,
 }
 
 impl From<SessionError> for Error {
@@ -52,6 +54,11 @@ impl IntoResponse for Error {
             Error::BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, Json(json!({"error": why}))).into_response()
             }
+            Error::StaleForm => (
+                StatusCode::FORBIDDEN,
+                "This form has expired or was not sent by this site: reload the page and try again.",
+            )
+                .into_response(),
         }
     }
 }
@@ -59,6 +66,50 @@ impl IntoResponse for Error {
 #[derive(Deserialize)]
 struct LoginForm {
     user: String,
+    /// The page's CSRF token (absent from the API and from pages rendered without a
+    /// session).
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// The fields of the forms that carry nothing but their CSRF token.
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// How many flash messages the demo keeps for the next page view: a client that logs in
+/// over and over without ever viewing the page must not grow its session without bound
+/// (past the 64 KiB data limit every request would fail).
+const MAX_FLASHES: usize = 5;
+
+/// Adds a flash message, keeping only the latest [`MAX_FLASHES`].
+async fn flash(session: &Session, level: &str, message: &str) -> Result<()> {
+    let mut list: Vec<Flash> = session.get(FLASH_KEY).await?.unwrap_or_default();
+    list.push(Flash {
+        level: level.to_owned(),
+        message: message.to_owned(),
+    });
+    let excess = list.len().saturating_sub(MAX_FLASHES);
+    list.drain(..excess);
+    session.insert(FLASH_KEY, &list)?;
+    Ok(())
+}
+
+/// The form's CSRF token must be the session's. A form rendered when the visitor had no
+/// session carries none, and is accepted while the session still has none: the session
+/// layer's `Origin` / `Sec-Fetch-Site` check is what stops a cross-site post then.
+async fn check_form_token(session: &Session, submitted: Option<&str>) -> Result<()> {
+    let valid = match submitted {
+        Some(token) => session.verify_csrf_token(token).await?,
+        None => !session.csrf_token_issued().await?,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::StaleForm)
+    }
 }
 
 /// Demo user names: 1–64 letters, digits, `-`, `_` or `.` (no password: it is a demo).
@@ -73,32 +124,42 @@ async fn index(session: Session) -> Result<Html<String>> {
     let user = session.owner().await?;
     let n: i64 = session.get("n").await?.unwrap_or(0);
     let flashes = session.take_flashes().await?;
-    Ok(Html(page::render(user.as_deref(), n, &flashes)))
+    // Only for a visitor who has a session: viewing the page creates none.
+    let token = session.csrf_token_if_session().await?;
+    Ok(Html(page::render(
+        user.as_deref(),
+        n,
+        &flashes,
+        token.as_deref(),
+    )))
 }
 
 async fn form_login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect> {
+    check_form_token(&session, form.csrf.as_deref()).await?;
     let user = form.user.trim();
     if !valid_user(user) {
-        session
-            .flash(
-                "error",
-                "User names are 1-64 letters, digits, '-', '_' or '.'",
-            )
-            .await?;
+        flash(
+            &session,
+            "error",
+            "User names are 1-64 letters, digits, '-', '_' or '.'",
+        )
+        .await?;
         return Ok(Redirect::to("/"));
     }
     session.login(user)?;
-    session.flash("info", &format!("Welcome, {user}!")).await?;
+    flash(&session, "info", &format!("Welcome, {user}!")).await?;
     Ok(Redirect::to("/"))
 }
 
-async fn form_logout(session: Session) -> Result<Redirect> {
+async fn form_logout(session: Session, Form(form): Form<TokenForm>) -> Result<Redirect> {
+    check_form_token(&session, form.csrf.as_deref()).await?;
     session.logout();
-    session.flash("info", "You have been logged out.").await?;
+    flash(&session, "info", "You have been logged out.").await?;
     Ok(Redirect::to("/"))
 }
 
-async fn form_counter(session: Session) -> Result<Redirect> {
+async fn form_counter(session: Session, Form(form): Form<TokenForm>) -> Result<Redirect> {
+    check_form_token(&session, form.csrf.as_deref()).await?;
     increment(&session).await?;
     Ok(Redirect::to("/"))
 }

@@ -3,8 +3,13 @@
 
 use satchel::Flash;
 
-pub(super) fn render(user: Option<&str>, n: i64, flashes: &[Flash]) -> String {
+/// The page; `csrf`: the session's CSRF token, put in every form (none for a visitor
+/// without a session).
+pub(super) fn render(user: Option<&str>, n: i64, flashes: &[Flash], csrf: Option<&str>) -> String {
     let who = user.map_or_else(|| "anonymous".to_owned(), escape);
+    let token = csrf.map_or_else(String::new, |t| {
+        format!(r#"<input type="hidden" name="csrf" value="{}">"#, escape(t))
+    });
     let flash_items: String = flashes
         .iter()
         .map(|f| {
@@ -16,15 +21,17 @@ pub(super) fn render(user: Option<&str>, n: i64, flashes: &[Flash]) -> String {
         })
         .collect();
     let account = if user.is_some() {
-        r#"<form id="logout-form" method="post" action="/logout"><button type="submit">Log out</button></form>
+        format!(
+            r#"<form id="logout-form" method="post" action="/logout">{token}<button type="submit">Log out</button></form>
       <p><a href="/api/sessions">My sessions (JSON)</a></p>"#
-            .to_owned()
+        )
     } else {
-        r#"<form id="login-form" method="post" action="/login">
+        format!(
+            r#"<form id="login-form" method="post" action="/login">{token}
         <label>User <input name="user" autocomplete="username" required maxlength="64"></label>
         <button type="submit">Log in</button>
       </form>"#
-            .to_owned()
+        )
     };
     format!(
         r#"<!doctype html>
@@ -53,9 +60,9 @@ pub(super) fn render(user: Option<&str>, n: i64, flashes: &[Flash]) -> String {
   </div>
   <div class="card">
     <p>Visits counted: <span id="n" class="big">{n}</span></p>
-    <form id="counter-form" method="post" action="/counter"><button type="submit">Increment</button></form>
+    <form id="counter-form" method="post" action="/counter">{token}<button type="submit">Increment</button></form>
   </div>
-  <p><small>Viewing this page stores nothing; the first increment or login creates a session.
+  <p><small>Viewing this page creates no session; the first increment or login does.
   JSON API: <a href="/api/whoami">/api/whoami</a>.</small></p>
 </body>
 </html>
@@ -88,9 +95,20 @@ mod tests {
             level: "info\"".into(),
             message: "<script>x</script>".into(),
         }];
-        let html = render(Some("a<b"), 3, &flashes);
+        let html = render(Some("a<b"), 3, &flashes, Some("t\"k"));
         assert!(!html.contains("<script>x"));
         assert!(html.contains("a&lt;b") && html.contains("info&quot;"));
         assert!(html.contains(r#"<span id="n" class="big">3</span>"#));
+        assert_eq!(
+            html.matches(r#"<input type="hidden" name="csrf" value="t&quot;k">"#)
+                .count(),
+            2,
+            "in the logout and counter forms"
+        );
+    }
+
+    #[test]
+    fn no_token_field_without_a_token() {
+        assert!(!render(None, 0, &[], None).contains("csrf"));
     }
 }

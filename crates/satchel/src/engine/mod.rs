@@ -70,9 +70,11 @@ pub struct Finish {
     /// value of [`Finish::set_cookies`].
     pub extra_set_cookies: Vec<String>,
     /// Add `Cache-Control: no-store` (the response sets or clears the session cookie, so no
-    /// cache may keep it, CVE-2023-30861).
+    /// cache may keep it, CVE-2023-30861; or it is an error response, or a handler's 5xx
+    /// after it used the session, standing in for one that would have).
     pub no_store: bool,
-    /// Add `Vary: Cookie` (the response depends on the session cookie).
+    /// Add `Vary: Cookie` (the response depends on the session cookie; always with an
+    /// error response, and with a handler's 5xx after it used the session).
     pub vary_cookie: bool,
     /// The session failed: replace the response with an error response for this error
     /// (status [`SessionError::default_status`] unless configured otherwise), with no
@@ -265,6 +267,12 @@ impl Engine {
         } else {
             SaveMode::Final
         };
+        // A failed response of a request that used the session carries the headers its
+        // success would have (issue 19, item 9); looked at before the save drops changes.
+        let failed_use = mode == SaveMode::FailedResponse && {
+            let state = session.lock();
+            state.accessed || state.changes.touches_record() || state.delete.is_some()
+        };
         let result = self.save(session, mode).await;
         let mut state = session.lock();
         let mut extra_set_cookies = Vec::new();
@@ -311,9 +319,12 @@ impl Engine {
                 _ => tracing::warn!(target: "satchel", error = %err, "session not saved"),
             }
         }
+        // An error response, or a handler's 5xx after using the session, stands in for a
+        // response that would have set the cookie or depended on it: no cache may keep it.
+        let failed = error.is_some() || failed_use;
         Finish {
-            no_store: set_cookie.is_some(),
-            vary_cookie: set_cookie.is_some() || state.accessed,
+            no_store: set_cookie.is_some() || failed,
+            vary_cookie: set_cookie.is_some() || state.accessed || failed,
             set_cookie,
             extra_set_cookies,
             error,
@@ -366,6 +377,7 @@ impl Engine {
             Ok(Some((record, packed))) => {
                 state.set_base(Base::Live(id, record));
                 state.packed = packed;
+                state.resolve_login(self.0.config.login_data());
             }
             Ok(None) => {
                 tracing::warn!(target: "satchel::anomaly", kind = "unknown_id", session = %key.short(), "unknown or expired session id; not adopted");
@@ -409,8 +421,13 @@ impl Engine {
             session.lock().changes = Changes::default();
             return Ok(());
         }
-        // An expiry change back to a browser session needs the creation time.
-        let needs_load = session.lock().changes.expiry == Some(Expiry::BrowserSession);
+        // An expiry change back to a browser session needs the creation time, and a login
+        // may need the previous owner (the data policy, `LoginData`).
+        let needs_load = {
+            let state = session.lock();
+            state.changes.expiry == Some(Expiry::BrowserSession)
+                || state.login_needs_owner(self.0.config.login_data())
+        };
         if needs_load {
             Box::pin(self.ensure_loaded(session)).await?;
         }

@@ -129,6 +129,7 @@ impl Engine {
         }
         state.base = Base::Live(unsealed.id, unsealed.record);
         state.sealed_at = Some(unsealed.issued_at);
+        state.resolve_login(self.0.config.login_data());
         state.reseal |= stale_key;
         Ok(())
     }
