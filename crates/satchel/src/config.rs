@@ -52,6 +52,26 @@ pub enum ConfigError {
     TouchPercent,
 }
 
+/// What the engine does with a stored record it cannot decode (a store reported
+/// [`crate::StoreErrorKind::Corrupt`]): a record written by another program in a shape
+/// satchel cannot read, an older format, a manual edit. A retry can never fix it, so it
+/// never gets the `503` + `Retry-After` of an unavailable store. See `docs/corrupt-records.md`
+/// for the answer of each operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptRecords {
+    /// The default: the request goes on as if the record did not exist (anonymous; reads
+    /// see nothing; a write starts a brand-new session under a fresh id, never merged with
+    /// the unreadable record), the cookie is removed, one `satchel::anomaly` warning names
+    /// the store-key reference and the cause, and the record is deleted (best effort) so
+    /// nothing reads it again.
+    #[default]
+    TreatAsAbsent,
+    /// Fail the request, as before: the session operation errors and the response is a
+    /// `500` (no `Retry-After`) until the record expires or is deleted.
+    FailClosed,
+}
+
 /// Validated session configuration, shared by every integration.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionConfig {
@@ -66,6 +86,7 @@ pub struct SessionConfig {
     pub(crate) touch_percent: u8,
     pub(crate) max_data_bytes: usize,
     pub(crate) max_cookie_header_bytes: usize,
+    pub(crate) corrupt_records: CorruptRecords,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -80,6 +101,7 @@ impl fmt::Debug for SessionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_percent", &self.touch_percent)
+            .field("corrupt_records", &self.corrupt_records)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +120,7 @@ impl Default for SessionConfig {
             touch_percent: 10,
             max_data_bytes: 64 * 1024,
             max_cookie_header_bytes: 16 * 1024,
+            corrupt_records: CorruptRecords::TreatAsAbsent,
         }
     }
 }
@@ -129,6 +152,11 @@ impl SessionConfig {
     /// The cookie's `Secure` attribute.
     pub fn secure(&self) -> bool {
         self.secure
+    }
+
+    /// What the engine does with a stored record it cannot decode.
+    pub fn corrupt_records(&self) -> CorruptRecords {
+        self.corrupt_records
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -220,6 +248,13 @@ impl SessionConfigBuilder {
     /// carrying no session (default 16 KiB).
     pub fn max_cookie_header_bytes(mut self, bytes: usize) -> Self {
         self.config.max_cookie_header_bytes = bytes;
+        self
+    }
+
+    /// What the engine does with a stored record it cannot decode (default
+    /// [`CorruptRecords::TreatAsAbsent`]).
+    pub fn corrupt_records(mut self, policy: CorruptRecords) -> Self {
+        self.config.corrupt_records = policy;
         self
     }
 

@@ -70,7 +70,7 @@ mod instrumented;
 #[cfg(feature = "conformance")]
 pub use instrumented::{Calls, Instrumented};
 
-pub use config::{ConfigError, SameSite, SessionConfig, SessionConfigBuilder};
+pub use config::{ConfigError, CorruptRecords, SameSite, SessionConfig, SessionConfigBuilder};
 pub use engine::{Engine, Finish, Stateless};
 pub use error::{SessionError, SessionErrorKind, StoreError, StoreErrorKind};
 pub use id::{SessionId, StoreKey, ENCODED_ID_LEN};
