@@ -69,32 +69,82 @@ fn valid_user(user: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// A session value the demo reads: absent when missing, and absent too (with a warning
+/// flash) when it holds another type. A session shared with a Node app may hold anything
+/// under any key (`"n": "x"`, `1e308`); that is the other app's data, not a server error.
+async fn read_or_absent<T: serde::de::DeserializeOwned>(
+    session: &Session,
+    key: &str,
+) -> Result<Option<T>> {
+    match session.get(key).await {
+        Ok(value) => Ok(value),
+        Err(err) if err.kind() == SessionErrorKind::Deserialize => {
+            tracing::info!(
+                key,
+                "session value of an unexpected type; treated as absent"
+            );
+            let warning = format!(
+                "The stored value of {key:?} was not what this demo expects; it was ignored."
+            );
+            flash(session, "warning", &warning).await?;
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Adds a flash message, unless the flash list holds something else (a shared session's
+/// other app may use the key): then the message is dropped and the list left to its owner.
+async fn flash(session: &Session, level: &str, message: &str) -> Result<()> {
+    match session.flash(level, message).await {
+        Err(err) if err.kind() == SessionErrorKind::Deserialize => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// The counter: 0 when absent or not a whole number.
+async fn read_counter(session: &Session) -> Result<i64> {
+    Ok(read_or_absent(session, "n").await?.unwrap_or(0))
+}
+
+/// The pending flashes; none (and the list left alone) when the flash key holds another
+/// type.
+async fn take_flashes(session: &Session) -> Result<Vec<satchel::Flash>> {
+    match session.take_flashes().await {
+        Err(err) if err.kind() == SessionErrorKind::Deserialize => {
+            tracing::info!("flash list of an unexpected type; ignored");
+            Ok(Vec::new())
+        }
+        other => Ok(other?),
+    }
+}
+
 async fn index(session: Session) -> Result<Html<String>> {
     let user = session.owner().await?;
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    let flashes = session.take_flashes().await?;
+    let n = read_counter(&session).await?;
+    let flashes = take_flashes(&session).await?;
     Ok(Html(page::render(user.as_deref(), n, &flashes)))
 }
 
 async fn form_login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect> {
     let user = form.user.trim();
     if !valid_user(user) {
-        session
-            .flash(
-                "error",
-                "User names are 1-64 letters, digits, '-', '_' or '.'",
-            )
-            .await?;
+        flash(
+            &session,
+            "error",
+            "User names are 1-64 letters, digits, '-', '_' or '.'",
+        )
+        .await?;
         return Ok(Redirect::to("/"));
     }
     session.login(user)?;
-    session.flash("info", &format!("Welcome, {user}!")).await?;
+    flash(&session, "info", &format!("Welcome, {user}!")).await?;
     Ok(Redirect::to("/"))
 }
 
 async fn form_logout(session: Session) -> Result<Redirect> {
     session.logout();
-    session.flash("info", "You have been logged out.").await?;
+    flash(&session, "info", "You have been logged out.").await?;
     Ok(Redirect::to("/"))
 }
 
@@ -105,7 +155,7 @@ async fn form_counter(session: Session) -> Result<Redirect> {
 
 async fn whoami(session: Session) -> Result<Json<serde_json::Value>> {
     let user = session.owner().await?;
-    let n: i64 = session.get("n").await?.unwrap_or(0);
+    let n = read_counter(&session).await?;
     Ok(Json(json!({"user": user, "n": n})))
 }
 
@@ -118,8 +168,7 @@ async fn increment(session: &Session) -> Result<i64> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let n: i64 = session.get("n").await?.unwrap_or(0);
-        let n = n.saturating_add(1);
+        let n = read_counter(session).await?.saturating_add(1);
         session.insert("n", &n)?;
         match session.save().await {
             Ok(()) => return Ok(n),

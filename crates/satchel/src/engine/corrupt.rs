@@ -68,13 +68,17 @@ impl Engine {
     }
 }
 
-/// `err` and each of its causes, joined by `": "`. Store errors carry kinds and decoder
-/// messages (positions, expected types), never record contents.
+/// `err` and each of its causes, joined by `": "` (a cause an error already prints in its
+/// own message is not repeated). Store errors carry kinds and decoder messages
+/// (positions, expected types), never record contents.
 pub(super) fn cause_chain(err: &(dyn StdError + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
+        let said = cause.to_string();
+        if !text.ends_with(&said) {
+            let _ = write!(text, ": {said}");
+        }
         source = cause.source();
     }
     text
@@ -91,5 +95,29 @@ mod tests {
         let text = cause_chain(&err);
         assert!(text.starts_with("corrupt session record: "), "{text}");
         assert!(text.contains("EOF"), "{text}");
+    }
+
+    #[derive(Debug)]
+    struct Wraps(serde_json::Error);
+
+    impl std::fmt::Display for Wraps {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "not JSON: {}", self.0)
+        }
+    }
+
+    impl StdError for Wraps {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn cause_chain_does_not_repeat_a_cause_already_printed() {
+        let json = serde_json::from_str::<serde_json::Value>("[1,").unwrap_err();
+        let said = json.to_string();
+        let err = StoreError::new(StoreErrorKind::Corrupt, Wraps(json));
+        let text = cause_chain(&err);
+        assert_eq!(text.matches(&said).count(), 1, "{text}");
     }
 }
