@@ -6,6 +6,7 @@
 mod common;
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
@@ -303,4 +304,60 @@ async fn fail_closed_answers_500_without_retry_after() {
         assert!(logs().contains("treated_as_absent=false"), "{path}");
     })
     .await;
+}
+
+/// The fuzz corpus's hand-written broken MemoryStore records (fuzz/seeds/memory_record:
+/// truncated, overlong varints, unknown versions and flags, invalid UTF-8, ...): each one
+/// the store reports as `Corrupt` is no session to a read and to a write, on both paths.
+#[tokio::test]
+async fn fuzz_seed_records_are_no_session() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/memory_record");
+    let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fuzz seeds")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    seeds.sort();
+    let broken = std::sync::atomic::AtomicUsize::new(0);
+    let broken = &broken;
+    for seed in &seeds {
+        let blob = std::fs::read(seed).expect("seed");
+        let name = seed
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        both_paths(CorruptRecords::TreatAsAbsent, |env, path| {
+            let blob = blob.clone();
+            let name = name.clone();
+            async move {
+                for write in [false, true] {
+                    let (mut browser, key) = env.corrupt_browser().await;
+                    assert!(env.memory.corrupt_for_tests(&key, &blob));
+                    match env.memory.load(&key, env.engine.now()).await {
+                        Err(e) if e.kind() == StoreErrorKind::Corrupt => {
+                            broken.fetch_add(usize::from(!write), Ordering::Relaxed);
+                        }
+                        _ => return, // a seed that decodes is not this check's business
+                    }
+                    let session = browser.begin(&env.engine);
+                    let n = session.get::<i64>("n").await.expect(&name);
+                    assert_eq!(n, None, "{name} ({path})");
+                    if write {
+                        session.insert("n", &5).expect("insert");
+                    }
+                    let done = browser.finish(&env.engine, &session, 200).await;
+                    assert!(done.error.is_none(), "{name} ({path}): {:?}", done.error);
+                    if write {
+                        assert_eq!(env.record(&browser).await.data.len(), 1, "{name}");
+                    }
+                    assert!(!env.holds(&key).await, "{name} ({path}): not deleted");
+                }
+            }
+        })
+        .await;
+    }
+    // Both paths saw each broken seed; the corpus has about ten.
+    let broken = broken.load(Ordering::Relaxed);
+    assert!(broken >= 10, "{broken} broken seeds in {}", dir.display());
 }
