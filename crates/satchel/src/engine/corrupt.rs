@@ -45,7 +45,7 @@ impl Engine {
             "stored session record cannot be decoded"
         );
         if absent {
-            state.discard = Some(Box::new(key.clone()));
+            state.discard = Some(Box::new(*key));
         }
     }
 
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn cause_chain_lists_every_cause() {
-        let json = serde_json::from_str::<serde_json::Value>("[1,").unwrap_err();
+        let json = serde_json::from_str::<serde_json::Value>("[1,").expect_err("truncated");
         let err = StoreError::new(StoreErrorKind::Corrupt, json);
         let text = cause_chain(&err);
         assert!(text.starts_with("corrupt session record: "), "{text}");
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn cause_chain_does_not_repeat_a_cause_already_printed() {
-        let json = serde_json::from_str::<serde_json::Value>("[1,").unwrap_err();
+        let json = serde_json::from_str::<serde_json::Value>("[1,").expect_err("truncated");
         let said = json.to_string();
         let err = StoreError::new(StoreErrorKind::Corrupt, Wraps(json));
         let text = cause_chain(&err);
