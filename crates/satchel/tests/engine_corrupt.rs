@@ -301,7 +301,9 @@ async fn fail_closed_answers_500_without_retry_after() {
         session.insert("m", &1).expect("insert");
         let err = env.engine.finish(&session, 200).await.error.expect(path);
         assert_eq!(err.default_status(), 500, "{path}");
-        assert!(logs().contains("treated_as_absent=false"), "{path}");
+        let logs = logs();
+        assert!(logs.contains("treated_as_absent=false"), "{path}");
+        assert!(logs.contains("op=\"apply\""), "{path}: {logs}");
     })
     .await;
 }

@@ -473,9 +473,12 @@ impl Engine {
             Ok(o) => o,
             // An unreadable record is no session: the write goes on as if it were gone (a
             // blind write starts a fresh session, a loaded one ended meanwhile).
-            Err(err) if self.absent_if_corrupt(&err) => {
+            Err(err) if err.kind() == crate::StoreErrorKind::Corrupt => {
                 let op = if write.rotate { "rotate" } else { "apply" };
                 self.note_corrupt(state, &write.key, &err, op);
+                if !self.absent_if_corrupt(&err) {
+                    return Err(fail(state, SessionError::store(err)));
+                }
                 WriteOutcome::Gone
             }
             Err(err) => return Err(fail(state, SessionError::store(err))),
@@ -768,8 +771,12 @@ impl Engine {
             // already hold a newer id from a concurrent login.
             Ok(None) => Ok(()),
             // Unreadable since it was loaded: like a record that ended meanwhile.
-            Err(err) if self.absent_if_corrupt(&err) => {
-                self.note_corrupt(&mut session.lock(), &id.store_key(), &err, "touch");
+            Err(err) if err.kind() == crate::StoreErrorKind::Corrupt => {
+                let mut state = session.lock();
+                self.note_corrupt(&mut state, &id.store_key(), &err, "touch");
+                if !self.absent_if_corrupt(&err) {
+                    return Err(fail(&mut state, SessionError::store(err)));
+                }
                 Ok(())
             }
             Err(err) => Err(fail(&mut session.lock(), SessionError::store(err))),
