@@ -330,3 +330,81 @@ async fn cleanup_drains_a_large_backlog_in_bounded_batches() {
     cleanup.shutdown().await;
     assert!(cleanup.is_finished());
 }
+
+/// Rows satchel cannot decode (issue 20), each set with plain SQL: through the engine
+/// (default settings) each is no session: a read is anonymous, a write starts a fresh id
+/// holding only its own data, no request fails, and the row is deleted.
+#[tokio::test]
+async fn malformed_rows_are_no_session_through_the_engine() {
+    let h = File::default();
+    let store = h.open(&h.url(), options()).await;
+    let engine = satchel::Engine::new(store.clone(), satchel::SessionConfig::default());
+    let table = store.table();
+    let shapes = [
+        (
+            "data not JSON",
+            format!("UPDATE {table} SET data = 'not JSON' WHERE id_hash = ?1"),
+        ),
+        (
+            "data truncated",
+            format!("UPDATE {table} SET data = '{{\"n\":' WHERE id_hash = ?1"),
+        ),
+        (
+            "data an array",
+            format!("UPDATE {table} SET data = '[1,2]' WHERE id_hash = ?1"),
+        ),
+        (
+            "data a string",
+            format!("UPDATE {table} SET data = '\"x\"' WHERE id_hash = ?1"),
+        ),
+        (
+            "format 99",
+            format!("UPDATE {table} SET format = 99 WHERE id_hash = ?1"),
+        ),
+    ];
+    let key_of = |set_cookie: &str| {
+        let id = set_cookie
+            .split(';')
+            .next()
+            .and_then(|p| p.split_once('='))
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        SessionId::parse(id).expect("a native id").store_key()
+    };
+    for (shape, sql) in &shapes {
+        for write in [false, true] {
+            let session = engine.begin(None);
+            session.insert("n", &1).expect("insert");
+            let set_cookie = engine
+                .finish(&session, 200)
+                .await
+                .set_cookie
+                .expect("cookie");
+            let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+            let key = key_of(&set_cookie);
+            let done = sqlx::query(sql)
+                .bind(&key.as_bytes()[..])
+                .execute(store.pool())
+                .await
+                .expect("plant");
+            assert_eq!(done.rows_affected(), 1, "{shape}");
+            assert!(store.load(&key, engine.now()).await.is_err(), "{shape}");
+
+            let session = engine.begin([cookie.as_bytes()]);
+            assert_eq!(session.get::<i64>("n").await.expect(shape), None, "{shape}");
+            if write {
+                session.insert("m", &2).expect("insert");
+            }
+            let done = engine.finish(&session, 200).await;
+            assert!(done.error.is_none(), "{shape}: {:?}", done.error);
+            if write {
+                let fresh = key_of(&done.set_cookie.expect("a fresh session"));
+                assert_ne!(fresh, key, "{shape}");
+                let record = store.load(&fresh, engine.now()).await.expect("load");
+                assert_eq!(record.expect("fresh").data.len(), 1, "{shape}");
+            }
+            let left = store.load(&key, engine.now()).await.expect("deleted");
+            assert!(left.is_none(), "{shape}: not deleted");
+        }
+    }
+}

@@ -74,6 +74,26 @@ pub enum ConfigError {
     TouchPercent,
 }
 
+/// What the engine does with a stored record it cannot decode (a store reported
+/// [`crate::StoreErrorKind::Corrupt`]): a record written by another program in a shape
+/// satchel cannot read, an older format, a manual edit. A retry can never fix it, so it
+/// never gets the `503` + `Retry-After` of an unavailable store. See `docs/corrupt-records.md`
+/// for the answer of each operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptRecords {
+    /// The default: the request goes on as if the record did not exist (anonymous; reads
+    /// see nothing; a write starts a brand-new session under a fresh id, never merged with
+    /// the unreadable record), the cookie is removed, one `satchel::anomaly` warning names
+    /// the store-key reference and the cause, and the record is deleted (best effort) so
+    /// nothing reads it again.
+    #[default]
+    TreatAsAbsent,
+    /// Fail the request, as before: the session operation errors and the response is a
+    /// `500` (no `Retry-After`) until the record expires or is deleted.
+    FailClosed,
+}
+
 /// Validated session configuration, shared by every integration.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionConfig {
@@ -91,6 +111,7 @@ pub struct SessionConfig {
     /// `None`: calls to a failing store each wait for the store's own timeout.
     pub(crate) circuit_breaker: Option<BreakerPolicy>,
     pub(crate) login_data: LoginData,
+    pub(crate) corrupt_records: CorruptRecords,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -107,6 +128,7 @@ impl fmt::Debug for SessionConfig {
             .field("touch_percent", &self.touch_percent)
             .field("circuit_breaker", &self.circuit_breaker)
             .field("login_data", &self.login_data)
+            .field("corrupt_records", &self.corrupt_records)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +149,7 @@ impl Default for SessionConfig {
             max_cookie_header_bytes: 16 * 1024,
             circuit_breaker: Some(BreakerPolicy::default()),
             login_data: LoginData::default(),
+            corrupt_records: CorruptRecords::TreatAsAbsent,
         }
     }
 }
@@ -169,6 +192,11 @@ impl SessionConfig {
     /// What a login does with the data the session already holds.
     pub fn login_data(&self) -> LoginData {
         self.login_data
+    }
+
+    /// What the engine does with a stored record it cannot decode.
+    pub fn corrupt_records(&self) -> CorruptRecords {
+        self.corrupt_records
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -285,6 +313,13 @@ impl SessionConfigBuilder {
     /// production rarely does).
     pub fn no_store_circuit_breaker(mut self) -> Self {
         self.config.circuit_breaker = None;
+        self
+    }
+
+    /// What the engine does with a stored record it cannot decode (default
+    /// [`CorruptRecords::TreatAsAbsent`]).
+    pub fn corrupt_records(mut self, policy: CorruptRecords) -> Self {
+        self.config.corrupt_records = policy;
         self
     }
 

@@ -28,8 +28,12 @@
 //! set TTLs from them) and move time by passing later `now` values, so no check sleeps.
 //! Optional capabilities ([`Capabilities`]) are checked only when the store claims them.
 
+mod corrupt;
+
 use std::future::Future;
 use std::time::Duration;
+
+pub use corrupt::{corrupt_records_are_errors, corrupt_records_are_no_session};
 
 use crate::error::StoreErrorKind;
 use crate::id::{SessionId, StoreKey};
@@ -78,6 +82,7 @@ macro_rules! conformance_tests {
             owner_index_lists_and_revokes,
             purge_removes_only_expired,
             corrupt_records_are_errors,
+            corrupt_records_are_no_session,
             awkward_keys_and_values_round_trip
         );
     };
@@ -700,33 +705,6 @@ pub async fn purge_removes_only_expired<H: Harness>(h: &H) {
     let purged = store.purge_expired(later, usize::MAX).await.expect("purge");
     assert!(purged >= 10, "purged {purged}");
     assert!(store.load(&live, later).await.expect("load").is_some());
-}
-
-/// Undecodable stored bytes are a `Corrupt` error, never a panic, and never silently
-/// replaced by a write.
-pub async fn corrupt_records_are_errors<H: Harness>(h: &H) {
-    let store = h.store().await;
-    let now = Timestamp::now();
-    let k = key();
-    store
-        .create(&k, &record(now, &[("a", "1")]), now)
-        .await
-        .expect("create");
-    h.corrupt(&store, &k).await;
-    let err = store
-        .load(&k, now)
-        .await
-        .expect_err("corrupt record must not load");
-    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
-    match store.apply(&k, &set(&[("a", "2")]), now).await {
-        Err(e) => assert_eq!(e.kind(), StoreErrorKind::Corrupt),
-        Ok(WriteOutcome::Applied(_)) => {
-            // A store that patches fields without decoding the rest may succeed; the
-            // record must still not load as valid data afterwards.
-            assert!(store.load(&k, now).await.is_err());
-        }
-        Ok(other) => panic!("unexpected {other:?}"),
-    }
 }
 
 /// Keys and values that stress escaping: quotes, unicode, empty strings, big documents.

@@ -101,7 +101,9 @@ impl StdError for StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SessionErrorKind {
-    /// The store failed (load or save). Default response: 503 with `Retry-After`.
+    /// The store failed (load or save). Default response: 503 with `Retry-After`, except
+    /// for an undecodable record ([`StoreErrorKind::Corrupt`], only an error under
+    /// [`crate::CorruptRecords::FailClosed`]): 500 without `Retry-After`.
     Store,
     /// Another request changed a key this request read and then wrote; nothing of this
     /// request's changes was saved. Default response: 409.
@@ -177,9 +179,12 @@ impl SessionError {
             .map(StoreError::kind)
     }
 
-    /// The HTTP status the integrations answer with by default.
+    /// The HTTP status the integrations answer with by default: `503` for a store that
+    /// failed, except a record it holds but cannot decode (`500`: a retry cannot fix it,
+    /// see [`crate::CorruptRecords::FailClosed`]).
     pub fn default_status(&self) -> u16 {
         match self.kind {
+            SessionErrorKind::Store if self.store_kind() == Some(StoreErrorKind::Corrupt) => 500,
             SessionErrorKind::Store => 503,
             SessionErrorKind::Conflict | SessionErrorKind::Gone => 409,
             SessionErrorKind::Serialize
@@ -255,5 +260,12 @@ mod tests {
             .to_string()
             .contains("refused"));
         assert_eq!(err.default_status(), 503);
+    }
+
+    #[test]
+    fn corrupt_records_are_not_retryable() {
+        let err = SessionError::store(StoreError::corrupt("not a record"));
+        assert_eq!(err.default_status(), 500);
+        assert_eq!(err.duplicate().default_status(), 500);
     }
 }

@@ -16,7 +16,7 @@
 //! [`crate::Finish::vary_cookie`] unless [`varies_on_cookie`] says the response already
 //! varies on it.
 
-use crate::error::{SessionError, SessionErrorKind};
+use crate::error::{SessionError, SessionErrorKind, StoreErrorKind};
 
 /// The `Cache-Control` value for responses that set or clear the cookie, and error responses.
 pub const NO_STORE: &str = "no-store";
@@ -57,9 +57,13 @@ pub struct ErrorReply {
 
 impl ErrorStatuses {
     /// The error response for `err`: the configured status for store failures and
-    /// conflicts, `500` for the rest (application bugs: (de)serialisation, size limit).
+    /// conflicts, `500` for the rest (application bugs: (de)serialisation, size limit) and
+    /// for a stored record the store cannot decode ([`StoreErrorKind::Corrupt`], an error
+    /// only under [`crate::CorruptRecords::FailClosed`]): a retry cannot fix it, so it is
+    /// never answered as an unavailable store.
     pub fn reply(&self, err: &SessionError) -> ErrorReply {
         let status = match err.kind() {
+            SessionErrorKind::Store if err.store_kind() == Some(StoreErrorKind::Corrupt) => 500,
             SessionErrorKind::Store => self.store,
             SessionErrorKind::Conflict | SessionErrorKind::Gone => self.conflict,
             SessionErrorKind::Serialize
@@ -90,7 +94,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{StoreError, StoreErrorKind};
+    use crate::error::StoreError;
 
     #[test]
     fn statuses_by_kind() {
@@ -122,6 +126,17 @@ mod tests {
             conflict: 503,
         };
         assert_eq!(conflict_503.reply(&conflict).retry_after, Some("1"));
+    }
+
+    #[test]
+    fn corrupt_records_are_500_without_retry_after() {
+        let corrupt = SessionError::from(StoreError::corrupt("not a record"));
+        let want = ErrorReply {
+            status: 500,
+            retry_after: None,
+        };
+        assert_eq!(ErrorStatuses::default().reply(&corrupt), want);
+        assert_eq!(ErrorStatuses::default().reply(&corrupt.duplicate()), want);
     }
 
     #[test]

@@ -78,7 +78,9 @@ pub mod revocations_conformance;
 pub use instrumented::{Calls, Instrumented};
 
 pub use breaker::{BreakerPolicy, CircuitBreaker};
-pub use config::{ConfigError, LoginData, SameSite, SessionConfig, SessionConfigBuilder};
+pub use config::{
+    ConfigError, CorruptRecords, LoginData, SameSite, SessionConfig, SessionConfigBuilder,
+};
 pub use engine::{Engine, Finish, Stateless};
 pub use error::{SessionError, SessionErrorKind, StoreError, StoreErrorKind};
 pub use id::{SessionId, StoreKey, ENCODED_ID_LEN};

@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 
 use crate::config::LoginData;
 use crate::error::SessionError;
-use crate::id::SessionId;
+use crate::id::{SessionId, StoreKey};
 use crate::memory::codec::Packed;
 use crate::record::{Data, Record, Value};
 use crate::time::Timestamp;
@@ -223,6 +223,9 @@ pub(crate) struct State {
     pub(crate) accessed: bool,
     /// A failure that makes the rest of the request fail closed.
     pub(crate) failed: Option<Box<SessionError>>,
+    /// The key of an unreadable record this request went on without, to delete at the end
+    /// of the request (see `engine/corrupt.rs`). Boxed: rare.
+    pub(crate) discard: Option<Box<StoreKey>>,
     /// The data of the `Live` base when a MemoryStore left it packed (its `record.data` is
     /// then empty). Cleared whenever the base changes: use [`State::set_base`].
     pub(crate) packed: Option<Packed>,
@@ -242,6 +245,7 @@ impl State {
             had_cookie,
             accessed: false,
             failed: None,
+            discard: None,
             packed: None,
         }
     }

@@ -91,7 +91,10 @@ pub struct SessionInfo {
 ///
 /// Implementations are cheap to share (`Clone` over an `Arc` or a pool) and must never
 /// panic on what they read back: corrupt stored data is a [`StoreError`] of kind
-/// [`crate::StoreErrorKind::Corrupt`].
+/// [`crate::StoreErrorKind::Corrupt`] for every operation that has to decode it (never
+/// part of the record, never `Unavailable`), and `delete` removes it. The engine then
+/// goes on as if the record did not exist and deletes it (see
+/// [`crate::CorruptRecords`]).
 pub trait SessionStore: Send + Sync + 'static {
     /// The live record under `key` at `now`, or `None` if there is none or it has expired.
     fn load(

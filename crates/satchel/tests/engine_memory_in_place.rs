@@ -269,12 +269,17 @@ async fn in_place_path_reports_conflicts_and_the_size_limit() {
     );
 }
 
-/// A record the store cannot decode fails the request closed through the in-place load
-/// too: a store error, no cookie, and the record is left as it is.
+/// Under `CorruptRecords::FailClosed`, a record the store cannot decode fails the request
+/// closed through the in-place load too: a store error, no cookie, and the record is left
+/// as it is. (The default, going on without it, is in engine_corrupt.rs, on both paths.)
 #[tokio::test]
 async fn in_place_load_of_a_corrupt_record_fails_closed() {
     let store = MemoryStore::new();
-    let engine = Engine::new(store.clone(), SessionConfig::default());
+    let config = SessionConfig::builder()
+        .corrupt_records(satchel::CorruptRecords::FailClosed)
+        .build()
+        .expect("config");
+    let engine = Engine::new(store.clone(), config);
     let s = engine.begin(None);
     s.insert("n", &1).expect("insert");
     let set = engine.finish(&s, 200).await.set_cookie.expect("cookie");

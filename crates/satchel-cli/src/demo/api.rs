@@ -84,9 +84,15 @@ struct TokenForm {
 /// (past the 64 KiB data limit every request would fail).
 const MAX_FLASHES: usize = 5;
 
-/// Adds a flash message, keeping only the latest [`MAX_FLASHES`].
+/// Adds a flash message, keeping only the latest [`MAX_FLASHES`]; unless the flash list
+/// holds something else (a shared session's other app may use the key): then the message
+/// is dropped and the list left to its owner.
 async fn flash(session: &Session, level: &str, message: &str) -> Result<()> {
-    let mut list: Vec<Flash> = session.get(FLASH_KEY).await?.unwrap_or_default();
+    let mut list: Vec<Flash> = match session.get(FLASH_KEY).await {
+        Ok(list) => list.unwrap_or_default(),
+        Err(err) if err.kind() == SessionErrorKind::Deserialize => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
     list.push(Flash {
         level: level.to_owned(),
         message: message.to_owned(),
@@ -120,10 +126,51 @@ fn valid_user(user: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// A session value the demo reads: absent when missing, and absent too (with a warning
+/// flash) when it holds another type. A session shared with a Node app may hold anything
+/// under any key (`"n": "x"`, `1e308`); that is the other app's data, not a server error.
+async fn read_or_absent<T: serde::de::DeserializeOwned>(
+    session: &Session,
+    key: &str,
+) -> Result<Option<T>> {
+    match session.get(key).await {
+        Ok(value) => Ok(value),
+        Err(err) if err.kind() == SessionErrorKind::Deserialize => {
+            tracing::info!(
+                key,
+                "session value of an unexpected type; treated as absent"
+            );
+            let warning = format!(
+                "The stored value of {key:?} was not what this demo expects; it was ignored."
+            );
+            flash(session, "warning", &warning).await?;
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The counter: 0 when absent or not a whole number.
+async fn read_counter(session: &Session) -> Result<i64> {
+    Ok(read_or_absent(session, "n").await?.unwrap_or(0))
+}
+
+/// The pending flashes; none (and the list left alone) when the flash key holds another
+/// type.
+async fn take_flashes(session: &Session) -> Result<Vec<satchel::Flash>> {
+    match session.take_flashes().await {
+        Err(err) if err.kind() == SessionErrorKind::Deserialize => {
+            tracing::info!("flash list of an unexpected type; ignored");
+            Ok(Vec::new())
+        }
+        other => Ok(other?),
+    }
+}
+
 async fn index(session: Session) -> Result<Html<String>> {
     let user = session.owner().await?;
-    let n: i64 = session.get("n").await?.unwrap_or(0);
-    let flashes = session.take_flashes().await?;
+    let n = read_counter(&session).await?;
+    let flashes = take_flashes(&session).await?;
     // Only for a visitor who has a session: viewing the page creates none.
     let token = session.csrf_token_if_session().await?;
     Ok(Html(page::render(
@@ -166,7 +213,7 @@ async fn form_counter(session: Session, Form(form): Form<TokenForm>) -> Result<R
 
 async fn whoami(session: Session) -> Result<Json<serde_json::Value>> {
     let user = session.owner().await?;
-    let n: i64 = session.get("n").await?.unwrap_or(0);
+    let n = read_counter(&session).await?;
     Ok(Json(json!({"user": user, "n": n})))
 }
 
@@ -179,8 +226,7 @@ async fn increment(session: &Session) -> Result<i64> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let n: i64 = session.get("n").await?.unwrap_or(0);
-        let n = n.saturating_add(1);
+        let n = read_counter(session).await?.saturating_add(1);
         session.insert("n", &n)?;
         match session.save().await {
             Ok(()) => return Ok(n),

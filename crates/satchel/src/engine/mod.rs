@@ -12,6 +12,7 @@
 //! - handler writes without reading: 1 (`apply`, or `create` for a new session);
 //! - handler reads then writes: 2 (`load`, `apply`).
 
+mod corrupt;
 mod inline;
 mod stateless;
 
@@ -274,6 +275,9 @@ impl Engine {
             state.accessed || state.changes.touches_record() || state.delete.is_some()
         };
         let result = self.save(session, mode).await;
+        if session.lock().discard.is_some() {
+            Box::pin(self.discard_corrupt(session)).await;
+        }
         let mut state = session.lock();
         let mut extra_set_cookies = Vec::new();
         // The request is over: the cookie values move out instead of being copied.
@@ -386,6 +390,18 @@ impl Engine {
                     state.cookie = CookieOut::Remove;
                 }
             }
+            Err(err) if err.kind() == crate::StoreErrorKind::Corrupt => {
+                self.note_corrupt(state, key, &err, "load");
+                if !self.absent_if_corrupt(&err) {
+                    state.set_base(Base::NotLoaded(id));
+                    return Err(fail(state, SessionError::store(err)));
+                }
+                // As for an unknown id: anonymous, the cookie goes, a write starts afresh.
+                state.set_base(Base::None);
+                if state.cookie == CookieOut::Keep {
+                    state.cookie = CookieOut::Remove;
+                }
+            }
             Err(err) => {
                 // The id stays, so a later read may try again (as after any failed load).
                 state.set_base(Base::NotLoaded(id));
@@ -479,6 +495,16 @@ impl Engine {
         let (outcome, new_id) = outcome;
         let outcome = match outcome {
             Ok(o) => o,
+            // An unreadable record is no session: the write goes on as if it were gone (a
+            // blind write starts a fresh session, a loaded one ended meanwhile).
+            Err(err) if err.kind() == crate::StoreErrorKind::Corrupt => {
+                let op = if write.rotate { "rotate" } else { "apply" };
+                self.note_corrupt(state, &write.key, &err, op);
+                if !self.absent_if_corrupt(&err) {
+                    return Err(fail(state, SessionError::store(err)));
+                }
+                WriteOutcome::Gone
+            }
             Err(err) => return Err(fail(state, SessionError::store(err))),
         };
         match outcome {
@@ -768,6 +794,15 @@ impl Engine {
             // Ended by another request meanwhile. Do not clear the cookie: the browser may
             // already hold a newer id from a concurrent login.
             Ok(None) => Ok(()),
+            // Unreadable since it was loaded: like a record that ended meanwhile.
+            Err(err) if err.kind() == crate::StoreErrorKind::Corrupt => {
+                let mut state = session.lock();
+                self.note_corrupt(&mut state, &id.store_key(), &err, "touch");
+                if !self.absent_if_corrupt(&err) {
+                    return Err(fail(&mut state, SessionError::store(err)));
+                }
+                Ok(())
+            }
             Err(err) => Err(fail(&mut session.lock(), SessionError::store(err))),
         }
     }
