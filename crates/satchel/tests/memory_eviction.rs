@@ -259,3 +259,33 @@ async fn max_sessions_is_exact() {
         );
     }
 }
+
+/// One owner with more sessions than the store holds: the owner index follows every
+/// eviction exactly (it is bounded by the store, not by the owner).
+#[tokio::test]
+async fn the_owner_index_follows_evictions_of_one_owners_many_sessions() {
+    let store = store_of(64);
+    let mut keys = Vec::new();
+    for i in 0..300 {
+        keys.push(create(&store, at(i), 3600, Some("mallory")).await);
+    }
+    let listed = store
+        .sessions_of("mallory", at(300))
+        .await
+        .expect("sessions_of");
+    assert_eq!(listed.len(), 64);
+    for info in &listed {
+        assert!(held(&store, &info.key, at(300)).await);
+    }
+    assert!(held(&store, &keys[299], at(300)).await, "the newest stays");
+    assert_eq!(
+        store.revoke_owner("mallory", None).await.expect("revoke"),
+        64
+    );
+    assert!(store.is_empty());
+    assert!(store
+        .sessions_of("mallory", at(300))
+        .await
+        .expect("sessions_of")
+        .is_empty());
+}

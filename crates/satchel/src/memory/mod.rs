@@ -53,9 +53,9 @@
 //! [`Session::revoke_other_sessions`](crate::Session::revoke_other_sessions) past a few.
 
 pub(crate) mod codec;
+mod owners;
 mod shard;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ use crate::record::{Expires, Patch, Record};
 use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::Timestamp;
 use codec::Times;
+use owners::Owners;
 use shard::{Entry, Found, Shard};
 
 const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
@@ -88,7 +89,7 @@ struct Shared {
     shard_mask: u64,
     max_sessions: usize,
     /// owner → store keys of their sessions. Locked after a shard lock, never before.
-    owners: Mutex<HashMap<String, Vec<StoreKey>>>,
+    owners: Mutex<Owners>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -137,7 +138,7 @@ impl MemoryStoreBuilder {
                 .collect(),
             shard_mask: shards as u64 - 1,
             max_sessions: self.max_sessions,
-            owners: Mutex::new(HashMap::new()),
+            owners: Mutex::new(Owners::default()),
         }))
     }
 }
@@ -180,10 +181,15 @@ impl MemoryStore {
         let (Some(class), Some(entry)) = (shard.class_of(key), shard.get(key)) else {
             return false;
         };
+        let old_owner = codec::owner(&entry.blob);
         let corrupt = Entry {
             times: entry.times,
             blob: codec::Blob::from_slice(blob),
         };
+        // Index the key under whatever owner the new bytes name, so the index never keeps
+        // a key its record no longer claims (removal unindexes by the stored owner).
+        self.unindex_owner(old_owner, key);
+        self.index_owner(codec::owner(&corrupt.blob), *key);
         shard.replace(key, class, corrupt);
         true
     }
@@ -202,18 +208,13 @@ impl MemoryStore {
 
     fn index_owner(&self, owner: Option<String>, key: StoreKey) {
         if let Some(owner) = owner {
-            self.0.owners.lock().entry(owner).or_default().push(key);
+            self.0.owners.lock().add(owner, key);
         }
     }
 
     fn unindex_owner(&self, owner: Option<String>, key: &StoreKey) {
-        let Some(owner) = owner else { return };
-        let mut owners = self.0.owners.lock();
-        if let Some(keys) = owners.get_mut(&owner) {
-            keys.retain(|k| k != key);
-            if keys.is_empty() {
-                owners.remove(&owner);
-            }
+        if let Some(owner) = owner {
+            self.0.owners.lock().remove(&owner, key);
         }
     }
 
@@ -429,7 +430,7 @@ impl SessionStore for MemoryStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Vec<SessionInfo>, StoreError> {
-        let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
+        let keys = self.0.owners.lock().keys(owner);
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let shard = self.shard(&key).lock();
@@ -449,7 +450,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
-        let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
+        let keys = self.0.owners.lock().keys(owner);
         let mut n = 0;
         for key in keys.iter().filter(|k| Some(*k) != keep) {
             let mut shard = self.shard(key).lock();
