@@ -127,8 +127,11 @@ impl Shard {
 
     /// The live record under `key`; an expired one is removed on sight.
     pub(super) fn live(&mut self, key: &StoreKey, now: Timestamp) -> Found<'_> {
-        let Some(class) = self.class_of(key) else {
-            return Found::Missing;
+        // Not owned: then anonymous or missing, which one probe of that table tells.
+        let class = if self.owned.contains_key(key) {
+            Class::Owned
+        } else {
+            Class::Anonymous
         };
         match self.table(class).entry(*key) {
             hashbrown::hash_map::Entry::Vacant(_) => Found::Missing,
@@ -147,8 +150,9 @@ impl Shard {
     }
 
     pub(super) fn remove(&mut self, key: &StoreKey) -> Option<Entry> {
-        let class = self.class_of(key)?;
-        self.table(class).remove(key)
+        self.owned
+            .remove(key)
+            .or_else(|| self.anonymous.remove(key))
     }
 
     /// Replaces the record under `key` (found live in `class`) with `entry`, moving it to
