@@ -6,7 +6,7 @@
 //! - **Compact**: a record is its three deadlines plus one byte blob (see `codec.rs`),
 //!   kept inside the table entry up to 32 bytes (a `{"user", "n"}` session fits), so a
 //!   lookup touches one entry in memory (plus the control bytes of the other class's
-//!   table, see below): ~150 bytes per such session at 100,000 sessions and ~200 at
+//!   table, see below): ~140 bytes per such session at 100,000 sessions and ~210 at
 //!   1,000,000, including the table's own overhead.
 //! - **Bounded**: at most `max_sessions` records (default 1,000,000), split evenly over
 //!   the shards (fewer than 64 shards when that would leave one fewer than 64 records).
@@ -34,10 +34,12 @@
 //!
 //! Each shard keeps its anonymous and owned sessions in two tables, so finding a victim
 //! is bounded: one sample of 16 records of one table, never a search of the shard. The
-//! split costs no memory per session; a lookup of an anonymous session probes the owned
-//! table first (a second probe, cheap when the key is absent). A small `{"user", "n"}`
-//! session costs ~205 bytes at 1,000,000 sessions, the table's overhead included
-//! (`cargo run -p satchel-bench --release --bin memsize`).
+//! split costs no bytes per record (each table grows on its own); a lookup of an
+//! anonymous session probes the owned table first (a second probe, cheap when the key is
+//! absent). Measured with `cargo run -p satchel-bench --release --bin memsize`, tables'
+//! overhead included: a small anonymous `{"user", "n"}` session costs ~210 bytes at
+//! 1,000,000 sessions (~140 at 100,000); the same session logged in (the user as owner,
+//! data `{"n"}`) ~480 (~310 at 100,000), most of it the per-owner index (`owners.rs`).
 //!
 //! **Capacity is a denial-of-service surface.** Creating an anonymous session takes one
 //! request; at the default cap a single client can replace every anonymous session in
