@@ -6,53 +6,18 @@
 //! - **Compact**: a record is its three deadlines plus one byte blob (see `codec.rs`),
 //!   kept inside the table entry up to 32 bytes (a `{"user", "n"}` session fits), so a
 //!   lookup touches one entry in memory (plus the control bytes of the other class's
-//!   table, see below): ~140 bytes per such session at 100,000 sessions and ~210 at
+//!   table, see [`MemoryStore`]): ~140 bytes per such session at 100,000 sessions and ~210 at
 //!   1,000,000, including the table's own overhead.
 //! - **Bounded**: at most `max_sessions` records (default 1,000,000), split evenly over
 //!   the shards (fewer than 64 shards when that would leave one fewer than 64 records).
-//!   The bound is also what a client can fill: see *Capacity and eviction* below.
+//!   The bound is also what a client can fill: see [`MemoryStore`] for what is evicted
+//!   first and how to size it.
 //! - **No leak of expired records**: a record past its deadline is never returned and is
 //!   removed when seen; each shard also sweeps itself after as many writes as it holds
 //!   records (amortised O(1) per write), and [`SessionStore::purge_expired`] sweeps on
 //!   demand.
 //! - **Lost on restart**: users then start fresh anonymous sessions. Use an SQL or Redis
 //!   store when sessions must survive a restart or be shared by several instances.
-//!
-//! # Capacity and eviction
-//!
-//! A full shard first sweeps its expired records (at most once a second). If that frees
-//! nothing, it evicts, in this order:
-//!
-//! 1. **Anonymous sessions** (no owner): the one expiring soonest among a sample of 16.
-//!    Any cookie-less request can create one, so while a shard holds a single anonymous
-//!    session, a flood of new ones only pushes out each other.
-//! 2. **Owned sessions** (logged in, [`Session::login`](crate::Session::login)), only when
-//!    the shard holds no anonymous one: the least recently active among a sample of 16
-//!    (last activity is the idle deadline minus the idle timeout, so it costs no field).
-//!    A flood can then take one user's place per shard, and the next newcomer takes that
-//!    anonymous session's place instead.
-//!
-//! Each shard keeps its anonymous and owned sessions in two tables, so finding a victim
-//! is bounded: one sample of 16 records of one table, never a search of the shard. The
-//! split costs no bytes per record (each table grows on its own); a lookup of an
-//! anonymous session probes the owned table first (a second probe, cheap when the key is
-//! absent). Measured with `cargo run -p satchel-bench --release --bin memsize`, tables'
-//! overhead included: a small anonymous `{"user", "n"}` session costs ~210 bytes at
-//! 1,000,000 sessions (~140 at 100,000); the same session logged in (the user as owner,
-//! data `{"n"}`) ~480 (~310 at 100,000), most of it the per-owner index (`owners.rs`).
-//!
-//! **Capacity is a denial-of-service surface.** Creating an anonymous session takes one
-//! request; at the default cap a single client can replace every anonymous session in
-//! seconds, logging out nobody but disturbing every visitor without an account (a cart,
-//! a flash message). Size `max_sessions` for the memory you can give (~200 B per small
-//! session, more for larger data) rather than for the sessions you expect, and limit the
-//! rate of session-creating requests per client in front of the application (a reverse
-//! proxy or a tower rate limiter): satchel has no per-client limit. Owned sessions are
-//! only as protected as logging in is hard: one account that logs in again and again
-//! fills the owned table too (and pushes out the least recently active users), so where
-//! anyone can get an account, limit logins per account or count an owner's sessions at
-//! login ([`Session::owner_sessions`](crate::Session::owner_sessions)) and refuse or
-//! [`Session::revoke_other_sessions`](crate::Session::revoke_other_sessions) past a few.
 
 pub(crate) mod codec;
 mod owners;
@@ -83,6 +48,43 @@ const MIN_SHARD_CAPACITY: usize = 64;
 const FULL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// An in-process session store. Cheap to clone: clones share the same sessions.
+///
+/// # Capacity and eviction
+///
+/// A full shard first sweeps its expired records (at most once a second). If that frees
+/// nothing, it evicts, in this order:
+///
+/// 1. **Anonymous sessions** (no owner): the one expiring soonest among a sample of 16.
+///    Any cookie-less request can create one, so while a shard holds a single anonymous
+///    session, a flood of new ones only pushes out each other.
+/// 2. **Owned sessions** (logged in, [`Session::login`](crate::Session::login)), only when
+///    the shard holds no anonymous one: the least recently active among a sample of 16
+///    (last activity is the idle deadline minus the idle timeout, so it costs no field).
+///    A flood can then take one user's place per shard, and the next newcomer takes that
+///    anonymous session's place instead.
+///
+/// Each shard keeps its anonymous and owned sessions in two tables, so finding a victim
+/// is bounded: one sample of 16 records of one table, never a search of the shard. The
+/// split costs no bytes per record (each table grows on its own); a lookup of an
+/// anonymous session probes the owned table first (a second probe, cheap when the key is
+/// absent). Measured with `cargo run -p satchel-bench --release --bin memsize`, tables'
+/// overhead included: a small anonymous `{"user", "n"}` session costs ~210 bytes at
+/// 1,000,000 sessions (~140 at 100,000); the same session logged in (the user as owner,
+/// data `{"n"}`) ~480 (~310 at 100,000), most of it the per-owner index behind
+/// [`SessionStore::sessions_of`].
+///
+/// **Capacity is a denial-of-service surface.** Creating an anonymous session takes one
+/// request; at the default cap a single client can replace every anonymous session in
+/// seconds, logging out nobody but disturbing every visitor without an account (a cart,
+/// a flash message). Size `max_sessions` for the memory you can give (~210 B per small
+/// anonymous session, ~480 B logged in, more for larger data) rather than for the sessions you expect, and limit the
+/// rate of session-creating requests per client in front of the application (a reverse
+/// proxy or a tower rate limiter): satchel has no per-client limit. Owned sessions are
+/// only as protected as logging in is hard: one account that logs in again and again
+/// fills the owned table too (and pushes out the least recently active users), so where
+/// anyone can get an account, limit logins per account or count an owner's sessions at
+/// login ([`Session::owner_sessions`](crate::Session::owner_sessions)) and refuse or
+/// [`Session::revoke_other_sessions`](crate::Session::revoke_other_sessions) past a few.
 #[derive(Clone)]
 pub struct MemoryStore(Arc<Shared>);
 
@@ -111,8 +113,10 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// The most sessions kept at once (default 1,000,000), a hard bound; see the module
-    /// docs for what is evicted at the bound, what it costs in memory, and how to size it.
+    /// The most sessions kept at once (default 1,000,000), a hard bound. See
+    /// [Capacity and eviction](MemoryStore#capacity-and-eviction) for what is evicted
+    /// first at the bound (anonymous sessions, then the least recently active logged-in
+    /// ones), the memory per session, and how to size it.
     pub fn max_sessions(mut self, n: usize) -> Self {
         self.max_sessions = n.max(1);
         self
@@ -220,7 +224,7 @@ impl MemoryStore {
         }
     }
 
-    /// Makes room for one more record in a full shard (see the module docs).
+    /// Makes room for one more record in a full shard (see [`MemoryStore`]).
     fn make_room(&self, shard: &mut Shard, now: Timestamp) {
         if shard.len() < shard.capacity {
             return;
