@@ -4,7 +4,9 @@
 //! so memory freed by one store cannot be reused by the next and skew its number. The child
 //! reads RSS (`/proc/self/statm`) after building an empty store, then creates sessions holding
 //! `{"user": "user<i>", "n": <i>}` directly through the store API and reads RSS again at each
-//! checkpoint. Bytes/session = RSS growth / sessions.
+//! checkpoint. Bytes/session = RSS growth / sessions. `satchel-owned` holds the same
+//! sessions logged in: `user<i>` is the session's owner (kept in the per-owner index that
+//! also protects it from eviction) and the data is `{"n": <i>}`.
 //!
 //! `cargo run -p satchel-bench --release --bin memsize [-- --sessions 1000000]`
 
@@ -59,7 +61,8 @@ fn main() -> anyhow::Result<()> {
         satchel_points.insert(0, 100_000);
     }
     for (store, points) in [
-        ("satchel", satchel_points),
+        ("satchel", satchel_points.clone()),
+        ("satchel-owned", satchel_points),
         ("tower-sessions", vec![args.tower_sessions]),
     ] {
         eprintln!("measuring {store} MemoryStore at {points:?} sessions ...");
@@ -139,7 +142,8 @@ fn child(store: &str, checkpoints: &[usize]) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         match store {
-            "satchel" => measure(checkpoints, satchel_store::Filler::new()).await,
+            "satchel" => measure(checkpoints, satchel_store::Filler::new(false)).await,
+            "satchel-owned" => measure(checkpoints, satchel_store::Filler::new(true)).await,
             "tower-sessions" => measure(checkpoints, tower_store::Filler::new()).await,
             other => anyhow::bail!("unknown store {other:?}"),
         }
@@ -228,14 +232,17 @@ mod satchel_store {
     pub(crate) struct Filler {
         store: MemoryStore,
         now: Timestamp,
+        /// Whether `user<i>` is the owner rather than a data key.
+        owned: bool,
     }
 
     impl Filler {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn new(owned: bool) -> Self {
             // Room for the largest run; the store must not evict while we count.
             Self {
                 store: MemoryStore::builder().max_sessions(usize::MAX / 2).build(),
                 now: Timestamp::now(),
+                owned,
             }
         }
     }
@@ -244,16 +251,21 @@ mod satchel_store {
         async fn create(&mut self, i: usize) -> anyhow::Result<()> {
             let key = SessionId::generate().store_key();
             let mut data = Data::new();
-            data.insert(
-                "user".to_owned(),
-                Value::from_serialize(&format!("user{i}"))?,
-            );
+            if !self.owned {
+                data.insert(
+                    "user".to_owned(),
+                    Value::from_serialize(&format!("user{i}"))?,
+                );
+            }
             data.insert("n".to_owned(), Value::from_serialize(&i)?);
-            let meta = Meta::new(
+            let mut meta = Meta::new(
                 self.now,
                 Duration::from_secs(30 * 60),
                 Duration::from_secs(24 * 3600),
             );
+            if self.owned {
+                meta.owner = Some(format!("user{i}"));
+            }
             let record = Record { data, meta };
             match self.store.create(&key, &record, self.now).await? {
                 WriteOutcome::Applied(_) => Ok(()),

@@ -277,6 +277,12 @@ pub(super) fn owner(blob: &[u8]) -> Option<String> {
     r.string().ok()
 }
 
+/// Whether the record has an owner, from its flags byte alone (no allocation): which of a
+/// shard's tables it belongs in. A blob too short to have flags has none.
+pub(super) fn has_owner(blob: &[u8]) -> bool {
+    blob.get(1).is_some_and(|flags| flags & HAS_OWNER != 0)
+}
+
 /// Reads only the flags and idle timeout, for touches.
 pub(super) fn idle_timeout(blob: &[u8]) -> Result<(Duration, bool), StoreError> {
     let mut r = Reader(blob);
@@ -526,6 +532,7 @@ mod tests {
             let blob = encode(&r);
             let back = decode(&blob, Times::of(&r.meta)).expect("decodes");
             prop_assert_eq!(&back, &r);
+            prop_assert_eq!(has_owner(&blob), owner.is_some());
             prop_assert_eq!(super::owner(&blob), owner);
         }
 
@@ -592,6 +599,7 @@ mod tests {
             let times = Times { created: Timestamp::EPOCH, idle: Timestamp::MAX, absolute: Timestamp::MAX };
             let _ = decode(&bytes, times);
             let _ = super::owner(&bytes);
+            let _ = has_owner(&bytes);
             let _ = idle_timeout(&bytes);
             let _ = patch(&bytes, times, &Patch::default(), Timestamp::EPOCH);
         }

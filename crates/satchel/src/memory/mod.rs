@@ -5,12 +5,13 @@
 //!   No lock is held across an `.await` (every operation is synchronous inside).
 //! - **Compact**: a record is its three deadlines plus one byte blob (see `codec.rs`),
 //!   kept inside the table entry up to 32 bytes (a `{"user", "n"}` session fits), so a
-//!   lookup touches one place in memory: ~150 bytes per such session at 100,000 sessions
-//!   and ~200 at 1,000,000, including the table's own overhead.
-//! - **Bounded**: at most `max_sessions` records (default 1,000,000). When a shard is
-//!   full, expired records are swept first; if none are, the record expiring soonest among
-//!   a sample of 16 is evicted (like Redis's `volatile-ttl`), so an attacker creating
-//!   sessions can push out only the sessions closest to expiry, never grow memory.
+//!   lookup touches one entry in memory (plus the control bytes of the other class's
+//!   table, see [`MemoryStore`]): ~140 bytes per such session at 100,000 sessions and ~210 at
+//!   1,000,000, including the table's own overhead.
+//! - **Bounded**: at most `max_sessions` records (default 1,000,000), split evenly over
+//!   the shards (fewer than 64 shards when that would leave one fewer than 64 records).
+//!   The bound is also what a client can fill: see [`MemoryStore`] for what is evicted
+//!   first and how to size it.
 //! - **No leak of expired records**: a record past its deadline is never returned and is
 //!   removed when seen; each shard also sweeps itself after as many writes as it holds
 //!   records (amortised O(1) per write), and [`SessionStore::purge_expired`] sweeps on
@@ -19,9 +20,9 @@
 //!   store when sessions must survive a restart or be shared by several instances.
 
 pub(crate) mod codec;
+mod owners;
+mod shard;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,66 +35,72 @@ use crate::record::{Expires, Patch, Record};
 use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::Timestamp;
 use codec::Times;
+use owners::Owners;
+use shard::{Entry, Found, Shard};
 
 const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
 const DEFAULT_SHARDS: usize = 64;
-const EVICTION_SAMPLE: usize = 16;
+/// Fewer shards are used when `max_sessions` would give each fewer records than this: a
+/// full shard evicts even while others have room, so tiny shards would evict early and
+/// leave one shard's few records to whoever lands there.
+const MIN_SHARD_CAPACITY: usize = 64;
 /// A full shard re-sweeps for expired records at most this often; in between it evicts.
 const FULL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// An in-process session store. Cheap to clone: clones share the same sessions.
+///
+/// # Capacity and eviction
+///
+/// A full shard first sweeps its expired records (at most once a second). If that frees
+/// nothing, it evicts, in this order:
+///
+/// 1. **Anonymous sessions** (no owner): the one expiring soonest among a sample of 16.
+///    Any cookie-less request can create one, so while a shard holds a single anonymous
+///    session, a flood of new ones only pushes out each other.
+/// 2. **Owned sessions** (logged in, [`Session::login`](crate::Session::login)), only when
+///    the shard holds no anonymous one: the least recently active among a sample of 16
+///    (last activity is the idle deadline minus the idle timeout, so it costs no field).
+///    A flood can then take one user's place per shard, and the next newcomer takes that
+///    anonymous session's place instead.
+///
+/// Each shard keeps its anonymous and owned sessions in two tables, so finding a victim
+/// is bounded: one sample of 16 records of one table, never a search of the shard. The
+/// split costs no bytes per record (each table grows on its own); a lookup of an
+/// anonymous session probes the owned table first (a second probe, cheap when the key is
+/// absent). Measured with `cargo run -p satchel-bench --release --bin memsize`, tables'
+/// overhead included: a small anonymous `{"user", "n"}` session costs ~210 bytes at
+/// 1,000,000 sessions (~140 at 100,000); the same session logged in (the user as owner,
+/// data `{"n"}`) ~480 (~310 at 100,000), most of it the per-owner index behind
+/// [`SessionStore::sessions_of`].
+///
+/// **Capacity is a denial-of-service surface.** Creating an anonymous session takes one
+/// request; at the default cap a single client can replace every anonymous session in
+/// seconds, logging out nobody but disturbing every visitor without an account (a cart,
+/// a flash message). Size `max_sessions` for the memory you can give (~210 B per small
+/// anonymous session, ~480 B logged in, more for larger data) rather than for the sessions you expect, and limit the
+/// rate of session-creating requests per client in front of the application (a reverse
+/// proxy or a tower rate limiter): satchel has no per-client limit. Owned sessions are
+/// only as protected as logging in is hard: one account that logs in again and again
+/// fills the owned table too (and pushes out the least recently active users), so where
+/// anyone can get an account, limit logins per account or count an owner's sessions at
+/// login ([`Session::owner_sessions`](crate::Session::owner_sessions)) and refuse or
+/// [`Session::revoke_other_sessions`](crate::Session::revoke_other_sessions) past a few.
 #[derive(Clone)]
 pub struct MemoryStore(Arc<Shared>);
 
 struct Shared {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: u64,
-    shard_capacity: usize,
+    max_sessions: usize,
     /// owner → store keys of their sessions. Locked after a shard lock, never before.
-    owners: Mutex<HashMap<String, Vec<StoreKey>>>,
-}
-
-type Map = hashbrown::HashMap<StoreKey, Entry, BuildHasherDefault<KeyHasher>>;
-
-#[derive(Default)]
-struct Shard {
-    map: Map,
-    writes_since_sweep: usize,
-    /// How many records the last sweep left; the next one comes after as many writes.
-    len_after_sweep: usize,
-    next_full_sweep: Timestamp,
-}
-
-struct Entry {
-    times: Times,
-    blob: codec::Blob,
-}
-
-/// Store keys are uniformly random hashes: [`StoreKey`]'s `Hash` feeds 8 of its bytes as
-/// one `u64`, which this hasher passes through untouched.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached if something other than a StoreKey is hashed; mix anyway.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    owners: Mutex<Owners>,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
             .field("shards", &self.0.shards.len())
-            .field("shard_capacity", &self.0.shard_capacity)
+            .field("max_sessions", &self.0.max_sessions)
             .finish_non_exhaustive()
     }
 }
@@ -106,14 +113,19 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// The most sessions kept at once (default 1,000,000); see the module docs for eviction.
+    /// The most sessions kept at once (default 1,000,000), a hard bound. See
+    /// [Capacity and eviction](MemoryStore#capacity-and-eviction) for what is evicted
+    /// first at the bound (anonymous sessions, then the least recently active logged-in
+    /// ones), the memory per session, and how to size it.
     pub fn max_sessions(mut self, n: usize) -> Self {
         self.max_sessions = n.max(1);
         self
     }
 
     /// The number of independently locked shards, rounded up to a power of two
-    /// (default 64).
+    /// (default 64). Fewer are used if `max_sessions` would leave a shard room for fewer
+    /// than 64 records: each shard evicts on its own when full, so tiny shards would evict
+    /// while the store as a whole has room.
     pub fn shards(mut self, n: usize) -> Self {
         self.shards = n.clamp(1, 1 << 16).next_power_of_two();
         self
@@ -121,14 +133,18 @@ impl MemoryStoreBuilder {
 
     /// The store.
     pub fn build(self) -> MemoryStore {
-        let shard_capacity = self.max_sessions.div_ceil(self.shards).max(1);
+        // The largest power of two that leaves each shard MIN_SHARD_CAPACITY records.
+        let fitting = (self.max_sessions / MIN_SHARD_CAPACITY).max(1);
+        let shards = self.shards.min(1 << fitting.ilog2());
+        // Shares of max_sessions that add up to it exactly: the cap is a hard bound.
+        let (share, extra) = (self.max_sessions / shards, self.max_sessions % shards);
         MemoryStore(Arc::new(Shared {
-            shards: (0..self.shards)
-                .map(|_| Mutex::new(Shard::default()))
+            shards: (0..shards)
+                .map(|i| Mutex::new(Shard::with_capacity(share + usize::from(i < extra))))
                 .collect(),
-            shard_mask: self.shards as u64 - 1,
-            shard_capacity,
-            owners: Mutex::new(HashMap::new()),
+            shard_mask: shards as u64 - 1,
+            max_sessions: self.max_sessions,
+            owners: Mutex::new(Owners::default()),
         }))
     }
 }
@@ -155,7 +171,7 @@ impl MemoryStore {
 
     /// How many records are held, expired ones not yet swept included.
     pub fn len(&self) -> usize {
-        self.0.shards.iter().map(|s| s.lock().map.len()).sum()
+        self.0.shards.iter().map(|s| s.lock().len()).sum()
     }
 
     /// Whether no record is held.
@@ -168,13 +184,20 @@ impl MemoryStore {
     #[doc(hidden)]
     pub fn corrupt_for_tests(&self, key: &StoreKey, blob: &[u8]) -> bool {
         let mut shard = self.shard(key).lock();
-        match shard.map.get_mut(key) {
-            Some(entry) => {
-                entry.blob = codec::Blob::from_slice(blob);
-                true
-            }
-            None => false,
-        }
+        let (Some(class), Some(entry)) = (shard.class_of(key), shard.get(key)) else {
+            return false;
+        };
+        let old_owner = codec::owner(&entry.blob);
+        let corrupt = Entry {
+            times: entry.times,
+            blob: codec::Blob::from_slice(blob),
+        };
+        // Index the key under whatever owner the new bytes name, so the index never keeps
+        // a key its record no longer claims (removal unindexes by the stored owner).
+        self.unindex_owner(old_owner, key);
+        self.index_owner(codec::owner(&corrupt.blob), *key);
+        shard.replace(key, class, corrupt);
+        true
     }
 
     fn shard(&self, key: &StoreKey) -> &Mutex<Shard> {
@@ -191,48 +214,37 @@ impl MemoryStore {
 
     fn index_owner(&self, owner: Option<String>, key: StoreKey) {
         if let Some(owner) = owner {
-            self.0.owners.lock().entry(owner).or_default().push(key);
+            self.0.owners.lock().add(owner, key);
         }
     }
 
     fn unindex_owner(&self, owner: Option<String>, key: &StoreKey) {
-        let Some(owner) = owner else { return };
-        let mut owners = self.0.owners.lock();
-        if let Some(keys) = owners.get_mut(&owner) {
-            keys.retain(|k| k != key);
-            if keys.is_empty() {
-                owners.remove(&owner);
-            }
+        if let Some(owner) = owner {
+            self.0.owners.lock().remove(&owner, key);
         }
     }
 
-    /// Makes room for one more record in a full shard (see the module docs).
+    /// Makes room for one more record in a full shard (see [`MemoryStore`]).
     fn make_room(&self, shard: &mut Shard, now: Timestamp) {
-        if shard.map.len() < self.0.shard_capacity {
+        if shard.len() < shard.capacity {
             return;
         }
         if now >= shard.next_full_sweep {
             self.sweep(shard, now, usize::MAX);
             shard.next_full_sweep = now.saturating_add(FULL_SWEEP_INTERVAL);
         }
-        while shard.map.len() >= self.0.shard_capacity {
-            let victim = shard
-                .map
-                .iter()
-                .take(EVICTION_SAMPLE)
-                .min_by_key(|(_, e)| e.times.expires_at())
-                .map(|(k, _)| *k);
-            let Some(victim) = victim else { break };
-            if let Some(entry) = shard.map.remove(&victim) {
-                self.unindex_owner(codec::owner(&entry.blob), &victim);
-            }
+        while shard.len() >= shard.capacity {
+            let Some((victim, entry)) = shard.evict_one() else {
+                break;
+            };
+            self.unindex_owner(codec::owner(&entry.blob), &victim);
         }
     }
 
     /// Removes up to `limit` expired records from `shard`; returns how many.
     fn sweep(&self, shard: &mut Shard, now: Timestamp, limit: usize) -> usize {
         let mut removed = Vec::new();
-        shard.map.retain(|key, entry| {
+        shard.retain(|key, entry| {
             if removed.len() < limit && now >= entry.times.expires_at() {
                 removed.push((*key, codec::owner(&entry.blob)));
                 false
@@ -241,7 +253,7 @@ impl MemoryStore {
             }
         });
         shard.writes_since_sweep = 0;
-        shard.len_after_sweep = shard.map.len();
+        shard.len_after_sweep = shard.len();
         for (key, owner) in &removed {
             self.unindex_owner(owner.clone(), key);
         }
@@ -265,17 +277,13 @@ impl MemoryStore {
         key: &StoreKey,
         now: Timestamp,
     ) -> Option<&'s mut Entry> {
-        // One probe of the table: look up, then either hand out or remove the entry.
-        match shard.map.entry(*key) {
-            hashbrown::hash_map::Entry::Vacant(_) => None,
-            hashbrown::hash_map::Entry::Occupied(entry)
-                if now >= entry.get().times.expires_at() =>
-            {
-                let removed = entry.remove();
+        match shard.live(key, now) {
+            Found::Missing => None,
+            Found::Expired(removed) => {
                 self.unindex_owner(codec::owner(&removed.blob), key);
                 None
             }
-            hashbrown::hash_map::Entry::Occupied(entry) => Some(entry.into_mut()),
+            Found::Live(_, entry) => Some(entry),
         }
     }
 
@@ -295,7 +303,7 @@ impl MemoryStore {
             at: entry.times.expires_at(),
             persistent: codec::idle_timeout(&entry.blob).is_ok_and(|(_, p)| p),
         };
-        shard.map.insert(*key, entry);
+        shard.insert(*key, entry);
         self.index_owner(owner, *key);
         self.after_write(shard, now);
         WriteOutcome::Applied(expires)
@@ -400,7 +408,7 @@ impl SessionStore for MemoryStore {
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let mut shard = self.shard(key).lock();
-        if let Some(entry) = shard.map.remove(key) {
+        if let Some(entry) = shard.remove(key) {
             self.unindex_owner(codec::owner(&entry.blob), key);
         }
         Ok(())
@@ -428,11 +436,11 @@ impl SessionStore for MemoryStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Vec<SessionInfo>, StoreError> {
-        let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
+        let keys = self.0.owners.lock().keys(owner);
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let shard = self.shard(&key).lock();
-            if let Some(entry) = shard.map.get(&key) {
+            if let Some(entry) = shard.get(&key) {
                 if now < entry.times.expires_at() {
                     out.push(SessionInfo {
                         key,
@@ -448,11 +456,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
-        let keys = self.0.owners.lock().get(owner).cloned().unwrap_or_default();
+        let keys = self.0.owners.lock().keys(owner);
         let mut n = 0;
         for key in keys.iter().filter(|k| Some(*k) != keep) {
             let mut shard = self.shard(key).lock();
-            if let Some(entry) = shard.map.remove(key) {
+            if let Some(entry) = shard.remove(key) {
                 self.unindex_owner(codec::owner(&entry.blob), key);
                 n += 1;
             }
@@ -482,24 +490,36 @@ impl MemoryStore {
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
         let mut shard = self.shard(key).lock();
-        let Some(entry) = self.live(&mut shard, key, now) else {
-            return Ok(WriteOutcome::Gone);
+        let (class, entry) = match shard.live(key, now) {
+            Found::Live(class, entry) => (class, entry),
+            Found::Missing => return Ok(WriteOutcome::Gone),
+            Found::Expired(removed) => {
+                self.unindex_owner(codec::owner(&removed.blob), key);
+                return Ok(WriteOutcome::Gone);
+            }
         };
         let patched = match codec::patch(&entry.blob, entry.times, patch, now)? {
             Ok(patched) => patched,
             Err(outcome) => return Ok(outcome),
         };
-        let old_owner = patch.owner().map(|_| codec::owner(&entry.blob));
         let expires = Expires {
             at: patched.times.expires_at(),
             persistent: patched.persistent,
         };
-        entry.times = patched.times;
-        entry.blob = patched.blob;
-        if let Some(old_owner) = old_owner {
-            let new_owner = codec::owner(&entry.blob);
+        if patch.owner().is_some() {
+            // The owner may change, and with it the table the record belongs in.
+            let old_owner = codec::owner(&entry.blob);
+            let new_owner = codec::owner(&patched.blob);
+            let patched = Entry {
+                times: patched.times,
+                blob: patched.blob,
+            };
+            shard.replace(key, class, patched);
             self.unindex_owner(old_owner, key);
             self.index_owner(new_owner, *key);
+        } else {
+            entry.times = patched.times;
+            entry.blob = patched.blob;
         }
         self.after_write(&mut shard, now);
         Ok(WriteOutcome::Applied(expires))
@@ -516,7 +536,7 @@ impl MemoryStore {
         patched: codec::Patched,
         now: Timestamp,
     ) -> WriteOutcome {
-        if let Some(entry) = old_shard.map.remove(old) {
+        if let Some(entry) = old_shard.remove(old) {
             self.unindex_owner(codec::owner(&entry.blob), old);
         }
         let target = match new_shard {
