@@ -46,42 +46,81 @@ fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().expect("log buffer")).into_owned()
 }
 
-/// The malformed shapes: Redis commands (after the key) that turn a valid session under
-/// the key into something the store cannot decode. `DEL` first for the type changes.
-const SHAPES: &[(&str, &[&[&str]])] = &[
-    ("a plain string", &[&["DEL"], &["SET", "garbage"]]),
-    ("a list", &[&["DEL"], &["RPUSH", "a", "b"]]),
-    ("truncated JSON value", &[&["HSET", ".n", "{\"a\":"]]),
-    ("a value that is not JSON", &[&["HSET", ".n", "undefined"]]),
-    ("unknown format version", &[&["HSET", "v", "99"]]),
-    ("unparsable idle deadline", &[&["HSET", "d", "soon"]]),
-    ("missing created-at", &[&["HDEL", "c"]]),
-    ("unknown field", &[&["HSET", "x", "1"]]),
-    ("malformed size field", &[&["HSET", "z", "-"]]),
+/// How a shape garbles the session under the key.
+enum Garble {
+    /// Redis commands (after the key); `DEL` first for the type changes.
+    Commands(&'static [&'static [&'static str]]),
+    /// A rewrite of the stored layout-v2 value (read with `GET`, written back with `SET`).
+    Value(fn(Vec<u8>) -> Vec<u8>),
+}
+
+/// Replaces the first `from` in `value` by `to` (same length: the framing stays valid).
+fn replace(mut value: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = value
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the planted value holds it");
+    value[at..at + from.len()].copy_from_slice(to);
+    value
+}
+
+/// The malformed shapes. The layout-v2 ones follow `src/v2/format.rs`: byte 0 the format
+/// version, 5..18 the deadline digits, 18 the flags, then the packed record.
+const SHAPES: &[(&str, Garble)] = &[
+    (
+        "a string that is not a session",
+        Garble::Commands(&[&["DEL"], &["SET", "garbage"]]),
+    ),
+    (
+        "a list",
+        Garble::Commands(&[&["DEL"], &["RPUSH", "a", "b"]]),
+    ),
+    (
+        "a hash that is no v1 record",
+        Garble::Commands(&[&["DEL"], &["HSET", "x", "1"]]),
+    ),
+    (
+        "unknown format version",
+        Garble::Value(|mut v| {
+            v[0] = b'9';
+            v
+        }),
+    ),
+    (
+        "unparsable deadline",
+        Garble::Value(|mut v| {
+            v[5..18].copy_from_slice(b"soon000000000");
+            v
+        }),
+    ),
+    ("the header alone", Garble::Value(|v| v[..18].to_vec())),
+    (
+        "a truncated record",
+        Garble::Value(|v| v[..v.len() - 3].to_vec()),
+    ),
+    (
+        "trailing bytes",
+        Garble::Value(|mut v| {
+            v.push(0x05);
+            v
+        }),
+    ),
+    (
+        "a value that is not JSON",
+        Garble::Value(|v| replace(v, b"\"keep-out\"", b"undefined!")),
+    ),
 ];
 
-/// Runs `commands` on the session's Redis key (the one place that knows the layout; on a
-/// Cluster, on the node that owns the key's slot).
-async fn plant(url: &str, store: &RedisStore, key: &StoreKey, commands: &[&[&str]]) {
+/// Garbles the session's Redis key (the one place that knows the layout; on a Cluster, on
+/// the node that owns the key's slot).
+async fn plant(url: &str, store: &RedisStore, key: &StoreKey, garble: &Garble) {
     let k = store.session_key(key);
-    let cmds: Vec<redis::Cmd> = commands
-        .iter()
-        .map(|c| {
-            let mut cmd = redis::cmd(c[0]);
-            cmd.arg(&k);
-            for a in &c[1..] {
-                cmd.arg(*a);
-            }
-            cmd
-        })
-        .collect();
     if let Some(nodes) = url.strip_prefix("redis+cluster://") {
         let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
         let client = redis::cluster::ClusterClient::new(nodes).expect("nodes");
         let mut conn = client.get_async_connection().await.expect("connect");
-        for cmd in &cmds {
-            let _: redis::Value = cmd.query_async(&mut conn).await.expect("plant");
-        }
+        run(&mut conn, &k, garble).await;
         return;
     }
     let client = redis::Client::open(url).expect("url");
@@ -89,8 +128,35 @@ async fn plant(url: &str, store: &RedisStore, key: &StoreKey, commands: &[&[&str
         .get_multiplexed_async_connection()
         .await
         .expect("connect");
-    for cmd in &cmds {
-        let _: redis::Value = cmd.query_async(&mut conn).await.expect("plant");
+    run(&mut conn, &k, garble).await;
+}
+
+async fn run(conn: &mut impl redis::aio::ConnectionLike, k: &str, garble: &Garble) {
+    match garble {
+        Garble::Commands(commands) => {
+            for c in *commands {
+                let mut cmd = redis::cmd(c[0]);
+                cmd.arg(k);
+                for a in &c[1..] {
+                    cmd.arg(*a);
+                }
+                let _: redis::Value = cmd.query_async(conn).await.expect("plant");
+            }
+        }
+        Garble::Value(rewrite) => {
+            let value: Vec<u8> = redis::cmd("GET")
+                .arg(k)
+                .query_async(conn)
+                .await
+                .expect("a v2 value");
+            let _: redis::Value = redis::cmd("SET")
+                .arg(k)
+                .arg(rewrite(value))
+                .arg("KEEPTTL")
+                .query_async(conn)
+                .await
+                .expect("plant");
+        }
     }
 }
 
@@ -112,7 +178,7 @@ async fn every_shape_is_no_session(var: &str) {
         .await
         .expect("connect to Redis");
     let engine = Engine::new(store.clone(), SessionConfig::default());
-    for (shape, commands) in SHAPES {
+    for (shape, garble) in SHAPES {
         for write in [false, true] {
             start_capture();
             let session = engine.begin(None);
@@ -121,7 +187,7 @@ async fn every_shape_is_no_session(var: &str) {
             let done = engine.finish(&session, 200).await;
             let cookie = cookie_pair(&done.set_cookie.expect("a new session"));
             let key = key_of(&cookie);
-            plant(&url, &store, &key, commands).await;
+            plant(&url, &store, &key, garble).await;
             assert!(
                 store.load(&key, engine.now()).await.is_err(),
                 "{shape}: planted"

@@ -17,6 +17,13 @@
 //! The engine wraps every store except the in-process [`crate::MemoryStore`] in one by
 //! default (see [`crate::SessionConfigBuilder::store_circuit_breaker`]); wrap a store
 //! yourself only to share one breaker's view of a store with other code.
+//!
+//! A remote [`Revocations`] store (a sealed-cookie deployment's deny-list on Redis or SQL)
+//! is called on every request too, so `CircuitBreaker` wraps one the same way:
+//! `Stateless::new(keyring).revocations(CircuitBreaker::new(RedisRevocations::connect(..)))`.
+//! It fails closed: while open, `is_revoked` is an error (the request answers 503), never
+//! "not revoked". Do not wrap [`crate::sealed::MemoryRevocations`]: it never waits, and its
+//! "list full" refusal is `Unavailable`, which would open the breaker for every request.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -31,7 +38,8 @@ use rand::Rng;
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::StoreKey;
 use crate::record::{Expires, Patch, Record};
-use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
+use crate::sealed::Revocations;
+use crate::store::{BoxFuture, Capabilities, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::{duration_millis, Clock, SystemClock, Timestamp};
 
 /// How long an open [`CircuitBreaker`] waits between probes.
@@ -370,6 +378,40 @@ impl<S: SessionStore> SessionStore for CircuitBreaker<S> {
     }
 }
 
+/// Each inner call is made only once the breaker has let it through (a `Revocations`
+/// implementation may start its work when the call is made, not when it is polled).
+impl<R: Revocations> Revocations for CircuitBreaker<R> {
+    fn is_revoked<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        owner: Option<&'a str>,
+        issued_at: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(
+            self.guard(async move { self.inner.is_revoked(session, owner, issued_at, now).await }),
+        )
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a StoreKey,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.guard(async move { self.inner.revoke_session(session, until, now).await }))
+    }
+
+    fn revoke_owner<'a>(
+        &'a self,
+        owner: &'a str,
+        not_before: Timestamp,
+        until: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.guard(async move { self.inner.revoke_owner(owner, not_before, until).await }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -575,5 +617,79 @@ mod tests {
             "{logs}"
         );
         assert!(logs.contains("refused by test"), "the cause chain: {logs}");
+    }
+
+    /// A deny-list whose lookups fail as told, counting calls.
+    #[derive(Clone, Default)]
+    struct FailingRevocations {
+        down: Arc<std::sync::atomic::AtomicBool>,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Revocations for FailingRevocations {
+        fn is_revoked<'a>(
+            &'a self,
+            _session: &'a StoreKey,
+            _owner: Option<&'a str>,
+            _issued_at: Timestamp,
+            _now: Timestamp,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let down = self.down.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if down {
+                    Err(StoreError::msg(
+                        StoreErrorKind::Unavailable,
+                        "refused by test",
+                    ))
+                } else {
+                    Ok(false)
+                }
+            })
+        }
+        fn revoke_session<'a>(
+            &'a self,
+            _session: &'a StoreKey,
+            _until: Timestamp,
+            _now: Timestamp,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn revoke_owner<'a>(
+            &'a self,
+            _owner: &'a str,
+            _not_before: Timestamp,
+            _until: Timestamp,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remote_deny_list_fails_fast_and_closed_while_down() {
+        let inner = FailingRevocations::default();
+        let clock = TestClock::default();
+        let breaker =
+            CircuitBreaker::with_policy(inner.clone(), BreakerPolicy::default(), clock.clone());
+        inner.down.store(true, Ordering::SeqCst);
+        for _ in 0..10 {
+            let err = breaker
+                .is_revoked(&key(), None, Timestamp::EPOCH, clock.now())
+                .await
+                .expect_err("never \"not revoked\" while the deny-list is unreachable");
+            assert_eq!(err.kind(), StoreErrorKind::Unavailable);
+        }
+        assert_eq!(
+            inner.calls.load(Ordering::SeqCst),
+            1,
+            "one call reached the store"
+        );
+        inner.down.store(false, Ordering::SeqCst);
+        clock.advance(Duration::from_secs(3));
+        assert!(!breaker
+            .is_revoked(&key(), None, Timestamp::EPOCH, clock.now())
+            .await
+            .expect("the probe closes it"));
+        assert!(!breaker.is_open());
     }
 }

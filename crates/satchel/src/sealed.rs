@@ -266,7 +266,15 @@ struct RevokedSets {
     /// Owner → (not before, until).
     owners: HashMap<String, (Timestamp, Timestamp)>,
     inserts: usize,
+    /// When a full list was last swept: at the cap a sweep (a walk over every entry under
+    /// the lock) runs at most once per [`FULL_SWEEP_EVERY`], so a flood of revocations
+    /// against a full list cannot turn each refused insert into a full walk, nor flood the
+    /// log.
+    last_full_sweep: Option<Timestamp>,
 }
+
+/// The shortest time between two sweeps of a full [`MemoryRevocations`].
+const FULL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl RevokedSets {
     fn len(&self) -> usize {
@@ -281,11 +289,23 @@ impl RevokedSets {
     /// Makes room for one new entry: a periodic sweep, a sweep at the cap, then a refusal.
     fn room(&mut self, capacity: usize, now: Timestamp) -> Result<(), StoreError> {
         self.inserts = self.inserts.wrapping_add(1);
-        if self.inserts.is_multiple_of(MemoryRevocations::SWEEP_EVERY) || self.len() >= capacity {
+        if self.inserts.is_multiple_of(MemoryRevocations::SWEEP_EVERY) {
             self.sweep(now);
         }
         if self.len() >= capacity {
-            tracing::error!(target: "satchel::capacity", capacity, "sealed-session revocation list full; revocation refused (raise MemoryRevocations::with_capacity or use a durable store)");
+            let due = self
+                .last_full_sweep
+                .is_none_or(|at| now >= at.saturating_add(FULL_SWEEP_EVERY));
+            if due {
+                self.sweep(now);
+                self.last_full_sweep = Some(now);
+                if self.len() >= capacity {
+                    // Once per full sweep, not once per refusal.
+                    tracing::error!(target: "satchel::capacity", capacity, "sealed-session revocation list full; revocations refused until entries expire (raise MemoryRevocations::with_capacity or use a durable store)");
+                }
+            }
+        }
+        if self.len() >= capacity {
             return Err(StoreError::msg(
                 crate::StoreErrorKind::Unavailable,
                 "the revocation list is full",
@@ -556,7 +576,7 @@ mod tests {
             SessionId::generate().store_key(),
         );
         r.revoke_session(&a, t(100), t(0)).await.expect("room");
-        r.revoke_owner("bob", t(0), t(1_000)).await.expect("room");
+        r.revoke_owner("bob", t(0), t(5_000)).await.expect("room");
         let err = r.revoke_session(&b, t(100), t(10)).await.expect_err("full");
         assert_eq!(err.kind(), crate::StoreErrorKind::Unavailable);
         assert!(
@@ -565,13 +585,18 @@ mod tests {
         );
         // Extending an entry already held needs no room.
         r.revoke_session(&a, t(200), t(10)).await.expect("update");
-        // Once an entry expires, the cap sweeps it and the new one fits.
-        r.revoke_session(&c, t(300), t(250))
+        // A full list is swept at most once a second: `a` has expired at 250, but the
+        // list was swept at 10, so the insert is still refused (no walk per refusal).
+        r.revoke_session(&c, t(3_000), t(250))
+            .await
+            .expect_err("no sweep within a second of the last");
+        // A second later the cap sweeps the expired entry and the new one fits.
+        r.revoke_session(&c, t(3_000), t(1_250))
             .await
             .expect("room after expiry");
-        assert!(r.is_revoked(&c, None, t(0), t(260)).await.expect("ok"));
+        assert!(r.is_revoked(&c, None, t(0), t(1_260)).await.expect("ok"));
         assert!(r
-            .is_revoked(&a, Some("bob"), t(0), t(260))
+            .is_revoked(&a, Some("bob"), t(0), t(1_260))
             .await
             .expect("owner kept"));
     }

@@ -8,7 +8,7 @@
 use anyhow::Context as _;
 use rand::RngCore;
 use satchel::sealed::MemoryRevocations;
-use satchel::{Engine, SessionConfig, Stateless};
+use satchel::{CircuitBreaker, Engine, SessionConfig, Stateless};
 use satchel_cookie::{Keyring, MIN_SECRET_LEN};
 use satchel_redis::{RedisConfig, RedisRevocations};
 use satchel_sql::{SqlOptions, SqlRevocations};
@@ -77,14 +77,15 @@ async fn with_revocations(stateless: Stateless) -> anyhow::Result<Stateless> {
                 .await
                 .with_context(|| format!("creating the revocation table in {shown}"))?;
             tracing::info!(store = %shown, "revocations in {}: logouts survive a restart", rev.table());
-            stateless.revocations(rev)
+            // Checked on every request: fail fast (and closed) while the store is down.
+            stateless.revocations(CircuitBreaker::new(rev))
         }
         StoreUrl::Redis(url) => {
             let rev = RedisRevocations::connect(&url, RedisConfig::default())
                 .await
                 .with_context(|| format!("connecting to the revocation store {shown}"))?;
             tracing::info!(store = %shown, "revocations in Redis: logouts survive a restart");
-            stateless.revocations(rev)
+            stateless.revocations(CircuitBreaker::new(rev))
         }
         StoreUrl::Cookie => anyhow::bail!(
             "{REVOCATIONS_VAR} must name a store (sqlite:, postgres:, mysql:, redis:, memory:), not cookie:"
