@@ -64,8 +64,11 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod near_cache;
 mod scripts;
 mod sentinel;
+
+pub use near_cache::{NearCacheConfig, NearCacheStats};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +93,10 @@ pub struct RedisConfig {
     /// How long one command may take, including waiting for a reconnection (default 1 s).
     /// Past it the call fails with [`StoreErrorKind::Timeout`].
     pub command_timeout: Duration,
+    /// Keep loaded sessions in process, invalidated by Redis (`CLIENT TRACKING`); off
+    /// (`None`) by default. Standalone servers only: [`RedisStore::connect_cluster`] and
+    /// [`RedisStore::connect_sentinel`] refuse it. See `docs/redis-near-cache.md`.
+    pub near_cache: Option<NearCacheConfig>,
 }
 
 impl Default for RedisConfig {
@@ -98,6 +105,7 @@ impl Default for RedisConfig {
             prefix: "satchel:".to_owned(),
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
+            near_cache: None,
         }
     }
 }
@@ -126,6 +134,9 @@ enum Conn {
     Single(ConnectionManager),
     Cluster(redis::cluster_async::ClusterConnection),
     Sentinel(Arc<sentinel::SentinelConn>),
+    /// The near cache's tracking connection (standalone): every command goes on it, so
+    /// that reads are tracked and this store's own writes send it no invalidation.
+    Tracked(Arc<near_cache::tracked_conn::TrackedConn>),
 }
 
 struct Inner {
@@ -135,6 +146,8 @@ struct Inner {
     cluster: bool,
     command_timeout: Duration,
     scripts: Scripts,
+    /// The near cache, when configured (then `conn` is `Conn::Tracked`).
+    near: Option<Arc<near_cache::Cache>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -207,6 +220,9 @@ impl RedisStore {
             return Self::connect_sentinel(&nodes, service, config).await;
         }
         let client = redis::Client::open(url).map_err(map_err)?;
+        if let Some(near) = config.near_cache.clone() {
+            return Self::connect_tracked(client, near, config).await;
+        }
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(config.connect_timeout)
             .set_response_timeout(config.command_timeout)
@@ -226,19 +242,79 @@ impl RedisStore {
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
                 cluster: false,
+                near: None,
             }),
             conn: Conn::Single(conn),
+        })
+    }
+
+    /// Standalone with the near cache: the tracking connection instead of a
+    /// `ConnectionManager`.
+    async fn connect_tracked(
+        client: redis::Client,
+        near: NearCacheConfig,
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
+        // Invalidation pushes need RESP3, whatever the URL asked for.
+        let mut info = client.get_connection_info().clone();
+        info.redis.protocol = redis::ProtocolVersion::RESP3;
+        let client = redis::Client::open(info).map_err(map_err)?;
+        let cache = Arc::new(near_cache::Cache::new(
+            near.max_entries,
+            near.max_entry_life,
+        ));
+        let conn = Arc::new(near_cache::tracked_conn::TrackedConn::new(
+            client,
+            cache.clone(),
+            config.connect_timeout,
+            config.command_timeout,
+        ));
+        tokio::time::timeout(config.connect_timeout.saturating_mul(4), conn.start())
+            .await
+            .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
+            .map_err(|e| {
+                if e.kind() == redis::ErrorKind::ResponseError {
+                    // The server answered but refused HELLO 3 or CLIENT TRACKING (Redis
+                    // < 6, some managed services): a configuration problem, said plainly.
+                    StoreError::msg(
+                        StoreErrorKind::Backend,
+                        "the Redis near cache needs RESP3 and CLIENT TRACKING, which this \
+                         server refused; turn RedisConfig::near_cache off",
+                    )
+                } else {
+                    map_err(e)
+                }
+            })?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                prefix: config.prefix,
+                command_timeout: config.command_timeout,
+                scripts: Scripts::new(),
+                cluster: false,
+                near: Some(cache),
+            }),
+            conn: Conn::Tracked(conn),
         })
     }
 
     /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port` each).
     ///
     /// # Errors
-    /// When no node can be reached within [`RedisConfig::connect_timeout`].
+    /// When no node can be reached within [`RedisConfig::connect_timeout`], or when
+    /// [`RedisConfig::near_cache`] is set: redis-rs 0.32 gives no hook to re-enable
+    /// `CLIENT TRACKING` on each node connection after a reconnect or a topology change,
+    /// so a cache there could silently stop being invalidated.
     pub async fn connect_cluster(
         nodes: &[String],
         config: RedisConfig,
     ) -> Result<Self, StoreError> {
+        if config.near_cache.is_some() {
+            return Err(StoreError::msg(
+                StoreErrorKind::Backend,
+                "RedisConfig::near_cache is not supported on Redis Cluster (no per-node \
+                 CLIENT TRACKING in redis-rs 0.32); turn it off for this store",
+            ));
+        }
         let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
             .connection_timeout(config.connect_timeout)
             .response_timeout(config.command_timeout)
@@ -258,6 +334,7 @@ impl RedisStore {
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
                 cluster: true,
+                near: None,
             }),
             conn: Conn::Cluster(conn),
         })
@@ -269,12 +346,21 @@ impl RedisStore {
     /// the switch fail with `Unavailable`/`Timeout`).
     ///
     /// # Errors
-    /// When no sentinel knows a reachable primary within [`RedisConfig::connect_timeout`].
+    /// When no sentinel knows a reachable primary within [`RedisConfig::connect_timeout`],
+    /// or when [`RedisConfig::near_cache`] is set (not wired to the Sentinel connection
+    /// yet; see `docs/redis-near-cache.md`).
     pub async fn connect_sentinel(
         nodes: &[String],
         service: &str,
         config: RedisConfig,
     ) -> Result<Self, StoreError> {
+        if config.near_cache.is_some() {
+            return Err(StoreError::msg(
+                StoreErrorKind::Backend,
+                "RedisConfig::near_cache is not supported with Sentinel yet; turn it off \
+                 for this store",
+            ));
+        }
         let conn = sentinel::SentinelConn::new(nodes, service, &config).map_err(map_err)?;
         let conn = Arc::new(conn);
         sentinel::SentinelConn::watch(&conn);
@@ -288,6 +374,7 @@ impl RedisStore {
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
                 cluster: false,
+                near: None,
             }),
             conn: Conn::Sentinel(conn),
         })
@@ -386,6 +473,7 @@ impl RedisStore {
                     redis::aio::ConnectionLike::req_packed_command(&mut c, cmd).await
                 }
                 Conn::Sentinel(s) => s.send(cmd).await,
+                Conn::Tracked(t) => t.send(cmd).await,
             }
         };
         match tokio::time::timeout(self.inner.command_timeout, fut).await {
@@ -432,12 +520,122 @@ fn is_noscript(e: &StoreError) -> bool {
         .is_some_and(|r| r.kind() == redis::ErrorKind::NoScriptError)
 }
 
-impl SessionStore for RedisStore {
-    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+/// Layout v1 under the near cache: no version tokens (the scripts check every expectation
+/// in Redis), and the version a write leaves is the cached base with the patch applied,
+/// exactly what the script computed from the same base.
+impl near_cache::VersionedBackend for RedisStore {
+    async fn get_versioned(
+        &self,
+        key: &StoreKey,
+    ) -> Result<Option<near_cache::Versioned>, StoreError> {
+        Ok(self
+            .load_unfiltered(key)
+            .await?
+            .map(|r| (Box::default(), r)))
+    }
+
+    async fn write_on_base(
+        &self,
+        key: &StoreKey,
+        base: Option<&near_cache::Versioned>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<(WriteOutcome, Option<near_cache::Versioned>), StoreError> {
+        let outcome = self.apply_uncached(key, patch, now).await?;
+        let written = match (&outcome, base) {
+            (WriteOutcome::Applied(expires), Some((token, base))) => {
+                let mut record = base.clone();
+                patch.apply_to(&mut record, now);
+                // A cross-check, not a proof: deadlines that disagree mean the base was
+                // not what Redis held, so nothing is cached.
+                (record.meta.expires() == *expires).then(|| (token.clone(), record))
+            }
+            _ => None,
+        };
+        Ok((outcome, written))
+    }
+}
+
+impl RedisStore {
+    /// One `HGETALL`, decoded, deadlines not checked.
+    async fn load_unfiltered(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
         let reply = self
             .send(redis::cmd("HGETALL").arg(self.session_key(key)))
             .await?;
-        Ok(codec::decode_record(&reply)?.filter(|r| !r.meta.is_expired(now)))
+        codec::decode_record(&reply)
+    }
+
+    /// `apply` straight to Redis.
+    async fn apply_uncached(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let k = self.session_key(key);
+        if let Some(args) = codec::fast_patch_args(now, patch) {
+            let reply = self
+                .eval(&self.inner.scripts.apply_fast, &[&k], &args)
+                .await?;
+            if !codec::is_slow(&reply) {
+                return self.finish_write(reply, now, None).await;
+            }
+        }
+        let member = key.to_hex();
+        let mut args = self.header(now, &member, &member);
+        codec::push_patch(&mut args, patch);
+        let reply = self.eval(&self.inner.scripts.apply, &[&k], &args).await?;
+        self.finish_write(reply, now, None).await
+    }
+
+    /// After a write of this store other than `apply` (which the cache tracks itself):
+    /// forget the keys it touched, whatever its result (a timed-out write may have
+    /// happened). The tracking connection runs in `NOLOOP` mode, so Redis will not.
+    fn forget(&self, keys: &[&StoreKey]) {
+        if let Some(cache) = &self.inner.near {
+            for key in keys {
+                cache.invalidate(self.session_key(key).as_bytes());
+            }
+        }
+    }
+
+    /// The near cache's counters, or `None` when the cache is off.
+    pub fn near_cache_stats(&self) -> Option<NearCacheStats> {
+        self.inner.near.as_deref().map(near_cache::stats)
+    }
+
+    /// Whether the near cache holds `key` now (for tests and the staleness tool).
+    pub fn near_cache_holds(&self, key: &StoreKey) -> bool {
+        self.inner
+            .near
+            .as_ref()
+            .is_some_and(|c| c.contains(self.session_key(key).as_bytes()))
+    }
+
+    /// Round trip on the tracking connection (`PING`): when it returns, every
+    /// invalidation Redis queued for this store before it has been applied. A no-op
+    /// without the near cache.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached.
+    pub async fn sync_near_cache(&self) -> Result<(), StoreError> {
+        if self.inner.near.is_some() {
+            self.send(&redis::cmd("PING")).await?;
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        if let Some(cache) = &self.inner.near {
+            let k = self.session_key(key);
+            return near_cache::load(cache, self, k.as_bytes(), key, now).await;
+        }
+        Ok(self
+            .load_unfiltered(key)
+            .await?
+            .filter(|r| !r.meta.is_expired(now)))
     }
 
     async fn create(
@@ -461,8 +659,9 @@ impl SessionStore for RedisStore {
             }
             _ => None,
         };
-        let reply = self.eval(&self.inner.scripts.create, &[&k], &args).await?;
-        self.finish_write(reply, now, pre_added).await
+        let result = self.eval(&self.inner.scripts.create, &[&k], &args).await;
+        self.forget(&[key]);
+        self.finish_write(result?, now, pre_added).await
     }
 
     async fn apply(
@@ -471,20 +670,11 @@ impl SessionStore for RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        let k = self.session_key(key);
-        if let Some(args) = codec::fast_patch_args(now, patch) {
-            let reply = self
-                .eval(&self.inner.scripts.apply_fast, &[&k], &args)
-                .await?;
-            if !codec::is_slow(&reply) {
-                return self.finish_write(reply, now, None).await;
-            }
+        if let Some(cache) = &self.inner.near {
+            let k = self.session_key(key);
+            return near_cache::apply(cache, self, k.as_bytes(), key, patch, now).await;
         }
-        let member = key.to_hex();
-        let mut args = self.header(now, &member, &member);
-        codec::push_patch(&mut args, patch);
-        let reply = self.eval(&self.inner.scripts.apply, &[&k], &args).await?;
-        self.finish_write(reply, now, None).await
+        self.apply_uncached(key, patch, now).await
     }
 
     async fn rotate(
@@ -500,16 +690,19 @@ impl SessionStore for RedisStore {
         let mut args = self.header(now, &new.to_hex(), &old.to_hex());
         codec::push_patch(&mut args, patch);
         let (ko, kn) = (self.session_key(old), self.session_key(new));
-        let reply = self
+        let result = self
             .eval(&self.inner.scripts.rotate, &[&ko, &kn], &args)
-            .await?;
-        self.finish_write(reply, now, None).await
+            .await;
+        self.forget(&[old, new]);
+        self.finish_write(result?, now, None).await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let args = vec![self.mode_prefix(), key.to_hex().into_bytes()];
         let k = self.session_key(key);
-        let reply = self.eval(&self.inner.scripts.delete, &[&k], &args).await?;
+        let result = self.eval(&self.inner.scripts.delete, &[&k], &args).await;
+        self.forget(&[key]);
+        let reply = result?;
         if self.inner.cluster {
             self.run_index_ops(&reply, Timestamp::from_millis(0), None)
                 .await?;
@@ -520,8 +713,9 @@ impl SessionStore for RedisStore {
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
         let args = vec![now.as_millis().to_string().into_bytes()];
         let k = self.session_key(key);
-        let reply = self.eval(&self.inner.scripts.touch, &[&k], &args).await?;
-        match codec::decode_outcome(&reply)? {
+        let result = self.eval(&self.inner.scripts.touch, &[&k], &args).await;
+        self.forget(&[key]);
+        match codec::decode_outcome(&result?)? {
             WriteOutcome::Applied(e) => Ok(Some(e)),
             _ => Ok(None),
         }
@@ -577,7 +771,13 @@ impl SessionStore for RedisStore {
             owner.as_bytes().to_vec(),
             keep.map(StoreKey::to_hex).unwrap_or_default().into_bytes(),
         ];
-        match self.eval(&self.inner.scripts.revoke, &[], &args).await? {
+        let result = self.eval(&self.inner.scripts.revoke, &[], &args).await;
+        // The deleted sessions are not named in the reply, and Redis sends this store no
+        // invalidation for its own writes: forget everything (revocation is rare).
+        if let Some(cache) = &self.inner.near {
+            cache.flush();
+        }
+        match result? {
             RValue::Int(n) => Ok(u64::try_from(n).unwrap_or(0)),
             _ => Err(StoreError::msg(
                 StoreErrorKind::Backend,

@@ -244,6 +244,9 @@ local function write(k, p, mt, z, now, prefix, member, old_member)
   if mt.o and (old_owner ~= mt.o or old_member ~= member or old_abs ~= mt.a) then
     index_add(prefix, mt.o, member, mt.a, now)
   end
+  -- A read after the last change keeps a near cache's tracking connection (NOLOOP)
+  -- tracked on k, so that the next write by anyone else still invalidates it.
+  redis.call('EXISTS', k)
   return with_ops({'ok', num(mt.d), mt.p})
 end
 -- Checks patch p against the live session k (metadata mt) and applies it: the body of
@@ -323,6 +326,8 @@ args[2 * ns + 1] = 'd'; args[2 * ns + 2] = nds
 args[2 * ns + 3] = 'z'; args[2 * ns + 4] = string.format('%.0f', z)
 redis.call('HSET', k, unpack(args))
 if nd < 1e15 then redis.call('PEXPIREAT', k, nds) else redis.call('PERSIST', k) end
+-- Re-tracks k for a near cache (see `write` in the shared helpers).
+redis.call('EXISTS', k)
 return {'ok', nds, m[6]}
 "#;
 

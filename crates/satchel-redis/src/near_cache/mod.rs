@@ -1,0 +1,164 @@
+//! The near cache: loaded session records kept in process, invalidated by Redis
+//! server-assisted client-side caching (RESP3 `CLIENT TRACKING`, default mode, `NOLOOP`).
+//! See `docs/redis-near-cache.md` for the design, the consistency argument and the
+//! measurements.
+//!
+//! - [`core`]: the bounded map with per-key generations and a global epoch (the
+//!   read/invalidate race, flushes, maximum life), testable without Redis.
+//! - [`tracked_conn`]: the tracking connection (reconnects, re-enables tracking, applies
+//!   invalidation pushes in socket order).
+//! - [`VersionedBackend`]: the seam between the cache and the store's layout.
+
+pub(crate) mod core;
+pub(crate) mod tracked_conn;
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use satchel::{Patch, Record, StoreError, StoreKey, Timestamp, WriteOutcome};
+
+/// Turns the near cache on for a standalone [`crate::RedisStore`] (see
+/// [`crate::RedisConfig::near_cache`]).
+#[derive(Debug, Clone)]
+pub struct NearCacheConfig {
+    /// At most this many sessions are kept (default 100,000); past it arbitrary entries
+    /// are evicted.
+    pub max_entries: usize,
+    /// No entry is served longer than this after it was loaded or written (default 60 s):
+    /// the safety net for an invalidation lost without the connection dropping.
+    pub max_entry_life: Duration,
+}
+
+impl Default for NearCacheConfig {
+    fn default() -> Self {
+        NearCacheConfig {
+            max_entries: 100_000,
+            max_entry_life: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters of a store's near cache since it connected (for operators and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearCacheStats {
+    /// Loads answered from the cache.
+    pub hits: u64,
+    /// Loads (and writes) that found nothing usable cached.
+    pub misses: u64,
+    /// Keys forgotten one at a time (invalidation pushes and this store's own writes).
+    pub invalidations: u64,
+    /// Whole-cache flushes (connects, disconnects, null invalidations, revocations).
+    pub flushes: u64,
+    /// Entries held now, ready or being loaded.
+    pub entries: u64,
+}
+
+/// A record as cached, with the version token it was loaded or written under (empty on
+/// layout v1, which has no tokens: its write scripts check every expectation in Redis).
+#[derive(Debug)]
+pub(crate) struct Cached {
+    pub(crate) token: Box<[u8]>,
+    pub(crate) record: Record,
+}
+
+/// The cache type the store holds.
+pub(crate) type Cache = core::Core<Arc<Cached>>;
+
+pub(crate) fn stats(cache: &Cache) -> NearCacheStats {
+    let c = &cache.counters;
+    NearCacheStats {
+        hits: c.hits.load(Ordering::Relaxed),
+        misses: c.misses.load(Ordering::Relaxed),
+        invalidations: c.invalidations.load(Ordering::Relaxed),
+        flushes: c.flushes.load(Ordering::Relaxed),
+        entries: cache.len() as u64,
+    }
+}
+
+/// A record and the token of the version it is.
+pub(crate) type Versioned = (Box<[u8]>, Record);
+
+/// What the cache needs from a layout. Both calls must run on the tracking connection.
+///
+/// Plugging in layout v2 (`redis2` branch): `get_versioned` is its one `GET` (header token
+/// + record); `write_on_base` is its version-checked write given the cached (token,
+/// record) as the base, returning the token and record it left in Redis when it wrote.
+/// Its write script must end with a read of the session key (`EXISTS`, as the v1 scripts
+/// here do): with `NOLOOP` that read is what keeps this connection tracked on the key it
+/// just wrote, so that the next write by another instance still invalidates the cached
+/// new version.
+pub(crate) trait VersionedBackend {
+    /// The record under `key` (not filtered by deadlines) and its token.
+    fn get_versioned(
+        &self,
+        key: &StoreKey,
+    ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
+
+    /// Writes `patch` given `base`, the version this instance holds (if any). Returns the
+    /// outcome and, when it wrote, the version now in Redis if it is known exactly.
+    fn write_on_base(
+        &self,
+        key: &StoreKey,
+        base: Option<&Versioned>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(WriteOutcome, Option<Versioned>), StoreError>> + Send;
+}
+
+/// A load through the cache: 0 round trips when warm.
+pub(crate) async fn load<B: VersionedBackend + Sync>(
+    cache: &Cache,
+    backend: &B,
+    redis_key: &[u8],
+    key: &StoreKey,
+    now: Timestamp,
+) -> Result<Option<Record>, StoreError> {
+    if let Some(hit) = cache.get(redis_key) {
+        // The session's deadlines are enforced from the cached record, against the
+        // caller's clock, exactly as a load from Redis would.
+        return Ok(Some(hit.record.clone()).filter(|r| !r.meta.is_expired(now)));
+    }
+    let (ticket, _) = cache.begin(redis_key);
+    let loaded = match backend.get_versioned(key).await {
+        Ok(v) => v,
+        Err(e) => {
+            cache.complete_load(ticket, None);
+            return Err(e);
+        }
+    };
+    let Some((token, record)) = loaded else {
+        cache.complete_load(ticket, None);
+        return Ok(None);
+    };
+    let live = (!record.meta.is_expired(now)).then(|| record.clone());
+    cache.complete_load(ticket, Some(Arc::new(Cached { token, record })));
+    Ok(live)
+}
+
+/// A write through the cache: one round trip, against the cached version when there is
+/// one; the version written is cached only if nothing else touched the key meanwhile.
+pub(crate) async fn apply<B: VersionedBackend + Sync>(
+    cache: &Cache,
+    backend: &B,
+    redis_key: &[u8],
+    key: &StoreKey,
+    patch: &Patch,
+    now: Timestamp,
+) -> Result<WriteOutcome, StoreError> {
+    let (ticket, base) = cache.begin(redis_key);
+    let base = base.map(|c| (c.token.clone(), c.record.clone()));
+    match backend.write_on_base(key, base.as_ref(), patch, now).await {
+        Ok((outcome, written)) => {
+            let written = written.map(|(token, record)| Arc::new(Cached { token, record }));
+            cache.complete_write(ticket, written);
+            Ok(outcome)
+        }
+        Err(e) => {
+            // The write may or may not have happened.
+            cache.complete_write(ticket, None);
+            Err(e)
+        }
+    }
+}
