@@ -1,0 +1,351 @@
+//! The near cache on real Redis: two stores with their own connections on one server stay
+//! consistent (item 6's exact invariants), the cache is flushed on a disconnect and on a
+//! `FLUSHALL`, tracking comes back after a reconnect, and the topologies it cannot serve
+//! refuse it clearly. The read/invalidate race itself is tested without Redis in
+//! `src/near_cache` (an invalidation is injected between ticket and reply).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use satchel::{
+    Meta, Patch, Record, SessionId, SessionStore, StoreKey, Timestamp, Value, WriteOutcome,
+};
+use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
+
+fn cached_config(prefix: &str) -> RedisConfig {
+    let mut c = RedisConfig::with_prefix(prefix);
+    c.near_cache = Some(NearCacheConfig::default());
+    c
+}
+
+fn record(now: Timestamp, n: u64) -> Record {
+    let mut r = Record {
+        data: Default::default(),
+        meta: Meta::new(now, Duration::from_secs(3600), Duration::from_secs(7200)),
+    };
+    r.data
+        .insert("n".into(), Value::from_serialize(&n).expect("json"));
+    r
+}
+
+fn n_of(r: &Record) -> u64 {
+    r.data
+        .get("n")
+        .expect("n")
+        .deserialize::<u64>()
+        .expect("number")
+}
+
+/// Sets `n` to `value`, optionally expecting it to hold `expected` (a read-then-write).
+fn set_n(value: u64, expected: Option<u64>) -> Patch {
+    let mut p = Patch::default();
+    p.set
+        .push(("n".into(), Value::from_serialize(&value).expect("json")));
+    if let Some(e) = expected {
+        p.expect
+            .push(("n".into(), Some(Value::from_serialize(&e).expect("json"))));
+    }
+    p
+}
+
+/// Two stores (A, B), each with its own tracking connection, on `url` under one prefix.
+async fn pair(url: &str) -> (RedisStore, RedisStore) {
+    let prefix = common::prefix();
+    let a = RedisStore::connect(url, cached_config(&prefix))
+        .await
+        .expect("connect A");
+    let b = RedisStore::connect(url, cached_config(&prefix))
+        .await
+        .expect("connect B");
+    (a, b)
+}
+
+/// Item 6, the exact part: thousands of A-write → B-read cycles; once B has processed its
+/// pending invalidations (`sync_near_cache`), B never returns an old value; a stale cache
+/// in B never lets B's own write or logout skip Redis's checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_stay_consistent() {
+    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+        return;
+    };
+    let (a, b) = pair(&url).await;
+    let now = Timestamp::now();
+    let key = SessionId::generate().store_key();
+    assert!(matches!(
+        a.create(&key, &record(now, 0), now).await,
+        Ok(WriteOutcome::Applied(_))
+    ));
+
+    let mut early_stale = 0u64;
+    for i in 1..=2000u64 {
+        // B is warm (its previous read after sync cached the current value).
+        let r = b.load(&key, now).await.expect("B load").expect("live");
+        assert_eq!(n_of(&r), i - 1, "warm B before A's write");
+        let out = a
+            .apply(&key, &set_n(i, Some(i - 1)), now)
+            .await
+            .expect("A write");
+        assert!(matches!(out, WriteOutcome::Applied(_)), "{out:?}");
+        // Without waiting, B may still be inside the staleness window: allowed, counted.
+        let early = b.load(&key, now).await.expect("B load").expect("live");
+        if n_of(&early) != i {
+            early_stale += 1;
+        }
+        // After B caught up with its socket, the new value is the only answer.
+        b.sync_near_cache().await.expect("sync");
+        let r = b.load(&key, now).await.expect("B load").expect("live");
+        assert_eq!(
+            n_of(&r),
+            i,
+            "stale read on B after its invalidations were applied"
+        );
+    }
+    let stats = b.near_cache_stats().expect("cache on");
+    assert!(
+        stats.hits >= 2000,
+        "B served warm reads from its cache: {stats:?}"
+    );
+    eprintln!("early (in-window) stale reads on B: {early_stale} of 2000");
+
+    // B's cache is stale (A writes again, B has not synced): B's read-then-write built on
+    // the old value is refused by Redis, not applied over A's write.
+    let r = b.load(&key, now).await.expect("load").expect("live");
+    let seen = n_of(&r);
+    a.apply(&key, &set_n(seen + 100, None), now)
+        .await
+        .expect("A write");
+    let out = b
+        .apply(&key, &set_n(seen + 1, Some(seen)), now)
+        .await
+        .expect("B write");
+    assert!(matches!(out, WriteOutcome::Conflict(_)), "{out:?}");
+
+    // Logout through A; B's next read after catching up finds nothing, and B's write or
+    // rotation with the old cookie is refused by Redis even before B caught up.
+    b.load(&key, now).await.expect("load"); // warm again (or not: both must hold)
+    a.delete(&key).await.expect("A logout");
+    let out = b.apply(&key, &set_n(1, None), now).await.expect("B write");
+    assert_eq!(
+        out,
+        WriteOutcome::Gone,
+        "a write on a logged-out session is refused"
+    );
+    let new_key = SessionId::generate().store_key();
+    let out = b
+        .rotate(&key, &new_key, &Patch::default(), now)
+        .await
+        .expect("B rotate");
+    assert_eq!(out, WriteOutcome::Gone);
+    b.sync_near_cache().await.expect("sync");
+    assert_eq!(
+        b.load(&key, now).await.expect("load"),
+        None,
+        "old cookie on B"
+    );
+    assert_eq!(b.load(&new_key, now).await.expect("load"), None);
+}
+
+/// A write through the caching store itself is visible to it at once, and the cached
+/// version is the one Redis holds (the next read-then-write, checked at Redis, succeeds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_writes_are_cached_and_stay_tracked() {
+    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+        return;
+    };
+    let (a, b) = pair(&url).await;
+    let now = Timestamp::now();
+    let key = SessionId::generate().store_key();
+    a.create(&key, &record(now, 0), now).await.expect("create");
+    a.load(&key, now).await.expect("load");
+    assert!(a.near_cache_holds(&key));
+    for i in 1..=50u64 {
+        let r = a.load(&key, now).await.expect("load").expect("live");
+        assert_eq!(n_of(&r), i - 1);
+        let out = a
+            .apply(&key, &set_n(i, Some(i - 1)), now)
+            .await
+            .expect("write");
+        assert!(matches!(out, WriteOutcome::Applied(_)), "{out:?}");
+        assert!(a.near_cache_holds(&key), "A caches the version it wrote");
+    }
+    // A is still tracked on the key after its own writes: B's write invalidates A.
+    b.apply(&key, &set_n(1000, None), now)
+        .await
+        .expect("B write");
+    a.sync_near_cache().await.expect("sync");
+    assert!(!a.near_cache_holds(&key));
+    let r = a.load(&key, now).await.expect("load").expect("live");
+    assert_eq!(n_of(&r), 1000);
+}
+
+/// The session's deadlines hold on cached records, against the caller's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_records_expire_at_their_deadlines() {
+    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+        return;
+    };
+    let (a, _b) = pair(&url).await;
+    let now = Timestamp::now();
+    let key = SessionId::generate().store_key();
+    a.create(&key, &record(now, 0), now).await.expect("create");
+    assert!(a.load(&key, now).await.expect("load").is_some());
+    assert!(a.near_cache_holds(&key));
+    let later = now.saturating_add(Duration::from_secs(3601));
+    assert_eq!(
+        a.load(&key, later).await.expect("load"),
+        None,
+        "idle deadline passed"
+    );
+}
+
+/// Revocation through one store: every session of the owner is gone for both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_both_caches() {
+    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+        return;
+    };
+    let (a, b) = pair(&url).await;
+    let now = Timestamp::now();
+    let owner = format!("user-{:x}", rand::random::<u64>());
+    let keys: Vec<StoreKey> = (0..3).map(|_| SessionId::generate().store_key()).collect();
+    for k in &keys {
+        let mut r = record(now, 0);
+        r.meta.owner = Some(owner.clone());
+        a.create(k, &r, now).await.expect("create");
+        a.load(k, now).await.expect("load");
+        b.load(k, now).await.expect("load");
+    }
+    assert_eq!(a.revoke_owner(&owner, None).await.expect("revoke"), 3);
+    b.sync_near_cache().await.expect("sync");
+    for k in &keys {
+        assert_eq!(a.load(k, now).await.expect("load"), None);
+        assert_eq!(b.load(k, now).await.expect("load"), None);
+    }
+}
+
+/// Waits (bounded generously) until `f` holds.
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A lost connection may have lost invalidations: the cache is flushed, and tracking is
+/// enabled again on the new connection (a later write by someone else still invalidates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_flushes_and_reconnect_tracks_again() {
+    let Some(mut server) = common::RedisChild::start() else {
+        return;
+    };
+    let (a, b) = pair(&server.url()).await;
+    let now = Timestamp::now();
+    let key = SessionId::generate().store_key();
+    a.create(&key, &record(now, 7), now).await.expect("create");
+    a.load(&key, now).await.expect("load");
+    assert!(a.near_cache_holds(&key));
+
+    server.kill();
+    eventually("the cache is flushed on disconnect", || {
+        !a.near_cache_holds(&key)
+    })
+    .await;
+    // While Redis is down, loads fail (nothing stale is served).
+    assert!(a.load(&key, now).await.is_err());
+
+    server.restart();
+    // The restarted server is empty (no persistence).
+    let start = Instant::now();
+    let reloaded = loop {
+        match a.load(&key, now).await {
+            Ok(r) => break r,
+            Err(_) if start.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery: {e}"),
+        }
+    };
+    assert_eq!(reloaded, None);
+    a.create(&key, &record(now, 8), now)
+        .await
+        .expect("create again");
+    assert_eq!(
+        n_of(&a.load(&key, now).await.expect("load").expect("live")),
+        8
+    );
+    assert!(a.near_cache_holds(&key));
+    // B (reconnected too) writes: A must hear about it on its new connection.
+    let start = Instant::now();
+    while b.apply(&key, &set_n(9, None), now).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "B never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.sync_near_cache().await.expect("sync");
+    assert_eq!(
+        n_of(&a.load(&key, now).await.expect("load").expect("live")),
+        9
+    );
+}
+
+/// `FLUSHALL` sends a null invalidation: everything cached goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushall_empties_the_cache() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let (a, _b) = pair(&server.url()).await;
+    let now = Timestamp::now();
+    let keys: Vec<StoreKey> = (0..5).map(|_| SessionId::generate().store_key()).collect();
+    for k in &keys {
+        a.create(k, &record(now, 1), now).await.expect("create");
+        a.load(k, now).await.expect("load");
+        assert!(a.near_cache_holds(k));
+    }
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut other = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut other)
+        .await
+        .expect("flushall");
+    a.sync_near_cache().await.expect("sync");
+    for k in &keys {
+        assert!(!a.near_cache_holds(k));
+        assert_eq!(a.load(k, now).await.expect("load"), None);
+    }
+}
+
+/// Topologies the cache cannot serve safely, and servers that refuse tracking, are clear
+/// configuration errors at connect time.
+#[tokio::test]
+async fn unsupported_setups_are_configuration_errors() {
+    let config = cached_config("satchel-test:nc:");
+    let e = RedisStore::connect("redis+cluster://127.0.0.1:1", config.clone())
+        .await
+        .expect_err("cluster");
+    assert!(e.to_string().contains("near_cache"), "{e}");
+    let e = RedisStore::connect("redis+sentinel://127.0.0.1:1/mymaster", config.clone())
+        .await
+        .expect_err("sentinel");
+    assert!(e.to_string().contains("near_cache"), "{e}");
+
+    // A server without CLIENT (as some managed services restrict it).
+    let Some(server) = common::RedisChild::start_with(&[
+        "--rename-command".into(),
+        "CLIENT".into(),
+        "\"\"".into(),
+    ]) else {
+        return;
+    };
+    let e = RedisStore::connect(&server.url(), config)
+        .await
+        .expect_err("no tracking");
+    assert!(e.to_string().contains("CLIENT TRACKING"), "{e}");
+}
