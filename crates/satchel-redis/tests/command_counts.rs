@@ -5,7 +5,7 @@
 mod common;
 
 use satchel::{Engine, SessionConfig};
-use satchel_redis::{RedisConfig, RedisStore};
+use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
 
 /// Commands that only the Lua scripts run (they appear in `INFO commandstats` too but
 /// never travel over the network) and the observer's own `INFO`.
@@ -27,6 +27,9 @@ const NOT_RECEIVED: &[&str] = &[
     "type",
     "del",
     "rename",
+    // A near cache's connection setup (before any request is counted).
+    "hello",
+    "client|tracking",
 ];
 
 /// Sum of calls of every command a client sent (see `NOT_RECEIVED`).
@@ -120,4 +123,91 @@ async fn requests_cost_zero_one_or_two_commands() {
         assert_eq!(v, 1, "the write landed");
     });
     assert_eq!(n, 1);
+}
+
+/// With a warm near cache: 0 untouched, 0 read-only, 1 read-then-write, in steady state
+/// (the version a write leaves is cached, so the next request is warm too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_near_cache_costs_zero_zero_or_one_command() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut observer = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("observer");
+    let config = RedisConfig {
+        near_cache: Some(NearCacheConfig::default()),
+        ..RedisConfig::default()
+    };
+    let store = RedisStore::connect(&server.url(), config)
+        .await
+        .expect("connect");
+    let engine = Engine::new(store, SessionConfig::default());
+
+    macro_rules! request {
+        ($cookie:expr, |$s:ident| $body:expr) => {{
+            let before = received(&mut observer).await;
+            let cookie: Option<String> = $cookie;
+            let $s = engine.begin(cookie.iter().map(|c| c.as_bytes()));
+            $body;
+            let finish = engine.finish(&$s, 200).await;
+            assert!(finish.error.is_none(), "{:?}", finish.error);
+            let after = received(&mut observer).await;
+            (after - before, finish.set_cookie)
+        }};
+    }
+
+    let (_, set) = request!(None, |s| s.insert("n", &0u64).expect("insert"));
+    let cookie = Some(cookie_pair(&set.expect("cookie set")));
+    let _ = request!(cookie.clone(), |s| s.insert("w", &1u64).expect("insert"));
+
+    // Cold: the first read loads (and caches) the record.
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: Option<u64> = s.get("n").await.expect("get");
+        assert_eq!(v, Some(0));
+    });
+    assert_eq!(n, 1, "cold read-only request");
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let _ = &s;
+    });
+    assert_eq!(n, 0, "untouched request");
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: Option<u64> = s.get("n").await.expect("get");
+        assert_eq!(v, Some(0));
+    });
+    assert_eq!(n, 0, "warm read-only request");
+
+    for i in 0..3u64 {
+        let (n, _) = request!(cookie.clone(), |s| {
+            let v: u64 = s.get("n").await.expect("get").expect("n");
+            assert_eq!(v, i);
+            s.insert("n", &(v + 1)).expect("insert");
+        });
+        assert_eq!(n, 1, "warm read-then-write request #{i}");
+    }
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        assert_eq!(v, 3, "the writes landed and were cached");
+    });
+    assert_eq!(n, 0, "read-only after writes");
+
+    // What Redis holds agrees with what the cache served.
+    let stored: Vec<String> = redis::cmd("KEYS")
+        .arg("satchel:s:*")
+        .query_async(&mut observer)
+        .await
+        .expect("keys");
+    assert_eq!(stored.len(), 1);
+    let n_field: String = redis::cmd("HGET")
+        .arg(&stored[0])
+        .arg(".n")
+        .query_async(&mut observer)
+        .await
+        .expect("hget");
+    assert_eq!(n_field, "3");
 }
