@@ -162,3 +162,129 @@ pub(crate) async fn apply<B: VersionedBackend + Sync>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A layout that answers from memory and, when told to, lets an invalidation (as the
+    /// tracking connection's read loop would apply it) land between the cache's ticket and
+    /// the reply: the read/invalidate race, made deterministic.
+    struct Fake {
+        cache: Arc<Cache>,
+        redis_key: Vec<u8>,
+        stored: Mutex<Option<Record>>,
+        invalidate_during_call: Mutex<bool>,
+    }
+
+    impl Fake {
+        fn maybe_race(&self) {
+            if std::mem::take(&mut *self.invalidate_during_call.lock().unwrap()) {
+                self.cache.invalidate(&self.redis_key);
+            }
+        }
+    }
+
+    impl VersionedBackend for Fake {
+        async fn get_versioned(&self, _key: &StoreKey) -> Result<Option<Versioned>, StoreError> {
+            let r = self.stored.lock().unwrap().clone();
+            self.maybe_race();
+            Ok(r.map(|r| (Box::default(), r)))
+        }
+
+        async fn write_on_base(
+            &self,
+            _key: &StoreKey,
+            _base: Option<&Versioned>,
+            patch: &Patch,
+            now: Timestamp,
+        ) -> Result<(WriteOutcome, Option<Versioned>), StoreError> {
+            let mut stored = self.stored.lock().unwrap();
+            let r = stored.as_mut().expect("live");
+            patch.apply_to(r, now);
+            let out = (
+                WriteOutcome::Applied(r.meta.expires()),
+                Some((Box::default(), r.clone())),
+            );
+            drop(stored);
+            self.maybe_race();
+            Ok(out)
+        }
+    }
+
+    fn setup() -> (Arc<Cache>, Fake, StoreKey, Timestamp) {
+        let cache = Arc::new(Cache::new(100, Duration::from_secs(60)));
+        let now = Timestamp::from_millis(1_000_000);
+        let record = Record {
+            data: Default::default(),
+            meta: satchel::Meta::new(now, Duration::from_secs(60), Duration::from_secs(600)),
+        };
+        let fake = Fake {
+            cache: cache.clone(),
+            redis_key: b"s:k".to_vec(),
+            stored: Mutex::new(Some(record)),
+            invalidate_during_call: Mutex::new(false),
+        };
+        (
+            cache,
+            fake,
+            StoreKey::from_hex(&"ab".repeat(32)).expect("hex"),
+            now,
+        )
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_load_invalidated_in_flight_is_returned_but_not_cached() {
+        let (cache, fake, key, now) = setup();
+        *fake.invalidate_during_call.lock().unwrap() = true;
+        let r = block_on(load(&cache, &fake, b"s:k", &key, now)).expect("load");
+        assert!(r.is_some());
+        assert!(
+            !cache.contains(b"s:k"),
+            "a reply that lost its placeholder was cached"
+        );
+        // Without the race the next load is cached.
+        block_on(load(&cache, &fake, b"s:k", &key, now)).expect("load");
+        assert!(cache.contains(b"s:k"));
+    }
+
+    #[test]
+    fn a_write_invalidated_in_flight_is_not_cached() {
+        let (cache, fake, key, now) = setup();
+        block_on(load(&cache, &fake, b"s:k", &key, now)).expect("load");
+        *fake.invalidate_during_call.lock().unwrap() = true;
+        let mut patch = Patch::default();
+        patch
+            .set
+            .push(("a".into(), satchel::Value::from_json("1").expect("json")));
+        block_on(apply(&cache, &fake, b"s:k", &key, &patch, now)).expect("write");
+        assert!(!cache.contains(b"s:k"));
+        // Without the race the written version is cached, and served.
+        block_on(apply(&cache, &fake, b"s:k", &key, &patch, now)).expect("write");
+        assert!(cache.contains(b"s:k"));
+        let r = block_on(load(&cache, &fake, b"s:k", &key, now))
+            .expect("load")
+            .expect("live");
+        assert_eq!(r.data.get("a").map(|v| v.get()), Some("1"));
+    }
+
+    #[test]
+    fn cached_records_are_checked_against_the_callers_clock() {
+        let (cache, fake, key, now) = setup();
+        block_on(load(&cache, &fake, b"s:k", &key, now)).expect("load");
+        assert!(cache.contains(b"s:k"));
+        let late = now.saturating_add(Duration::from_secs(61));
+        assert_eq!(
+            block_on(load(&cache, &fake, b"s:k", &key, late)).expect("load"),
+            None
+        );
+    }
+}
