@@ -94,8 +94,8 @@ pub struct RedisConfig {
     /// Past it the call fails with [`StoreErrorKind::Timeout`].
     pub command_timeout: Duration,
     /// Keep loaded sessions in process, invalidated by Redis (`CLIENT TRACKING`); off
-    /// (`None`) by default. Standalone servers only: [`RedisStore::connect_cluster`] and
-    /// [`RedisStore::connect_sentinel`] refuse it. See `docs/redis-near-cache.md`.
+    /// (`None`) by default. Standalone and Sentinel; [`RedisStore::connect_cluster`]
+    /// refuses it. See `docs/redis-near-cache.md`.
     pub near_cache: Option<NearCacheConfig>,
 }
 
@@ -345,23 +345,23 @@ impl RedisStore {
     /// the sentinels again for the new primary on the next call (calls in flight during
     /// the switch fail with `Unavailable`/`Timeout`).
     ///
+    /// With [`RedisConfig::near_cache`], each connection to a primary is a tracking one and
+    /// the cache is flushed whenever the store leaves a primary (failover, broken
+    /// connection).
+    ///
     /// # Errors
-    /// When no sentinel knows a reachable primary within [`RedisConfig::connect_timeout`],
-    /// or when [`RedisConfig::near_cache`] is set (not wired to the Sentinel connection
-    /// yet; see `docs/redis-near-cache.md`).
+    /// When no sentinel knows a reachable primary within [`RedisConfig::connect_timeout`].
     pub async fn connect_sentinel(
         nodes: &[String],
         service: &str,
         config: RedisConfig,
     ) -> Result<Self, StoreError> {
-        if config.near_cache.is_some() {
-            return Err(StoreError::msg(
-                StoreErrorKind::Backend,
-                "RedisConfig::near_cache is not supported with Sentinel yet; turn it off \
-                 for this store",
-            ));
-        }
-        let conn = sentinel::SentinelConn::new(nodes, service, &config).map_err(map_err)?;
+        let near = config
+            .near_cache
+            .as_ref()
+            .map(|n| Arc::new(near_cache::Cache::new(n.max_entries, n.max_entry_life)));
+        let conn =
+            sentinel::SentinelConn::new(nodes, service, &config, near.clone()).map_err(map_err)?;
         let conn = Arc::new(conn);
         sentinel::SentinelConn::watch(&conn);
         tokio::time::timeout(config.connect_timeout.saturating_mul(4), conn.connection())
@@ -374,7 +374,7 @@ impl RedisStore {
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
                 cluster: false,
-                near: None,
+                near,
             }),
             conn: Conn::Sentinel(conn),
         })

@@ -322,18 +322,14 @@ async fn flushall_empties_the_cache() {
     }
 }
 
-/// Topologies the cache cannot serve safely, and servers that refuse tracking, are clear
-/// configuration errors at connect time.
+/// A Cluster (no per-node tracking in redis-rs 0.32), and servers that refuse tracking,
+/// are clear configuration errors at connect time.
 #[tokio::test]
 async fn unsupported_setups_are_configuration_errors() {
     let config = cached_config("satchel-test:nc:");
     let e = RedisStore::connect("redis+cluster://127.0.0.1:1", config.clone())
         .await
         .expect_err("cluster");
-    assert!(e.to_string().contains("near_cache"), "{e}");
-    let e = RedisStore::connect("redis+sentinel://127.0.0.1:1/mymaster", config.clone())
-        .await
-        .expect_err("sentinel");
     assert!(e.to_string().contains("near_cache"), "{e}");
 
     // A server without CLIENT (as some managed services restrict it).
@@ -348,4 +344,83 @@ async fn unsupported_setups_are_configuration_errors() {
         .await
         .expect_err("no tracking");
     assert!(e.to_string().contains("CLIENT TRACKING"), "{e}");
+}
+
+async fn sentinel_primary(sentinel: &str, service: &str) -> Option<(String, String)> {
+    let client = redis::Client::open(format!("redis://{sentinel}")).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(service)
+        .query_async(&mut conn)
+        .await
+        .ok()
+}
+
+/// Through Sentinel: two caching stores stay consistent, and a failover flushes the cache
+/// (the new primary never tracked this store's reads); afterwards tracking works on the
+/// new primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_failover_flushes_the_cache() {
+    let Some(url) = common::url("SATCHEL_REDIS_SENTINEL_URL") else {
+        return;
+    };
+    let rest = url.trim_start_matches("redis+sentinel://");
+    let (nodes, service) = rest.split_once('/').expect("service name in URL");
+    let sentinel = nodes.split(',').next().expect("a sentinel").to_owned();
+    let (a, b) = pair(&url).await;
+    let now = Timestamp::now();
+    let key = SessionId::generate().store_key();
+    a.create(&key, &record(now, 1), now).await.expect("create");
+    assert_eq!(
+        n_of(&b.load(&key, now).await.expect("load").expect("live")),
+        1
+    );
+    a.apply(&key, &set_n(2, None), now).await.expect("write");
+    b.sync_near_cache().await.expect("sync");
+    assert_eq!(
+        n_of(&b.load(&key, now).await.expect("load").expect("live")),
+        2
+    );
+    assert!(b.near_cache_holds(&key));
+
+    let before = sentinel_primary(&sentinel, service).await.expect("primary");
+    let client = redis::Client::open(format!("redis://{sentinel}")).expect("sentinel url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("sentinel");
+    // Another test may be failing over right now: then ours is refused, theirs counts.
+    let _: Result<(), _> = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg(service)
+        .query_async(&mut conn)
+        .await;
+    let start = Instant::now();
+    while sentinel_primary(&sentinel, service).await.as_ref() == Some(&before) {
+        assert!(start.elapsed() < Duration::from_secs(30), "no failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eventually("B leaves the old primary and flushes", || {
+        !b.near_cache_holds(&key)
+    })
+    .await;
+
+    // Both stores recover on the new primary; B is tracked there again.
+    let start = Instant::now();
+    loop {
+        let read = b.load(&key, now).await;
+        let wrote = a.apply(&key, &set_n(3, None), now).await;
+        if matches!(read, Ok(Some(_))) && matches!(wrote, Ok(WriteOutcome::Applied(_))) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no recovery: {read:?} {wrote:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.sync_near_cache().await.expect("sync");
+    let r = b.load(&key, now).await.expect("load").expect("live");
+    assert_eq!(n_of(&r), 3, "B is invalidated by writes on the new primary");
 }

@@ -54,9 +54,12 @@ pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
 }
 
+/// One shard: Redis key name → entry.
+type Shard<V> = HashMap<Box<[u8]>, Entry<V>>;
+
 /// The cache proper: bounded, sharded, generation-checked.
 pub(crate) struct Core<V> {
-    shards: Box<[Mutex<HashMap<Box<[u8]>, Entry<V>>>]>,
+    shards: Box<[Mutex<Shard<V>>]>,
     hasher: RandomState,
     per_shard: usize,
     max_life: Duration,
@@ -79,8 +82,9 @@ impl<V: Clone> Core<V> {
         }
     }
 
-    fn shard(&self, key: &[u8]) -> MutexGuard<'_, HashMap<Box<[u8]>, Entry<V>>> {
-        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
+    fn shard(&self, key: &[u8]) -> MutexGuard<'_, Shard<V>> {
+        // The remainder is below SHARDS, so the conversion cannot fail.
+        let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         // A panic while holding a shard cannot leave an entry half-written (each change
         // is one insert/remove), so a poisoned lock is safe to reuse.
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use satchel::{Patch, Record, StoreError, StoreKey, Timestamp, WriteOutcome};
 
-/// Turns the near cache on for a standalone [`crate::RedisStore`] (see
-/// [`crate::RedisConfig::near_cache`]).
+/// Turns the near cache on for a [`crate::RedisStore`] on a standalone server or through
+/// Sentinel (see [`crate::RedisConfig::near_cache`]).
 #[derive(Debug, Clone)]
 pub struct NearCacheConfig {
     /// At most this many sessions are kept (default 100,000); past it arbitrary entries
@@ -82,13 +82,13 @@ pub(crate) type Versioned = (Box<[u8]>, Record);
 
 /// What the cache needs from a layout. Both calls must run on the tracking connection.
 ///
-/// Plugging in layout v2 (`redis2` branch): `get_versioned` is its one `GET` (header token
-/// + record); `write_on_base` is its version-checked write given the cached (token,
-/// record) as the base, returning the token and record it left in Redis when it wrote.
-/// Its write script must end with a read of the session key (`EXISTS`, as the v1 scripts
-/// here do): with `NOLOOP` that read is what keeps this connection tracked on the key it
-/// just wrote, so that the next write by another instance still invalidates the cached
-/// new version.
+/// Plugging in layout v2 (`redis2` branch): `get_versioned` is its one `GET` (header
+/// token and record); `write_on_base` is its version-checked write given the cached
+/// (token, record) as the base, returning the token and record it left in Redis when it
+/// wrote. Its write script must end with a read of the session key (`EXISTS`, as the v1
+/// scripts here do): with `NOLOOP` that read is what keeps this connection tracked on the
+/// key it just wrote, so that the next write by another instance still invalidates the
+/// cached new version.
 pub(crate) trait VersionedBackend {
     /// The record under `key` (not filtered by deadlines) and its token.
     fn get_versioned(
@@ -180,7 +180,7 @@ mod tests {
 
     impl Fake {
         fn maybe_race(&self) {
-            if std::mem::take(&mut *self.invalidate_during_call.lock().unwrap()) {
+            if std::mem::take(&mut *self.invalidate_during_call.lock().expect("lock")) {
                 self.cache.invalidate(&self.redis_key);
             }
         }
@@ -188,7 +188,7 @@ mod tests {
 
     impl VersionedBackend for Fake {
         async fn get_versioned(&self, _key: &StoreKey) -> Result<Option<Versioned>, StoreError> {
-            let r = self.stored.lock().unwrap().clone();
+            let r = self.stored.lock().expect("lock").clone();
             self.maybe_race();
             Ok(r.map(|r| (Box::default(), r)))
         }
@@ -200,7 +200,7 @@ mod tests {
             patch: &Patch,
             now: Timestamp,
         ) -> Result<(WriteOutcome, Option<Versioned>), StoreError> {
-            let mut stored = self.stored.lock().unwrap();
+            let mut stored = self.stored.lock().expect("lock");
             let r = stored.as_mut().expect("live");
             patch.apply_to(r, now);
             let out = (
@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn a_load_invalidated_in_flight_is_returned_but_not_cached() {
         let (cache, fake, key, now) = setup();
-        *fake.invalidate_during_call.lock().unwrap() = true;
+        *fake.invalidate_during_call.lock().expect("lock") = true;
         let r = block_on(load(&cache, &fake, b"s:k", &key, now)).expect("load");
         assert!(r.is_some());
         assert!(
@@ -260,7 +260,7 @@ mod tests {
     fn a_write_invalidated_in_flight_is_not_cached() {
         let (cache, fake, key, now) = setup();
         block_on(load(&cache, &fake, b"s:k", &key, now)).expect("load");
-        *fake.invalidate_during_call.lock().unwrap() = true;
+        *fake.invalidate_during_call.lock().expect("lock") = true;
         let mut patch = Patch::default();
         patch
             .set

@@ -48,8 +48,41 @@ fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Live>> {
     slot.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Applies one push from connection `id` to the cache.
-fn on_push(cache: &Cache, slot: &Weak<Slot>, id: u64, info: PushInfo) {
+/// Opens a tracking connection with `client` (switched to RESP3): invalidation pushes go
+/// to `cache`, a disconnection flushes it and calls `on_disconnect`; `CLIENT TRACKING on
+/// NOLOOP` is accepted before it returns, and the cache is flushed (whatever was cached
+/// before was not tracked by this connection).
+pub(crate) async fn connect(
+    client: &redis::Client,
+    config: &AsyncConnectionConfig,
+    cache: &Arc<Cache>,
+    on_disconnect: impl Fn(&Cache) + Send + Sync + 'static,
+) -> RedisResult<MultiplexedConnection> {
+    let mut info = client.get_connection_info().clone();
+    info.redis.protocol = redis::ProtocolVersion::RESP3;
+    let client = redis::Client::open(info)?;
+    let for_pushes = cache.clone();
+    let config = config.clone().set_push_sender(
+        move |info: PushInfo| -> Result<(), std::convert::Infallible> {
+            on_push(&for_pushes, info, &on_disconnect);
+            Ok(())
+        },
+    );
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    redis::cmd("CLIENT")
+        .arg("TRACKING")
+        .arg("ON")
+        .arg("NOLOOP")
+        .exec_async(&mut conn)
+        .await?;
+    cache.flush();
+    Ok(conn)
+}
+
+/// Applies one push to the cache.
+fn on_push(cache: &Cache, info: PushInfo, on_disconnect: &impl Fn(&Cache)) {
     match info.kind {
         PushKind::Invalidate => match info.data.first() {
             Some(Value::Array(keys)) => {
@@ -67,12 +100,7 @@ fn on_push(cache: &Cache, slot: &Weak<Slot>, id: u64, info: PushInfo) {
         PushKind::Disconnection => {
             // Pushes may have been lost with the connection.
             cache.flush();
-            if let Some(slot) = slot.upgrade() {
-                let mut live = lock(&slot);
-                if live.as_ref().is_some_and(|l| l.id == id) {
-                    *live = None;
-                }
-            }
+            on_disconnect(cache);
         }
         _ => {}
     }
@@ -126,26 +154,16 @@ impl TrackedConn {
 
     async fn connect(&self) -> RedisResult<Live> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let cache = self.cache.clone();
-        let slot = Arc::downgrade(&self.live);
-        let config = self.config.clone().set_push_sender(
-            move |info: PushInfo| -> Result<(), std::convert::Infallible> {
-                on_push(&cache, &slot, id, info);
-                Ok(())
-            },
-        );
-        let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        redis::cmd("CLIENT")
-            .arg("TRACKING")
-            .arg("ON")
-            .arg("NOLOOP")
-            .exec_async(&mut conn)
-            .await?;
-        // Whatever was cached before this connection is untracked now.
-        self.cache.flush();
+        let slot: Weak<Slot> = Arc::downgrade(&self.live);
+        let conn = connect(&self.client, &self.config, &self.cache, move |_| {
+            if let Some(slot) = slot.upgrade() {
+                let mut live = lock(&slot);
+                if live.as_ref().is_some_and(|l| l.id == id) {
+                    *live = None;
+                }
+            }
+        })
+        .await?;
         let live = Live { id, conn };
         *lock(&self.live) = Some(live.clone());
         Ok(live)
