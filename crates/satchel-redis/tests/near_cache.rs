@@ -66,11 +66,42 @@ async fn pair(url: &str) -> (RedisStore, RedisStore) {
 /// in B never lets B's own write or logout skip Redis's checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_stay_consistent() {
+    consistency(2000, 0).await;
+}
+
+/// The same while other tasks keep B's connection and runtime busy (cached reads on B,
+/// writes through a third, uncached store, on their own sessions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_stay_consistent_under_background_load() {
+    consistency(1000, 6).await;
+}
+
+async fn consistency(cycles: u64, background: usize) {
     let Some(url) = common::url("SATCHEL_REDIS_URL") else {
         return;
     };
     let (a, b) = pair(&url).await;
     let now = Timestamp::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..background {
+        let c = RedisStore::connect(&url, RedisConfig::with_prefix(b.prefix()))
+            .await
+            .expect("connect C");
+        let (b, stop) = (b.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let key = SessionId::generate().store_key();
+            c.create(&key, &record(now, 0), now).await.expect("create");
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                b.load(&key, now).await.expect("background read");
+                c.apply(&key, &set_n(i, None), now)
+                    .await
+                    .expect("background write");
+            }
+        }));
+    }
     let key = SessionId::generate().store_key();
     assert!(matches!(
         a.create(&key, &record(now, 0), now).await,
@@ -78,7 +109,7 @@ async fn two_instances_stay_consistent() {
     ));
 
     let mut early_stale = 0u64;
-    for i in 1..=2000u64 {
+    for i in 1..=cycles {
         // B is warm (its previous read after sync cached the current value).
         let r = b.load(&key, now).await.expect("B load").expect("live");
         assert_eq!(n_of(&r), i - 1, "warm B before A's write");
@@ -101,12 +132,16 @@ async fn two_instances_stay_consistent() {
             "stale read on B after its invalidations were applied"
         );
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("background task");
+    }
     let stats = b.near_cache_stats().expect("cache on");
     assert!(
-        stats.hits >= 2000,
+        stats.hits >= cycles,
         "B served warm reads from its cache: {stats:?}"
     );
-    eprintln!("early (in-window) stale reads on B: {early_stale} of 2000");
+    eprintln!("early (in-window) stale reads on B: {early_stale} of {cycles}");
 
     // B's cache is stale (A writes again, B has not synced): B's read-then-write built on
     // the old value is refused by Redis, not applied over A's write.
