@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use redis::Value as RValue;
-use satchel::{Data, Expires, Meta, Patch, Record, StoreError, Timestamp, Value, WriteOutcome};
+use satchel::{Data, Expires, Meta, Record, StoreError, Timestamp, Value, WriteOutcome};
 
 /// The format version written in the `v` field.
 pub(crate) const FORMAT_VERSION: &[u8] = b"1";
@@ -65,6 +65,15 @@ fn pairs(reply: &RValue) -> Result<Vec<Field<'_>>, StoreError> {
             .collect(),
         _ => Err(bad()),
     }
+}
+
+/// The flat (field, value, ...) list of an `HGETALL` reply, in the server's order: what
+/// the v2 `upgrade` script compares the hash against.
+pub(crate) fn flat_fields(reply: &RValue) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(pairs(reply)?
+        .into_iter()
+        .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
+        .collect())
 }
 
 /// Decodes the `HGETALL` reply of a session hash: `None` when the hash is absent.
@@ -173,28 +182,6 @@ pub(crate) fn decode_outcome(reply: &RValue) -> Result<WriteOutcome, StoreError>
     }
 }
 
-/// Decodes the `sessions_of` script's reply: (member hex, created, idle deadline,
-/// absolute deadline).
-pub(crate) fn decode_sessions(reply: &RValue) -> Result<Vec<(String, u64, u64, u64)>, StoreError> {
-    let bad = || StoreError::corrupt("unexpected owner index reply");
-    let RValue::Array(items) = reply else {
-        return Err(bad());
-    };
-    if items.len() % 4 != 0 {
-        return Err(bad());
-    }
-    items
-        .chunks_exact(4)
-        .map(|q| {
-            let member = bytes(&q[0])
-                .and_then(|b| String::from_utf8(b.to_vec()).ok())
-                .ok_or_else(bad)?;
-            let n = |v: &RValue| bytes(v).and_then(parse_u64).ok_or_else(bad);
-            Ok((member, n(&q[1])?, n(&q[2])?, n(&q[3])?))
-        })
-        .collect()
-}
-
 /// One owner index operation a script deferred to the client (Cluster mode).
 #[derive(Debug)]
 pub(crate) struct IndexOp {
@@ -263,102 +250,6 @@ pub(crate) fn strings(reply: &RValue) -> Result<Vec<String>, StoreError> {
         RValue::Nil => Ok(Vec::new()),
         _ => Err(bad()),
     }
-}
-
-/// Appends a patch in the layout `read_patch` (scripts.rs) expects.
-pub(crate) fn push_patch(args: &mut Vec<Vec<u8>>, patch: &Patch) {
-    let flag = |b: bool| if b { b"1".to_vec() } else { b"0".to_vec() };
-    args.push(flag(patch.clear));
-    args.push(max_arg(patch));
-    match patch.expiry {
-        Some(e) => {
-            args.push(b"1".to_vec());
-            args.push(ms(e.idle_timeout).to_string().into_bytes());
-            args.push(e.absolute_deadline.as_millis().to_string().into_bytes());
-            args.push(flag(e.persistent));
-        }
-        None => {
-            args.extend([b"0".to_vec(), b"0".to_vec(), b"0".to_vec(), b"0".to_vec()]);
-        }
-    }
-    match &patch.owner {
-        None => args.extend([b"0".to_vec(), Vec::new()]),
-        Some(None) => args.extend([b"1".to_vec(), Vec::new()]),
-        Some(Some(owner)) => args.extend([b"2".to_vec(), owner.as_bytes().to_vec()]),
-    }
-    args.push(patch.expect.len().to_string().into_bytes());
-    args.push(patch.remove.len().to_string().into_bytes());
-    args.push(patch.set.len().to_string().into_bytes());
-    push_expectations(args, patch);
-    for key in &patch.remove {
-        args.push(key.as_bytes().to_vec());
-    }
-    for (key, value) in &patch.set {
-        args.push(key.as_bytes().to_vec());
-        args.push(value.get().as_bytes().to_vec());
-    }
-}
-
-/// The size limit argument: bytes, or `-1` for none.
-fn max_arg(patch: &Patch) -> Vec<u8> {
-    match patch.max_data_bytes {
-        Some(n) => n.to_string().into_bytes(),
-        None => b"-1".to_vec(),
-    }
-}
-
-/// The expectations as (key, `1` present / `0` absent, value read) triples, the encoding
-/// both `apply` and `apply_fast` read.
-fn push_expectations(args: &mut Vec<Vec<u8>>, patch: &Patch) {
-    for (key, seen) in &patch.expect {
-        args.push(key.as_bytes().to_vec());
-        match seen {
-            Some(v) => args.extend([b"1".to_vec(), v.get().as_bytes().to_vec()]),
-            None => args.extend([b"0".to_vec(), Vec::new()]),
-        }
-    }
-}
-
-/// Most keys a patch may name and still take `apply_fast` (its arguments are unpacked
-/// onto the Lua stack in one call).
-const FAST_MAX_KEYS: usize = 64;
-
-/// The arguments of `apply_fast` for `patch`, or `None` when the patch needs the full
-/// `apply` script: it clears, removes, changes expiry or owner, repeats a set key, or
-/// names many keys.
-pub(crate) fn fast_patch_args(now: Timestamp, patch: &Patch) -> Option<Vec<Vec<u8>>> {
-    if patch.clear
-        || !patch.remove.is_empty()
-        || patch.expiry.is_some()
-        || patch.owner.is_some()
-        || patch.expect.len() + patch.set.len() > FAST_MAX_KEYS
-    {
-        return None;
-    }
-    for (i, (key, _)) in patch.set.iter().enumerate() {
-        if patch.set[..i].iter().any(|(k, _)| k == key) {
-            return None;
-        }
-    }
-    let mut args = Vec::with_capacity(4 + 3 * patch.expect.len() + 2 * patch.set.len());
-    args.push(now.as_millis().to_string().into_bytes());
-    args.push(max_arg(patch));
-    args.push(patch.expect.len().to_string().into_bytes());
-    push_expectations(&mut args, patch);
-    args.push(patch.set.len().to_string().into_bytes());
-    for (key, value) in &patch.set {
-        let mut field = Vec::with_capacity(1 + key.len());
-        field.push(b'.');
-        field.extend_from_slice(key.as_bytes());
-        args.push(field);
-        args.push(value.get().as_bytes().to_vec());
-    }
-    Some(args)
-}
-
-/// Whether a script answered `slow`: `apply_fast` found something for `apply` to judge.
-pub(crate) fn is_slow(reply: &RValue) -> bool {
-    matches!(reply, RValue::Array(items) if items.len() == 1 && items.first().and_then(bytes) == Some(b"slow"))
 }
 
 /// Appends a record in the layout the `create` script expects.

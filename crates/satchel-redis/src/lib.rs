@@ -8,33 +8,42 @@
 //! # let _ = store; Ok(()) }
 //! ```
 //!
-//! # What it does per operation
+//! # What it does per operation (layout v2)
 //! | operation | Redis commands sent |
 //! |---|---|
-//! | `load` | one `HGETALL` |
-//! | `apply`, `rotate`, `create`, `touch`, `delete` | one `EVALSHA` of a Lua script that does every check (liveness against the caller's `now`, no resurrection, per-key conflict check, size limit) and every change (fields, metadata, `PEXPIREAT`, owner index) atomically |
-//! | `sessions_of`, `revoke_owner` | one `EVALSHA` (standalone and Sentinel; a Cluster needs one command per listed session) |
+//! | `load` | one `GET` |
+//! | `apply` | one `EVALSHA` of a small version-checked write script (+ a `GET` first when this store knows no recent version of the session, e.g. a blind write) |
+//! | `create`, `touch`, `rotate` (standalone) | one `EVALSHA` |
+//! | `delete` | one `EVALSHA` (+ a `ZREM` when the session had an owner) |
+//! | `sessions_of`, `revoke_owner` | the owner index, then one command per listed session |
 //!
-//! The common `apply` (set keys, with or without conflict expectations) runs a smaller
-//! script without the shared helpers (`apply_fast`, ~8 µs of Redis CPU instead of ~13);
-//! if that one finds the record unusual (not a current-format hash, no size field) it
-//! answers so and the full script runs: a second `EVALSHA` only for such records.
+//! A write sends the whole new value, computed here from the version of the record it is
+//! based on; the script replaces the stored value only if it is still that version (and
+//! live at the caller's `now`, and not deleted meanwhile: no resurrection). If another
+//! write came first, the reply carries the current value: the patch's expectations (the
+//! keys the request read, then changed) are checked against it, so a same-key race is a
+//! [`satchel::WriteOutcome::Conflict`] and a different-key race is rebased and retried
+//! (at most 32 calls, then an `Unavailable` error). Writes to one session from one process
+//! go one at a time, so only other processes can make a write retry.
 //! The first time a script is used on a server it costs one extra `EVAL` (after the
 //! server answers `NOSCRIPT`).
 //!
 //! # Layout
-//! One hash per session, named `{prefix}s:{hex SHA-256 of the session id}` (the raw id
-//! never reaches Redis), metadata in short fields, each session value in a field of its
-//! own; see the `scripts` module source for the full table. A hash rather than one encoded
-//! value because a patch then touches only the fields it names (`HSET`/`HDEL` inside the
-//! script), with no decoding and re-encoding of the whole record in Lua, and a load is a
-//! single `HGETALL`. The format is versioned (field `v`); anything else under a session
-//! key is a [`satchel::StoreErrorKind::Corrupt`] error, never a panic.
+//! One string per session, named `{prefix}s:{hex SHA-256 of the session id}` (the raw id
+//! never reaches Redis): a fixed-width text header (format version, write token,
+//! deadlines as 13-digit text the scripts compare as strings) followed by the packed
+//! record; TTL at the earlier deadline. The byte-exact layout is in `src/v2/format.rs`;
+//! the internal API a near cache builds on (a record with the version it was read at, and
+//! a write on such a base) in `src/v2/mod.rs` and `TODO.md`. Sessions written by earlier
+//! versions of this crate (layout v1, one hash per session) still load and are rewritten
+//! as strings by their next write; a process still running v1 code cannot read v2 values,
+//! so upgrade all instances together. Anything else under a session key is a
+//! [`satchel::StoreErrorKind::Corrupt`] error, never a panic.
 //!
 //! # Topologies
 //! - **Standalone** (`redis://host:port`): everything above, each operation atomic.
-//! - **Cluster** (`redis+cluster://host:port,host:port`): a session hash lives in one
-//!   slot, so `load`, `apply`, `touch` and `delete` stay one atomic script. What spans
+//! - **Cluster** (`redis+cluster://host:port,host:port`): a session value lives in one
+//!   slot, so `load`, `apply`, `touch` and `delete` stay atomic. What spans
 //!   slots is not atomic:
 //!   - the **owner index** (a per-owner key in another slot) is updated by a second
 //!     command after the session script (`create` of an owned session updates it
@@ -45,7 +54,8 @@
 //!   - **rotation** is load → create the new key → delete the old key. Dying between the
 //!     create and the delete leaves both ids valid until the old one expires; a write to
 //!     the old id that lands between the load and the delete is lost;
-//!   - `sessions_of` and `revoke_owner` read the index and then each session separately.
+//!   - `sessions_of` and `revoke_owner` read the index and then each session separately
+//!     (on standalone servers too, since layout v2).
 //!
 //!   `tests/cluster_slots.rs` simulates each failure case.
 //! - **Sentinel** (`redis+sentinel://host:port,host:port/service`): the primary is looked
@@ -67,6 +77,7 @@ mod codec;
 mod near_cache;
 mod scripts;
 mod sentinel;
+mod v2;
 
 pub use near_cache::{NearCacheConfig, NearCacheStats};
 
@@ -145,8 +156,15 @@ struct Inner {
     /// as separate commands (see the crate docs).
     cluster: bool,
     command_timeout: Duration,
+    /// The layout-v1 scripts still needed: the test-only v1 writer, the v1 branch of
+    /// `revoke_owner`, and the Cluster owner-index add.
     scripts: Scripts,
-    /// The near cache, when configured (then `conn` is `Conn::Tracked`).
+    /// The layout-v2 scripts.
+    v2: v2::Scripts,
+    /// The bases of the next writes and the per-session write lanes (`v2/bases.rs`).
+    bases: v2::bases::Bases,
+    /// The near cache, when configured (then `conn` is `Conn::Tracked` or a Sentinel
+    /// connection that tracks).
     near: Option<Arc<near_cache::Cache>>,
 }
 
@@ -241,6 +259,8 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
+                v2: v2::Scripts::new(),
+                bases: v2::bases::Bases::default(),
                 cluster: false,
                 near: None,
             }),
@@ -255,10 +275,6 @@ impl RedisStore {
         near: NearCacheConfig,
         config: RedisConfig,
     ) -> Result<Self, StoreError> {
-        // Invalidation pushes need RESP3, whatever the URL asked for.
-        let mut info = client.get_connection_info().clone();
-        info.redis.protocol = redis::ProtocolVersion::RESP3;
-        let client = redis::Client::open(info).map_err(map_err)?;
         let cache = Arc::new(near_cache::Cache::new(
             near.max_entries,
             near.max_entry_life,
@@ -290,6 +306,8 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
+                v2: v2::Scripts::new(),
+                bases: v2::bases::Bases::default(),
                 cluster: false,
                 near: Some(cache),
             }),
@@ -333,6 +351,8 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
+                v2: v2::Scripts::new(),
+                bases: v2::bases::Bases::default(),
                 cluster: true,
                 near: None,
             }),
@@ -373,6 +393,8 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
+                v2: v2::Scripts::new(),
+                bases: v2::bases::Bases::default(),
                 cluster: false,
                 near,
             }),
@@ -459,7 +481,7 @@ impl RedisStore {
         &self.inner.prefix
     }
 
-    /// The Redis key of the session hash under `key` (for tests and operators).
+    /// The Redis key of the session value under `key` (for tests and operators).
     pub fn session_key(&self, key: &StoreKey) -> String {
         format!("{}s:{}", self.inner.prefix, key.to_hex())
     }
@@ -504,6 +526,36 @@ impl RedisStore {
         }
     }
 
+    /// Writes `record` under `key` in **layout v1** (one hash per session), with the v1
+    /// `create` script, as satchel-redis up to this version did. Only for tests of the
+    /// migration (a v1 record must load and be rewritten in v2 by its next write): not
+    /// part of the supported API.
+    ///
+    /// # Errors
+    /// As [`SessionStore::create`].
+    #[doc(hidden)]
+    pub async fn create_v1_for_tests(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let member = key.to_hex();
+        let mut args = self.header(now, &member, "");
+        codec::push_record(&mut args, record);
+        let k = self.session_key(key);
+        let pre_added = match (&record.meta.owner, self.inner.cluster) {
+            (Some(owner), true) => {
+                let score = record.meta.absolute_deadline.as_millis().to_string();
+                self.index_add(owner, &member, &score, now).await?;
+                Some((owner.as_str(), member.as_str()))
+            }
+            _ => None,
+        };
+        let reply = self.eval(&self.inner.scripts.create, &[&k], &args).await?;
+        self.finish_write(reply, now, pre_added).await
+    }
+
     fn header(&self, now: Timestamp, member: &str, old_member: &str) -> Vec<Vec<u8>> {
         vec![
             now.as_millis().to_string().into_bytes(),
@@ -520,74 +572,29 @@ fn is_noscript(e: &StoreError) -> bool {
         .is_some_and(|r| r.kind() == redis::ErrorKind::NoScriptError)
 }
 
-/// Layout v1 under the near cache: no version tokens (the scripts check every expectation
-/// in Redis), and the version a write leaves is the cached base with the patch applied,
-/// exactly what the script computed from the same base.
+/// Layout v2's seam under the near cache (`v2/mod.rs`): one `GET`, and the
+/// version-checked write on the cached version as its base.
 impl near_cache::VersionedBackend for RedisStore {
     async fn get_versioned(
         &self,
         key: &StoreKey,
-    ) -> Result<Option<near_cache::Versioned>, StoreError> {
-        Ok(self
-            .load_unfiltered(key)
-            .await?
-            .map(|r| (Box::default(), r)))
+        now: Timestamp,
+    ) -> Result<Option<v2::Loaded>, StoreError> {
+        self.load_versioned(key, now).await
     }
 
     async fn write_on_base(
         &self,
         key: &StoreKey,
-        base: Option<&near_cache::Versioned>,
+        base: Option<v2::Loaded>,
         patch: &Patch,
         now: Timestamp,
-    ) -> Result<(WriteOutcome, Option<near_cache::Versioned>), StoreError> {
-        let outcome = self.apply_uncached(key, patch, now).await?;
-        let written = match (&outcome, base) {
-            (WriteOutcome::Applied(expires), Some((token, base))) => {
-                let mut record = base.clone();
-                patch.apply_to(&mut record, now);
-                // A cross-check, not a proof: deadlines that disagree mean the base was
-                // not what Redis held, so nothing is cached.
-                (record.meta.expires() == *expires).then(|| (token.clone(), record))
-            }
-            _ => None,
-        };
-        Ok((outcome, written))
+    ) -> Result<(WriteOutcome, Option<v2::Loaded>), StoreError> {
+        self.apply_on(key, base, patch, now).await
     }
 }
 
 impl RedisStore {
-    /// One `HGETALL`, decoded, deadlines not checked.
-    async fn load_unfiltered(&self, key: &StoreKey) -> Result<Option<Record>, StoreError> {
-        let reply = self
-            .send(redis::cmd("HGETALL").arg(self.session_key(key)))
-            .await?;
-        codec::decode_record(&reply)
-    }
-
-    /// `apply` straight to Redis.
-    async fn apply_uncached(
-        &self,
-        key: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        let k = self.session_key(key);
-        if let Some(args) = codec::fast_patch_args(now, patch) {
-            let reply = self
-                .eval(&self.inner.scripts.apply_fast, &[&k], &args)
-                .await?;
-            if !codec::is_slow(&reply) {
-                return self.finish_write(reply, now, None).await;
-            }
-        }
-        let member = key.to_hex();
-        let mut args = self.header(now, &member, &member);
-        codec::push_patch(&mut args, patch);
-        let reply = self.eval(&self.inner.scripts.apply, &[&k], &args).await?;
-        self.finish_write(reply, now, None).await
-    }
-
     /// After a write of this store other than `apply` (which the cache tracks itself):
     /// forget the keys it touched, whatever its result (a timed-out write may have
     /// happened). The tracking connection runs in `NOLOOP` mode, so Redis will not.
@@ -632,10 +639,7 @@ impl SessionStore for RedisStore {
             let k = self.session_key(key);
             return near_cache::load(cache, self, k.as_bytes(), key, now).await;
         }
-        Ok(self
-            .load_unfiltered(key)
-            .await?
-            .filter(|r| !r.meta.is_expired(now)))
+        self.load_v2(key, now).await
     }
 
     async fn create(
@@ -644,24 +648,9 @@ impl SessionStore for RedisStore {
         record: &Record,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        let member = key.to_hex();
-        let mut args = self.header(now, &member, "");
-        codec::push_record(&mut args, record);
-        let k = self.session_key(key);
-        // Cluster: index first, so that dying between the two steps leaves at worst an
-        // index entry without a session (never listed, pruned), never a session that
-        // revoke_owner cannot find.
-        let pre_added = match (&record.meta.owner, self.inner.cluster) {
-            (Some(owner), true) => {
-                let score = record.meta.absolute_deadline.as_millis().to_string();
-                self.index_add(owner, &member, &score, now).await?;
-                Some((owner.as_str(), member.as_str()))
-            }
-            _ => None,
-        };
-        let result = self.eval(&self.inner.scripts.create, &[&k], &args).await;
+        let result = self.create_v2(key, record, now).await;
         self.forget(&[key]);
-        self.finish_write(result?, now, pre_added).await
+        result
     }
 
     async fn apply(
@@ -671,10 +660,12 @@ impl SessionStore for RedisStore {
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
         if let Some(cache) = &self.inner.near {
+            // Writes to one session from this process still go one at a time.
+            let _lane = self.inner.bases.lane(key).await;
             let k = self.session_key(key);
             return near_cache::apply(cache, self, k.as_bytes(), key, patch, now).await;
         }
-        self.apply_uncached(key, patch, now).await
+        self.apply_v2(key, patch, now).await
     }
 
     async fn rotate(
@@ -684,48 +675,32 @@ impl SessionStore for RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        if self.inner.cluster {
-            return self.rotate_across_slots(old, new, patch, now).await;
-        }
-        let mut args = self.header(now, &new.to_hex(), &old.to_hex());
-        codec::push_patch(&mut args, patch);
-        let (ko, kn) = (self.session_key(old), self.session_key(new));
-        let result = self
-            .eval(&self.inner.scripts.rotate, &[&ko, &kn], &args)
-            .await;
+        let result = if self.inner.cluster {
+            self.rotate_across_slots(old, new, patch, now).await
+        } else {
+            self.rotate_v2(old, new, patch, now).await
+        };
         self.forget(&[old, new]);
-        self.finish_write(result?, now, None).await
+        result
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        let args = vec![self.mode_prefix(), key.to_hex().into_bytes()];
-        let k = self.session_key(key);
-        let result = self.eval(&self.inner.scripts.delete, &[&k], &args).await;
+        let result = self.delete_v2(key).await;
         self.forget(&[key]);
-        let reply = result?;
-        if self.inner.cluster {
-            self.run_index_ops(&reply, Timestamp::from_millis(0), None)
-                .await?;
-        }
-        Ok(())
+        result
     }
 
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
-        let args = vec![now.as_millis().to_string().into_bytes()];
-        let k = self.session_key(key);
-        let result = self.eval(&self.inner.scripts.touch, &[&k], &args).await;
+        let result = self.touch_v2(key, now).await;
         self.forget(&[key]);
-        match codec::decode_outcome(&result?)? {
-            WriteOutcome::Applied(e) => Ok(Some(e)),
-            _ => Ok(None),
-        }
+        result
     }
 
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::NONE;
         c.owner_index = true;
         c.atomic_patch = true;
-        // Redis expires sessions by itself (PEXPIREAT at the earlier deadline).
+        // Redis expires sessions by itself (PXAT at the earlier deadline).
         c.purge = false;
         c
     }
@@ -735,55 +710,17 @@ impl SessionStore for RedisStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Vec<SessionInfo>, StoreError> {
-        if self.inner.cluster {
-            return self.sessions_of_across_slots(owner, now).await;
-        }
-        let args = vec![
-            self.mode_prefix(),
-            owner.as_bytes().to_vec(),
-            now.as_millis().to_string().into_bytes(),
-        ];
-        let reply = self
-            .eval(&self.inner.scripts.sessions_of, &[], &args)
-            .await?;
-        let mut out = codec::decode_sessions(&reply)?
-            .into_iter()
-            .map(|(member, c, d, a)| {
-                Ok(SessionInfo {
-                    key: StoreKey::from_hex(&member)
-                        .ok_or_else(|| StoreError::corrupt("owner index member is not a key"))?,
-                    created_at: Timestamp::from_millis(c),
-                    idle_deadline: Timestamp::from_millis(d),
-                    absolute_deadline: Timestamp::from_millis(a),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        out.sort_by_key(|s| s.created_at);
-        Ok(out)
+        self.sessions_of_v2(owner, now).await
     }
 
     async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
-        if self.inner.cluster {
-            return self.revoke_across_slots(owner, keep).await;
-        }
-        let args = vec![
-            self.mode_prefix(),
-            owner.as_bytes().to_vec(),
-            keep.map(StoreKey::to_hex).unwrap_or_default().into_bytes(),
-        ];
-        let result = self.eval(&self.inner.scripts.revoke, &[], &args).await;
-        // The deleted sessions are not named in the reply, and Redis sends this store no
+        let result = self.revoke_v2(owner, keep).await;
+        // The sessions it deleted are not all known here, and Redis sends this store no
         // invalidation for its own writes: forget everything (revocation is rare).
         if let Some(cache) = &self.inner.near {
             cache.flush();
         }
-        match result? {
-            RValue::Int(n) => Ok(u64::try_from(n).unwrap_or(0)),
-            _ => Err(StoreError::msg(
-                StoreErrorKind::Backend,
-                "unexpected revoke reply",
-            )),
-        }
+        result
     }
 }
 
@@ -818,84 +755,5 @@ impl RedisStore {
             self.delete(old).await?;
         }
         Ok(outcome)
-    }
-
-    /// Reads the index, then each listed session (one command per session, routed to its
-    /// slot), dropping dead entries.
-    async fn sessions_of_across_slots(
-        &self,
-        owner: &str,
-        now: Timestamp,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
-        let idx = self.index_key(owner);
-        let now_ms = now.as_millis().to_string();
-        self.send(
-            redis::cmd("ZREMRANGEBYSCORE")
-                .arg(&idx)
-                .arg("-inf")
-                .arg(&now_ms),
-        )
-        .await?;
-        let members = codec::strings(
-            &self
-                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
-                .await?,
-        )?;
-        let mut out = Vec::new();
-        for member in members {
-            let Some(key) = StoreKey::from_hex(&member) else {
-                self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
-                continue;
-            };
-            match self.load(&key, now).await {
-                Ok(Some(r)) if r.meta.owner.as_deref() == Some(owner) => out.push(SessionInfo {
-                    key,
-                    created_at: r.meta.created_at,
-                    idle_deadline: r.meta.idle_deadline,
-                    absolute_deadline: r.meta.absolute_deadline,
-                }),
-                Ok(_) => {
-                    self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
-                }
-                Err(e) if e.kind() == StoreErrorKind::Corrupt => {}
-                Err(e) => return Err(e),
-            }
-        }
-        out.sort_by_key(|s| s.created_at);
-        Ok(out)
-    }
-
-    /// Reads the index, then deletes each listed session still bound to `owner` (one
-    /// script per session).
-    async fn revoke_across_slots(
-        &self,
-        owner: &str,
-        keep: Option<&StoreKey>,
-    ) -> Result<u64, StoreError> {
-        let idx = self.index_key(owner);
-        let members = codec::strings(
-            &self
-                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
-                .await?,
-        )?;
-        let keep = keep.map(StoreKey::to_hex);
-        let mut n = 0;
-        for member in members {
-            if keep.as_deref() == Some(member.as_str()) {
-                continue;
-            }
-            if let Some(key) = StoreKey::from_hex(&member) {
-                let args = vec![
-                    self.mode_prefix(),
-                    member.clone().into_bytes(),
-                    owner.as_bytes().to_vec(),
-                ];
-                let k = self.session_key(&key);
-                let reply = self.eval(&self.inner.scripts.delete, &[&k], &args).await?;
-                n += codec::deleted_count(&reply);
-            }
-            self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
-        }
-        Ok(n)
     }
 }

@@ -1,5 +1,8 @@
-//! The Lua scripts: one per write operation, each doing every check and every change of
-//! that operation atomically in one round trip.
+//! The layout-v1 Lua scripts still in use: `create` (the test-only v1 writer, see
+//! `RedisStore::create_v1_for_tests`), `delete` (revoking a v1 record still bound to an
+//! owner) and `index_add` (Cluster owner index). The v2 scripts are in `v2/scripts.rs`;
+//! the v1 `apply`/`rotate`/`touch`/`sessions_of`/`revoke` scripts were removed with v2
+//! (a v1 record is rewritten in v2 by its first write instead).
 //!
 //! # Layout (format version 1)
 //! One Redis hash per session under `{prefix}s:{hex of the store key}`:
@@ -244,9 +247,6 @@ local function write(k, p, mt, z, now, prefix, member, old_member)
   if mt.o and (old_owner ~= mt.o or old_member ~= member or old_abs ~= mt.a) then
     index_add(prefix, mt.o, member, mt.a, now)
   end
-  -- A read after the last change keeps a near cache's tracking connection (NOLOOP)
-  -- tracked on k, so that the next write by anyone else still invalidates it.
-  redis.call('EXISTS', k)
   return with_ops({'ok', num(mt.d), mt.p})
 end
 -- Checks patch p against the live session k (metadata mt) and applies it: the body of
@@ -259,92 +259,6 @@ local function check_and_write(k, p, mt, now, prefix, member, old_member, before
   if before then k = before() end
   return write(k, p, mt, z, now, prefix, member, old_member)
 end
-"#;
-
-/// `apply`: KEYS = [session]; ARGV = now, prefix, member, (unused), patch...
-pub(crate) const APPLY: &str = r#"
-local k, now, prefix = KEYS[1], tonumber(ARGV[1]), setmode(ARGV[2])
-local p = read_patch(5)
-local mt, err = meta(k, named_fields(p))
-if err then return {err} end
-if not mt or not live(mt, now) then return {'gone'} end
-return check_and_write(k, p, mt, now, prefix, ARGV[3], ARGV[3])
-"#;
-
-/// `apply_fast`: the common patch (set some keys, with or without expectations; no clear,
-/// removal, expiry or owner change) on a sound record, without the prelude. Same checks
-/// and same effects as `apply` for such a patch, with fewer Lua values on the way: about
-/// 8 us of Redis CPU per call instead of 13 (`redis-benchmark`, 32 clients). Anything
-/// unusual about the record (absent, not a hash, another version, no size field, bad
-/// numbers) answers `slow`, and the client runs `apply`, which says exactly what it is;
-/// an absent session is `gone` here already. Its conflict and size steps repeat the
-/// prelude's `conflicts` and `size_after` in straight-line form on purpose: defining the
-/// prelude's helpers is itself a cost on every call.
-///
-/// KEYS = [session]; ARGV = now, max data bytes (-1: none), ne, ne triples (key, `1`
-/// expected present / `0` expected absent, expected value), ns, ns pairs (hash field
-/// `.` + key, value). The client sends no repeated set key.
-pub(crate) const APPLY_FAST: &str = r#"
-local k, now, max = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local ne = tonumber(ARGV[3])
-local s0 = 5 + 3 * ne
-local ns = tonumber(ARGV[s0 - 1])
-local fields = {'v', 'c', 'i', 'd', 'a', 'p', 'z'}
-for j = 0, ne - 1 do fields[8 + j] = '.' .. ARGV[4 + 3 * j] end
-for j = 0, ns - 1 do fields[8 + ne + j] = ARGV[s0 + 2 * j] end
-local m = redis.pcall('HMGET', k, unpack(fields))
-if type(m) ~= 'table' or m.err then return {'slow'} end
-if not m[1] and redis.call('EXISTS', k) == 0 then return {'gone'} end
-if m[1] ~= '1' then return {'slow'} end
-local i, d, a, z = tonumber(m[3]), tonumber(m[4]), tonumber(m[5]), tonumber(m[7])
-if not (tonumber(m[2]) and i and d and a and z) or (m[6] ~= '0' and m[6] ~= '1') then
-  return {'slow'}
-end
-if now >= math.min(d, a) then return {'gone'} end
-local out
-for j = 0, ne - 1 do
-  local at, cur = 4 + 3 * j, m[8 + j]
-  local stale
-  if ARGV[at + 1] == '1' then stale = cur ~= ARGV[at + 2] else stale = cur ~= false end
-  if stale then
-    out = out or {'conflict'}
-    out[#out + 1] = ARGV[at]
-  end
-end
-if out then return out end
-local args = {}
-for j = 0, ns - 1 do
-  local field, val, cur = ARGV[s0 + 2 * j], ARGV[s0 + 2 * j + 1], m[8 + ne + j]
-  if cur then z = z - (#field - 1) - #cur end
-  z = z + #field - 1 + #val
-  args[2 * j + 1] = field; args[2 * j + 2] = val
-end
-if max >= 0 and z > max then return {'large'} end
-local nd = math.min(now + i, a)
-local nds = string.format('%.0f', nd)
-args[2 * ns + 1] = 'd'; args[2 * ns + 2] = nds
-args[2 * ns + 3] = 'z'; args[2 * ns + 4] = string.format('%.0f', z)
-redis.call('HSET', k, unpack(args))
-if nd < 1e15 then redis.call('PEXPIREAT', k, nds) else redis.call('PERSIST', k) end
--- Re-tracks k for a near cache (see `write` in the shared helpers).
-redis.call('EXISTS', k)
-return {'ok', nds, m[6]}
-"#;
-
-/// `rotate`: KEYS = [old, new]; ARGV = now, prefix, new member, old member, patch...
-pub(crate) const ROTATE: &str = r#"
-local old, new, now, prefix = KEYS[1], KEYS[2], tonumber(ARGV[1]), setmode(ARGV[2])
-local p = read_patch(5)
-local mt, err = meta(old, named_fields(p))
-if err then return {err} end
-if not mt or not live(mt, now) then return {'gone'} end
-local nt, nerr = meta(new)
-if nerr or (nt and live(nt, now)) then return {'taken'} end
-return check_and_write(old, p, mt, now, prefix, ARGV[3], ARGV[4], function()
-  if nt and nt.o then index_remove(prefix, nt.o, ARGV[3]) end
-  redis.call('RENAME', old, new)
-  return new
-end)
 "#;
 
 /// `create`: KEYS = [session]; ARGV = now, prefix, member, (unused), c, i, d, a, p,
@@ -375,18 +289,6 @@ if ARGV[10] == '1' then index_add(prefix, ARGV[11], member, a, now) end
 return with_ops({'ok', num(at), ARGV[9]})
 "#;
 
-/// `touch`: KEYS = [session]; ARGV = now. Moves the idle deadline and the TTL only.
-pub(crate) const TOUCH: &str = r#"
-local k, now = KEYS[1], tonumber(ARGV[1])
-local mt, err = meta(k)
-if err then return {err} end
-if not mt or not live(mt, now) then return {'gone'} end
-local d = math.min(now + mt.i, mt.a)
-redis.call('HSET', k, 'd', num(d))
-expire_at(k, d)
-return {'ok', num(d), mt.p}
-"#;
-
 /// `delete`: KEYS = [session]; ARGV = mode+prefix, member, and (Cluster `revoke_owner`
 /// only) an owner: then only a session still bound to that owner is deleted. Without an
 /// owner it deletes whatever is there (also a corrupt value) and the owner index entry.
@@ -397,43 +299,6 @@ if redis.call('TYPE', k).ok == 'hash' then o = redis.call('HGET', k, 'o') end
 if only and o ~= only then return with_ops({'ok', '0', '0'}) end
 if o then index_remove(prefix, o, ARGV[2]) end
 return with_ops({'ok', num(redis.call('DEL', k)), '0'})
-"#;
-
-/// `sessions_of`: no KEYS (standalone only: the session keys are computed here);
-/// ARGV = prefix, owner, now. Returns flat (member, created, idle deadline, absolute
-/// deadline) quadruples of the live sessions and drops dead index entries.
-pub(crate) const SESSIONS_OF: &str = r#"
-local prefix, owner, now = setmode(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local idx = okey(prefix, owner)
-redis.call('ZREMRANGEBYSCORE', idx, '-inf', num(now))
-local out = {}
-for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-  local mt, err = meta(prefix .. 's:' .. m)
-  if mt and live(mt, now) and mt.o == owner then
-    out[#out + 1] = m; out[#out + 1] = mt.c; out[#out + 1] = num(mt.d); out[#out + 1] = mt.astr
-  elseif not err then
-    redis.call('ZREM', idx, m)
-  end
-end
-return out
-"#;
-
-/// `revoke_owner`: no KEYS (standalone only); ARGV = prefix, owner, member to keep (or
-/// empty). Deletes every session still bound to the owner; returns how many.
-pub(crate) const REVOKE: &str = r#"
-local prefix, owner, keep = setmode(ARGV[1]), ARGV[2], ARGV[3]
-local idx = okey(prefix, owner)
-local n = 0
-for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-  if m ~= keep then
-    local k = prefix .. 's:' .. m
-    if redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, 'o') == owner then
-      n = n + redis.call('DEL', k)
-    end
-    redis.call('ZREM', idx, m)
-  end
-end
-return n
 "#;
 
 /// Cluster mode: adds a member to one owner index. KEYS = [index]; ARGV = member,
@@ -472,28 +337,16 @@ impl Script {
 /// Every script, hashed once per store.
 #[derive(Debug)]
 pub(crate) struct Scripts {
-    pub(crate) apply: Script,
-    pub(crate) apply_fast: Script,
-    pub(crate) rotate: Script,
     pub(crate) create: Script,
-    pub(crate) touch: Script,
     pub(crate) delete: Script,
-    pub(crate) sessions_of: Script,
-    pub(crate) revoke: Script,
     pub(crate) index_add: Script,
 }
 
 impl Scripts {
     pub(crate) fn new() -> Self {
         Scripts {
-            apply: Script::new(APPLY),
-            apply_fast: Script::bare(APPLY_FAST),
-            rotate: Script::new(ROTATE),
             create: Script::new(CREATE),
-            touch: Script::new(TOUCH),
             delete: Script::new(DELETE),
-            sessions_of: Script::new(SESSIONS_OF),
-            revoke: Script::new(REVOKE),
             index_add: Script::new(INDEX_ADD),
         }
     }

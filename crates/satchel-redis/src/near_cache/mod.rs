@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use satchel::{Patch, Record, StoreError, StoreKey, Timestamp, WriteOutcome};
 
+use crate::v2::Loaded;
+
 /// Turns the near cache on for a [`crate::RedisStore`] on a standalone server or through
 /// Sentinel (see [`crate::RedisConfig::near_cache`]).
 #[derive(Debug, Clone)]
@@ -55,16 +57,8 @@ pub struct NearCacheStats {
     pub entries: u64,
 }
 
-/// A record as cached, with the version token it was loaded or written under (empty on
-/// layout v1, which has no tokens: its write scripts check every expectation in Redis).
-#[derive(Debug)]
-pub(crate) struct Cached {
-    pub(crate) token: Box<[u8]>,
-    pub(crate) record: Record,
-}
-
 /// The cache type the store holds.
-pub(crate) type Cache = core::Core<Arc<Cached>>;
+pub(crate) type Cache = core::Core<Arc<Loaded>>;
 
 pub(crate) fn stats(cache: &Cache) -> NearCacheStats {
     let c = &cache.counters;
@@ -77,34 +71,29 @@ pub(crate) fn stats(cache: &Cache) -> NearCacheStats {
     }
 }
 
-/// A record and the token of the version it is.
-pub(crate) type Versioned = (Box<[u8]>, Record);
-
-/// What the cache needs from a layout. Both calls must run on the tracking connection.
-///
-/// Plugging in layout v2 (`redis2` branch): `get_versioned` is its one `GET` (header
-/// token and record); `write_on_base` is its version-checked write given the cached
-/// (token, record) as the base, returning the token and record it left in Redis when it
-/// wrote. Its write script must end with a read of the session key (`EXISTS`, as the v1
-/// scripts here do): with `NOLOOP` that read is what keeps this connection tracked on the
-/// key it just wrote, so that the next write by another instance still invalidates the
-/// cached new version.
+/// What the cache needs from the layout (layout v2's seam: `RedisStore::load_versioned`
+/// and `RedisStore::apply_on`, in `lib.rs`). Both calls must run on the tracking
+/// connection. The layout's write script must end with a read of the session key
+/// (`EXISTS`, see `v2/scripts.rs`): with `NOLOOP` that read is what keeps this connection
+/// tracked on the key it just wrote, so that the next write by another instance still
+/// invalidates the cached new version.
 pub(crate) trait VersionedBackend {
-    /// The record under `key` (not filtered by deadlines) and its token.
+    /// The live record under `key` at `now` and the version it was read at.
     fn get_versioned(
         &self,
         key: &StoreKey,
-    ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Loaded>, StoreError>> + Send;
 
     /// Writes `patch` given `base`, the version this instance holds (if any). Returns the
     /// outcome and, when it wrote, the version now in Redis if it is known exactly.
     fn write_on_base(
         &self,
         key: &StoreKey,
-        base: Option<&Versioned>,
+        base: Option<Loaded>,
         patch: &Patch,
         now: Timestamp,
-    ) -> impl Future<Output = Result<(WriteOutcome, Option<Versioned>), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(WriteOutcome, Option<Loaded>), StoreError>> + Send;
 }
 
 /// A load through the cache: 0 round trips when warm.
@@ -121,20 +110,20 @@ pub(crate) async fn load<B: VersionedBackend + Sync>(
         return Ok(Some(hit.record.clone()).filter(|r| !r.meta.is_expired(now)));
     }
     let (ticket, _) = cache.begin(redis_key);
-    let loaded = match backend.get_versioned(key).await {
+    let loaded = match backend.get_versioned(key, now).await {
         Ok(v) => v,
         Err(e) => {
             cache.complete_load(ticket, None);
             return Err(e);
         }
     };
-    let Some((token, record)) = loaded else {
+    let Some(loaded) = loaded else {
         cache.complete_load(ticket, None);
         return Ok(None);
     };
-    let live = (!record.meta.is_expired(now)).then(|| record.clone());
-    cache.complete_load(ticket, Some(Arc::new(Cached { token, record })));
-    Ok(live)
+    let record = loaded.record.clone();
+    cache.complete_load(ticket, Some(Arc::new(loaded)));
+    Ok(Some(record))
 }
 
 /// A write through the cache: one round trip, against the cached version when there is
@@ -148,10 +137,15 @@ pub(crate) async fn apply<B: VersionedBackend + Sync>(
     now: Timestamp,
 ) -> Result<WriteOutcome, StoreError> {
     let (ticket, base) = cache.begin(redis_key);
-    let base = base.map(|c| (c.token.clone(), c.record.clone()));
-    match backend.write_on_base(key, base.as_ref(), patch, now).await {
-        Ok((outcome, written)) => {
-            let written = written.map(|(token, record)| Arc::new(Cached { token, record }));
+    let base = base.map(|b| Loaded::clone(&b));
+    match backend.write_on_base(key, base, patch, now).await {
+        Ok((outcome, stored)) => {
+            // Only the version this write left is known to be tracked and current; what a
+            // refused write reports (the value it checked against) is not cached.
+            let written = match outcome {
+                WriteOutcome::Applied(_) => stored.map(Arc::new),
+                _ => None,
+            };
             cache.complete_write(ticket, written);
             Ok(outcome)
         }
@@ -187,29 +181,40 @@ mod tests {
     }
 
     impl VersionedBackend for Fake {
-        async fn get_versioned(&self, _key: &StoreKey) -> Result<Option<Versioned>, StoreError> {
+        async fn get_versioned(
+            &self,
+            _key: &StoreKey,
+            now: Timestamp,
+        ) -> Result<Option<Loaded>, StoreError> {
             let r = self.stored.lock().expect("lock").clone();
             self.maybe_race();
-            Ok(r.map(|r| (Box::default(), r)))
+            Ok(r.filter(|r| !r.meta.is_expired(now)).map(loaded))
         }
 
         async fn write_on_base(
             &self,
             _key: &StoreKey,
-            _base: Option<&Versioned>,
+            _base: Option<Loaded>,
             patch: &Patch,
             now: Timestamp,
-        ) -> Result<(WriteOutcome, Option<Versioned>), StoreError> {
+        ) -> Result<(WriteOutcome, Option<Loaded>), StoreError> {
             let mut stored = self.stored.lock().expect("lock");
             let r = stored.as_mut().expect("live");
             patch.apply_to(r, now);
             let out = (
                 WriteOutcome::Applied(r.meta.expires()),
-                Some((Box::default(), r.clone())),
+                Some(loaded(r.clone())),
             );
             drop(stored);
             self.maybe_race();
             Ok(out)
+        }
+    }
+
+    fn loaded(record: Record) -> Loaded {
+        Loaded {
+            token: crate::v2::Token::V1(Vec::new()),
+            record,
         }
     }
 

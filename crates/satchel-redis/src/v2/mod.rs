@@ -1,0 +1,430 @@
+//! Layout v2: one Redis string per session, version-checked writes.
+//!
+//! # The seam (what a near cache builds on)
+//! - [`Loaded`] is a record together with the version it was read at ([`Token`]).
+//! - [`RedisStore::load_versioned`] reads one session (one `GET`; a layout-v1 hash costs
+//!   an `HGETALL` more, once, until its next write rewrites it in v2).
+//! - [`RedisStore::apply_on`] writes a patch *on a base*: the `Loaded` the caller
+//!   believes is current (or `None`: it is read first). The write is one script call that
+//!   checks the base's version; if the session changed meanwhile, the reply carries the
+//!   current value, the patch's expectations ([`satchel::Patch::expect`]) are checked
+//!   against it, and the write is rebased and retried (at most [`MAX_ATTEMPTS`] = 32 calls,
+//!   then an `Unavailable` error: never a silent loss, never a `Conflict` that is not one).
+//!   It returns the outcome and, when known, what is stored now (to refresh a cache).
+//!
+//! A base is only ever a guess: a stale one costs one retry, never a wrong write. The
+//! store keeps the last version of each session it loaded or wrote as the base of its
+//! next write (`bases.rs`), which is what makes the engine's read-then-write two round
+//! trips (`GET`, then one `EVALSHA`) although the store contract passes no base to
+//! `apply`.
+//!
+//! # Costs (round trips)
+//! | operation | round trips |
+//! |---|---|
+//! | load | 1 (`GET`) |
+//! | apply with a current base | 1 |
+//! | apply without a base (a blind write by a process that never read the session) | 2 (`GET`, script) |
+//! | apply on a base that another writer outdated | +1 per rebase |
+//! | create, touch, rotate (standalone) | 1 |
+//! | delete | 1, plus a `ZREM` when the session had an owner |
+//! | the first write of a layout-v1 record | +1 (the rewrite in v2) |
+
+pub(crate) mod bases;
+pub(crate) mod format;
+mod ops;
+pub(crate) mod scripts;
+
+use redis::Value as RValue;
+use satchel::{Meta, Patch, Record, StoreError, StoreErrorKind, StoreKey, Timestamp, WriteOutcome};
+
+use crate::scripts::Script;
+use crate::{codec, RedisStore};
+
+/// How many version-checked write calls one write may take before it gives up. Writes from
+/// one process queue in their lane, so only other processes can outdate a base; with k
+/// processes writing one session flat out, a write loses a round with a chance of about
+/// (k-1)/k, so 32 rounds make giving up negligible for a few instances (2: 2^-32; 4:
+/// 1e-4) while still bounding a call to 32 round trips.
+pub(crate) const MAX_ATTEMPTS: usize = 32;
+
+/// The version a record was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// A v2 value's version prefix (format version, write token, expiry).
+    V2(format::CasPrefix),
+    /// A layout-v1 hash, as its flat `HGETALL` reply (field, value, ...): its next write
+    /// replaces it by a v2 value if it is still exactly this.
+    V1(Vec<Vec<u8>>),
+}
+
+/// A record and the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Loaded {
+    /// The version to check when writing on this record.
+    pub(crate) token: Token,
+    /// The record as stored at that version.
+    pub(crate) record: Record,
+}
+
+/// The v2 scripts, hashed once per store.
+#[derive(Debug)]
+pub(crate) struct Scripts {
+    pub(crate) write: Script,
+    pub(crate) write_indexed: Script,
+    pub(crate) rotate: Script,
+    pub(crate) create: Script,
+    pub(crate) touch: Script,
+    pub(crate) delete: Script,
+    pub(crate) delete_if: Script,
+    pub(crate) upgrade: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Scripts {
+            write: Script::bare(scripts::WRITE),
+            write_indexed: Script::bare(&scripts::write_indexed()),
+            rotate: Script::bare(&scripts::rotate()),
+            create: Script::bare(&scripts::create()),
+            touch: Script::bare(scripts::TOUCH),
+            delete: Script::bare(scripts::DELETE),
+            delete_if: Script::bare(scripts::DELETE_IF),
+            upgrade: Script::bare(scripts::UPGRADE),
+        }
+    }
+}
+
+/// Whether `e` is Redis's `WRONGTYPE` (a GET on a v1 hash).
+fn is_wrongtype(e: &StoreError) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<redis::RedisError>())
+        .is_some_and(|r| r.code() == Some("WRONGTYPE"))
+}
+
+fn unexpected() -> StoreError {
+    StoreError::msg(StoreErrorKind::Backend, "unexpected Redis reply")
+}
+
+/// The `PXAT` argument for a record expiring at `at` (empty: no expiry).
+pub(crate) fn pxat(at: Timestamp) -> Vec<u8> {
+    let ms = at.as_millis();
+    if ms < format::NEVER {
+        ms.to_string().into_bytes()
+    } else {
+        Vec::new()
+    }
+}
+
+/// What the owner index needs after a write that moves `old` (under `old_member`) to
+/// `new` (under `new_member`): the member to remove from whose index, and to add to whose.
+#[derive(Debug, Default)]
+pub(crate) struct IndexChange {
+    pub(crate) remove: Option<(String, String)>,
+    pub(crate) add: Option<(String, String, String)>,
+}
+
+impl IndexChange {
+    pub(crate) fn of(old: &Meta, new: &Meta, old_member: &str, new_member: &str) -> Self {
+        let moved = old_member != new_member;
+        let mut change = IndexChange::default();
+        if let Some(o) = &old.owner {
+            if moved || new.owner.as_ref() != Some(o) {
+                change.remove = Some((o.clone(), old_member.to_owned()));
+            }
+        }
+        if let Some(o) = &new.owner {
+            if moved
+                || old.owner.as_ref() != Some(o)
+                || old.absolute_deadline != new.absolute_deadline
+            {
+                change.add = Some((
+                    o.clone(),
+                    new_member.to_owned(),
+                    new.absolute_deadline.as_millis().to_string(),
+                ));
+            }
+        }
+        change
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.remove.is_none() && self.add.is_none()
+    }
+}
+
+impl RedisStore {
+    /// The live record under `key` at `now` and the version it was read at.
+    pub(crate) async fn load_versioned(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Loaded>, StoreError> {
+        let k = self.session_key(key);
+        let loaded = match self.send(redis::cmd("GET").arg(&k)).await {
+            Ok(RValue::Nil) => return Ok(None),
+            Ok(RValue::BulkString(value)) => {
+                let (prefix, record) = format::decode(&value)?;
+                Loaded {
+                    token: Token::V2(prefix),
+                    record,
+                }
+            }
+            Ok(_) => return Err(unexpected()),
+            Err(e) if is_wrongtype(&e) => match self.load_v1(&k).await? {
+                Some(loaded) => loaded,
+                None => return Ok(None),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok((!loaded.record.meta.is_expired(now)).then_some(loaded))
+    }
+
+    /// Reads a layout-v1 hash (only after a `GET` answered `WRONGTYPE`).
+    async fn load_v1(&self, k: &str) -> Result<Option<Loaded>, StoreError> {
+        let reply = self.send(redis::cmd("HGETALL").arg(k)).await?;
+        let Some(record) = codec::decode_record(&reply)? else {
+            return Ok(None);
+        };
+        Ok(Some(Loaded {
+            token: Token::V1(codec::flat_fields(&reply)?),
+            record,
+        }))
+    }
+
+    /// Applies `patch` to the session under `key`, version-checked against `base` (see
+    /// the module docs): the outcome, and what is stored now when known.
+    pub(crate) async fn apply_on(
+        &self,
+        key: &StoreKey,
+        base: Option<Loaded>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<(WriteOutcome, Option<Loaded>), StoreError> {
+        self.write_loop(key, None, base, patch, now).await
+    }
+
+    /// The retry loop of `apply_on` and of rotation (`new`: the key the record moves to,
+    /// standalone only).
+    pub(crate) async fn write_loop(
+        &self,
+        key: &StoreKey,
+        new: Option<&StoreKey>,
+        base: Option<Loaded>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<(WriteOutcome, Option<Loaded>), StoreError> {
+        let mut base = match base {
+            Some(b) => b,
+            None => match self.load_versioned(key, now).await? {
+                Some(b) => b,
+                None => return Ok((WriteOutcome::Gone, None)),
+            },
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            if base.record.meta.is_expired(now) {
+                return Ok((WriteOutcome::Gone, None));
+            }
+            let conflicts = patch.conflicts(&base.record.data);
+            if !conflicts.is_empty() {
+                return Ok((WriteOutcome::Conflict(conflicts), Some(base)));
+            }
+            if patch.too_large(&base.record.data) {
+                return Ok((WriteOutcome::TooLarge, Some(base)));
+            }
+            let prefix = match &base.token {
+                Token::V2(prefix) => *prefix,
+                Token::V1(fields) => {
+                    // Rewrite the record as it is in v2 first, then write on that.
+                    match self.upgrade(key, &base.record, fields).await? {
+                        Upgraded::Done(loaded) => base = loaded,
+                        Upgraded::Gone => return Ok((WriteOutcome::Gone, None)),
+                        Upgraded::Changed => match self.load_versioned(key, now).await? {
+                            Some(b) => base = b,
+                            None => return Ok((WriteOutcome::Gone, None)),
+                        },
+                    }
+                    continue;
+                }
+            };
+            let mut next = base.record.clone();
+            patch.apply_to(&mut next, now);
+            let value = format::encode(&next, format::next_token(&prefix));
+            let reply = self
+                .cas(
+                    key,
+                    new,
+                    &prefix,
+                    &value,
+                    &base.record.meta,
+                    &next.meta,
+                    now,
+                )
+                .await?;
+            match reply {
+                RValue::Int(1) => {
+                    let loaded = Loaded {
+                        token: Token::V2(format::cas_prefix(&value)?),
+                        record: next,
+                    };
+                    return Ok((
+                        WriteOutcome::Applied(loaded.record.meta.expires()),
+                        Some(loaded),
+                    ));
+                }
+                RValue::Int(0) => return Ok((WriteOutcome::Gone, None)),
+                RValue::Int(2) => return Ok((WriteOutcome::KeyTaken, Some(base))),
+                // A hash appeared (a layout-v1 writer): read it as such.
+                RValue::Int(-1) => match self.load_versioned(key, now).await? {
+                    Some(b) => base = b,
+                    None => return Ok((WriteOutcome::Gone, None)),
+                },
+                RValue::BulkString(current) => {
+                    let (prefix, record) = format::decode(&current)?;
+                    base = Loaded {
+                        token: Token::V2(prefix),
+                        record,
+                    };
+                }
+                _ => return Err(unexpected()),
+            }
+        }
+        Err(StoreError::msg(
+            StoreErrorKind::Unavailable,
+            "the session changed under every attempt to write it; try again",
+        ))
+    }
+
+    /// One version-checked write of `value` (the record with meta `next`) on the version
+    /// `prefix` of `key` (meta `old`), moving it to `new` if given; with the owner index
+    /// change it implies (standalone: in the same script; Cluster: after it).
+    #[allow(clippy::too_many_arguments)]
+    async fn cas(
+        &self,
+        key: &StoreKey,
+        new: Option<&StoreKey>,
+        prefix: &format::CasPrefix,
+        value: &[u8],
+        old: &Meta,
+        next: &Meta,
+        now: Timestamp,
+    ) -> Result<RValue, StoreError> {
+        let k = self.session_key(key);
+        let member = key.to_hex();
+        let new_member = new.map_or_else(|| member.clone(), StoreKey::to_hex);
+        let change = IndexChange::of(old, next, &member, &new_member);
+        let mut args = vec![
+            prefix.to_vec(),
+            format::digits(now.as_millis()).to_vec(),
+            value.to_vec(),
+            pxat(next.expires_at()),
+        ];
+        let s = &self.inner.v2;
+        if let Some(new) = new {
+            // Standalone only (see `RedisStore::rotate`).
+            let kn = self.session_key(new);
+            let mut keys = vec![k, kn];
+            self.push_index_args(&mut keys, &mut args, &change, now);
+            return self.eval_owned(&s.rotate, &keys, &args).await;
+        }
+        if change.is_empty() {
+            return self.eval(&s.write, &[&k], &args).await;
+        }
+        if !self.inner.cluster {
+            let mut keys = vec![k];
+            self.push_index_args(&mut keys, &mut args, &change, now);
+            return self.eval_owned(&s.write_indexed, &keys, &args).await;
+        }
+        let reply = self.eval(&s.write, &[&k], &args).await?;
+        if reply == RValue::Int(1) {
+            self.index_change_across_slots(&change, now).await?;
+        }
+        Ok(reply)
+    }
+
+    /// Appends the owner index keys and arguments `scripts::INDEX_TAIL` reads.
+    pub(crate) fn push_index_args(
+        &self,
+        keys: &mut Vec<String>,
+        args: &mut Vec<Vec<u8>>,
+        change: &IndexChange,
+        now: Timestamp,
+    ) {
+        let flag = |b: bool| if b { b"1".to_vec() } else { b"0".to_vec() };
+        args.push(flag(change.remove.is_some()));
+        match &change.remove {
+            Some((owner, member)) => {
+                keys.push(self.index_key(owner));
+                args.push(member.clone().into_bytes());
+            }
+            None => args.push(Vec::new()),
+        }
+        args.push(flag(change.add.is_some()));
+        match &change.add {
+            Some((owner, member, score)) => {
+                keys.push(self.index_key(owner));
+                args.push(member.clone().into_bytes());
+                args.push(score.clone().into_bytes());
+            }
+            None => args.extend([Vec::new(), Vec::new()]),
+        }
+        args.push(now.as_millis().to_string().into_bytes());
+    }
+
+    /// Cluster mode: the owner index change after a session write, as separate commands
+    /// (not atomic with it; see the crate docs).
+    pub(crate) async fn index_change_across_slots(
+        &self,
+        change: &IndexChange,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some((owner, member)) = &change.remove {
+            let idx = self.index_key(owner);
+            self.send(redis::cmd("ZREM").arg(&idx).arg(member)).await?;
+        }
+        if let Some((owner, member, score)) = &change.add {
+            self.index_add(owner, member, score, now).await?;
+        }
+        Ok(())
+    }
+
+    /// `eval` with owned key names.
+    pub(crate) async fn eval_owned(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[Vec<u8>],
+    ) -> Result<RValue, StoreError> {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.eval(script, &keys, args).await
+    }
+
+    /// Replaces the v1 hash under `key`, if it is still exactly `fields`, by `record` in v2.
+    async fn upgrade(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        fields: &[Vec<u8>],
+    ) -> Result<Upgraded, StoreError> {
+        let k = self.session_key(key);
+        let value = format::encode(record, format::first_token());
+        let mut args = Vec::with_capacity(fields.len() + 2);
+        args.push(value.clone());
+        args.push(pxat(record.meta.expires_at()));
+        args.extend(fields.iter().cloned());
+        match self.eval(&self.inner.v2.upgrade, &[&k], &args).await? {
+            RValue::Int(1) => Ok(Upgraded::Done(Loaded {
+                token: Token::V2(format::cas_prefix(&value)?),
+                record: record.clone(),
+            })),
+            RValue::Int(0) => Ok(Upgraded::Gone),
+            RValue::Int(2 | -1) => Ok(Upgraded::Changed),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+enum Upgraded {
+    Done(Loaded),
+    Gone,
+    Changed,
+}

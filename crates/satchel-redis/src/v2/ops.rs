@@ -1,0 +1,292 @@
+//! The store operations in layout v2, as `SessionStore` calls them.
+
+use redis::Value as RValue;
+use satchel::{
+    Expires, Patch, Record, SessionInfo, StoreError, StoreErrorKind, StoreKey, Timestamp,
+    WriteOutcome,
+};
+
+use super::{format, pxat, unexpected, IndexChange, Loaded, Token, MAX_ATTEMPTS};
+use crate::{codec, RedisStore};
+
+impl RedisStore {
+    /// `SessionStore::load`: also keeps the version as the base of the next write.
+    pub(crate) async fn load_v2(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Record>, StoreError> {
+        match self.load_versioned(key, now).await? {
+            Some(loaded) => {
+                let record = loaded.record.clone();
+                self.inner.bases.put(key, loaded);
+                Ok(Some(record))
+            }
+            None => {
+                self.inner.bases.forget(key);
+                Ok(None)
+            }
+        }
+    }
+
+    /// `SessionStore::apply`: in `key`'s lane, on the base this store knows.
+    pub(crate) async fn apply_v2(
+        &self,
+        key: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let _lane = self.inner.bases.lane(key).await;
+        let base = self.inner.bases.take(key);
+        let (outcome, stored) = self.apply_on(key, base, patch, now).await?;
+        if let Some(stored) = stored {
+            self.inner.bases.put(key, stored);
+        }
+        Ok(outcome)
+    }
+
+    /// `SessionStore::rotate` on one server: one script.
+    pub(crate) async fn rotate_v2(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let _lane = self.inner.bases.lane(old).await;
+        let base = self.inner.bases.take(old);
+        let (outcome, stored) = self.write_loop(old, Some(new), base, patch, now).await?;
+        match (&outcome, stored) {
+            (WriteOutcome::Applied(_), Some(stored)) => self.inner.bases.put(new, stored),
+            (_, Some(stored)) => self.inner.bases.put(old, stored),
+            _ => {}
+        }
+        Ok(outcome)
+    }
+
+    /// `SessionStore::create`.
+    pub(crate) async fn create_v2(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let k = self.session_key(key);
+        let member = key.to_hex();
+        let expires = record.meta.expires_at();
+        let mut args = vec![
+            format::digits(now.as_millis()).to_vec(),
+            format::encode(record, format::first_token()),
+            pxat(expires),
+            format::digits(expires.as_millis()).to_vec(),
+        ];
+        let mut keys = vec![k];
+        let add = record.meta.owner.as_ref().map(|owner| IndexChange {
+            remove: None,
+            add: Some((
+                owner.clone(),
+                member.clone(),
+                record.meta.absolute_deadline.as_millis().to_string(),
+            )),
+        });
+        match (&add, self.inner.cluster) {
+            (Some(change), false) => self.push_index_args(&mut keys, &mut args, change, now),
+            // Cluster: index first, so that dying between the two steps leaves at worst an
+            // index entry without a session (never listed, pruned), never a session that
+            // revoke_owner cannot find.
+            (Some(change), true) => self.index_change_across_slots(change, now).await?,
+            (None, _) => {}
+        }
+        self.inner.bases.forget(key);
+        match self.eval_owned(&self.inner.v2.create, &keys, &args).await? {
+            RValue::Int(1) => Ok(WriteOutcome::Applied(record.meta.expires())),
+            RValue::Int(2) => Ok(WriteOutcome::KeyTaken),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// `SessionStore::touch`: only the expiry, with `SETRANGE`; records the script cannot
+    /// touch (layout v1, times beyond 13 digits) take a version-checked write instead.
+    pub(crate) async fn touch_v2(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Expires>, StoreError> {
+        let k = self.session_key(key);
+        let args = [format::digits(now.as_millis()).to_vec()];
+        match self.eval(&self.inner.v2.touch, &[&k], &args).await? {
+            RValue::BulkString(reply) if reply.len() == format::CAS_LEN + 1 => {
+                let prefix = format::cas_prefix(&reply)?;
+                let at = std::str::from_utf8(&prefix[9..])
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(unexpected)?;
+                self.inner.bases.touched(key, prefix, at);
+                Ok(Some(Expires {
+                    at: Timestamp::from_millis(at),
+                    persistent: reply[format::CAS_LEN] == b'1',
+                }))
+            }
+            RValue::Int(0) => {
+                self.inner.bases.forget(key);
+                Ok(None)
+            }
+            RValue::Int(-1 | -2) => match self.apply_v2(key, &Patch::default(), now).await? {
+                WriteOutcome::Applied(expires) => Ok(Some(expires)),
+                _ => Ok(None),
+            },
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// `SessionStore::delete`: deletes whatever is there, then its owner index entry.
+    pub(crate) async fn delete_v2(&self, key: &StoreKey) -> Result<(), StoreError> {
+        let k = self.session_key(key);
+        self.inner.bases.forget(key);
+        let reply = self.eval(&self.inner.v2.delete, &[&k], &[]).await?;
+        let RValue::Array(items) = reply else {
+            return Err(unexpected());
+        };
+        let owner = match items.as_slice() {
+            [RValue::BulkString(kind), RValue::BulkString(v)] if kind == b"2" => {
+                // Only the owner matters here: a value that does not decode has none.
+                format::decode(v).ok().and_then(|(_, r)| r.meta.owner)
+            }
+            [RValue::BulkString(kind), RValue::BulkString(o)] if kind == b"1" => {
+                String::from_utf8(o.clone()).ok()
+            }
+            _ => None,
+        };
+        if let Some(owner) = owner {
+            let idx = self.index_key(&owner);
+            self.send(redis::cmd("ZREM").arg(&idx).arg(key.to_hex()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `SessionStore::sessions_of`: the index, then each listed session, dropping dead
+    /// entries.
+    pub(crate) async fn sessions_of_v2(
+        &self,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let idx = self.index_key(owner);
+        let now_ms = now.as_millis().to_string();
+        self.send(
+            redis::cmd("ZREMRANGEBYSCORE")
+                .arg(&idx)
+                .arg("-inf")
+                .arg(&now_ms),
+        )
+        .await?;
+        let members = codec::strings(
+            &self
+                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
+                .await?,
+        )?;
+        let mut out = Vec::new();
+        for member in members {
+            let Some(key) = StoreKey::from_hex(&member) else {
+                self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
+                continue;
+            };
+            match self.load_versioned(&key, now).await {
+                Ok(Some(l)) if l.record.meta.owner.as_deref() == Some(owner) => {
+                    let m = l.record.meta;
+                    out.push(SessionInfo {
+                        key,
+                        created_at: m.created_at,
+                        idle_deadline: m.idle_deadline,
+                        absolute_deadline: m.absolute_deadline,
+                    });
+                }
+                Ok(_) => {
+                    self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
+                }
+                Err(e) if e.kind() == StoreErrorKind::Corrupt => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    /// `SessionStore::revoke_owner`: the index, then each listed session still bound to
+    /// `owner` deleted by a version-checked delete (a session rebound meanwhile stays).
+    pub(crate) async fn revoke_v2(
+        &self,
+        owner: &str,
+        keep: Option<&StoreKey>,
+    ) -> Result<u64, StoreError> {
+        let idx = self.index_key(owner);
+        let members = codec::strings(
+            &self
+                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
+                .await?,
+        )?;
+        let keep = keep.map(StoreKey::to_hex);
+        let mut n = 0;
+        for member in members {
+            if keep.as_deref() == Some(member.as_str()) {
+                continue;
+            }
+            if let Some(key) = StoreKey::from_hex(&member) {
+                n += self.revoke_one(&key, owner).await?;
+            }
+            self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
+        }
+        Ok(n)
+    }
+
+    /// Deletes `key` if it is still bound to `owner` (expired records too, as the
+    /// contract's count allows): 1 if it deleted it.
+    async fn revoke_one(&self, key: &StoreKey, owner: &str) -> Result<u64, StoreError> {
+        let k = self.session_key(key);
+        self.inner.bases.forget(key);
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = match self.load_versioned(key, Timestamp::EPOCH).await {
+                Ok(Some(l)) => l,
+                Ok(None) => return Ok(0),
+                Err(e) if e.kind() == StoreErrorKind::Corrupt => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            if loaded.record.meta.owner.as_deref() != Some(owner) {
+                return Ok(0);
+            }
+            match loaded.token {
+                Token::V2(prefix) => {
+                    let args = [prefix.to_vec()];
+                    match self.eval(&self.inner.v2.delete_if, &[&k], &args).await? {
+                        RValue::Int(1) => return Ok(1),
+                        RValue::Int(0 | -1) => {}
+                        _ => return Err(unexpected()),
+                    }
+                }
+                Token::V1(_) => {
+                    // The v1 script deletes only a hash still bound to `owner`.
+                    let args = vec![
+                        b"0".to_vec(),
+                        key.to_hex().into_bytes(),
+                        owner.as_bytes().to_vec(),
+                    ];
+                    let reply = self.eval(&self.inner.scripts.delete, &[&k], &args).await?;
+                    return Ok(codec::deleted_count(&reply));
+                }
+            }
+        }
+        Err(StoreError::msg(
+            StoreErrorKind::Unavailable,
+            "the session changed under every attempt to revoke it; try again",
+        ))
+    }
+
+    /// The v2 base this store keeps for `key` (tests and the near cache).
+    #[allow(dead_code)]
+    pub(crate) fn base_of(&self, key: &StoreKey) -> Option<Loaded> {
+        let base = self.inner.bases.take(key)?;
+        self.inner.bases.put(key, base.clone());
+        Some(base)
+    }
+}

@@ -1,0 +1,185 @@
+//! The layout-v2 Lua scripts. Written for the cost of a call (the interpreter dominates
+//! small scripts): no shared prelude, no helper closures, no tables on the hot path, no
+//! `tonumber` or `string.format` except in `touch` and the owner-index tail. Deadlines are
+//! compared as 13-digit strings (see `format.rs`), against the caller's `now` (ARGV, also
+//! 13 digits).
+//!
+//! Every version check reads the first 22 bytes (`GETRANGE k 0 21`: version, write token,
+//! expiry) through `redis.pcall`, so that a key of another type (a layout-v1 hash) answers
+//! `-1` instead of an error, and the client takes the v1 path. Replies of the version-checked
+//! scripts: `1` written, `0` gone (no key, or expired at `now`), `2` key taken (create,
+//! rotate), `-1` not a v2 string, or a bulk string: the current value, because its version
+//! is not the one the caller based its write on.
+
+/// Owner-index maintenance appended to `write_indexed`, `rotate` and `create` on
+/// standalone servers (a Cluster keeps index keys in other slots: the client sends these
+/// as separate commands). Expects `ix` = the ARGV index of the first index argument:
+/// remove flag (`1`/`0`), old index key's member; add flag, member, score, now. The index
+/// keys are the last one or two KEYS (removed-from first).
+const INDEX_TAIL: &str = r#"
+local kn = #KEYS
+if ARGV[ix + 2] == '1' then kn = kn - 1 end
+if ARGV[ix] == '1' then redis.call('ZREM', KEYS[kn], ARGV[ix + 1]) end
+if ARGV[ix + 2] == '1' then
+  local idx = KEYS[#KEYS]
+  redis.call('ZADD', idx, ARGV[ix + 4], ARGV[ix + 3])
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[ix + 5])
+  local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if last[2] then
+    if tonumber(last[2]) < 1e15 then redis.call('PEXPIREAT', idx, last[2]) else redis.call('PERSIST', idx) end
+  end
+end
+return 1
+"#;
+
+/// `write`: KEYS = [session]; ARGV = expected version prefix, now, new value, PXAT ms
+/// (empty: no expiry). The hot path of every write.
+pub(crate) const WRITE: &str = r#"
+local k = KEYS[1]
+local h = redis.pcall('GETRANGE', k, 0, 21)
+if type(h) ~= 'string' then return -1 end
+if h ~= ARGV[1] then
+  if h == '' then return 0 end
+  return redis.call('GET', k)
+end
+if ARGV[2] >= string.sub(h, 10, 22) then return 0 end
+if ARGV[4] == '' then redis.call('SET', k, ARGV[3]) else redis.call('SET', k, ARGV[3], 'PXAT', ARGV[4]) end
+-- Keeps a near cache's tracking connection (NOLOOP) tracked on k after its own write,
+-- so that the next write by anyone else still invalidates it (the SET dropped k from
+-- the server's tracking table).
+redis.call('EXISTS', k)
+return 1
+"#;
+
+/// `write_indexed` (standalone): `write`, then the owner index change, atomically.
+/// KEYS = [session, index keys...]; ARGV = as `write`, then the index arguments.
+pub(crate) fn write_indexed() -> String {
+    format!(
+        r#"
+local k = KEYS[1]
+local h = redis.pcall('GETRANGE', k, 0, 21)
+if type(h) ~= 'string' then return -1 end
+if h ~= ARGV[1] then
+  if h == '' then return 0 end
+  return redis.call('GET', k)
+end
+if ARGV[2] >= string.sub(h, 10, 22) then return 0 end
+if ARGV[4] == '' then redis.call('SET', k, ARGV[3]) else redis.call('SET', k, ARGV[3], 'PXAT', ARGV[4]) end
+redis.call('EXISTS', k) -- re-tracks k (see `WRITE`)
+local ix = 5
+{INDEX_TAIL}"#
+    )
+}
+
+/// `rotate` (standalone): KEYS = [old, new, index keys...]; ARGV = as `write` (the version
+/// checked is the old key's), then the index arguments. Moves the value to the new key
+/// in one step, refusing (`2`) when the new key holds a live record.
+pub(crate) fn rotate() -> String {
+    format!(
+        r#"
+local k, nk = KEYS[1], KEYS[2]
+local h = redis.pcall('GETRANGE', k, 0, 21)
+if type(h) ~= 'string' then return -1 end
+if h ~= ARGV[1] then
+  if h == '' then return 0 end
+  return redis.call('GET', k)
+end
+if ARGV[2] >= string.sub(h, 10, 22) then return 0 end
+local n = redis.pcall('GETRANGE', nk, 0, 21)
+if type(n) ~= 'string' then return 2 end
+if n ~= '' and ARGV[2] < string.sub(n, 10, 22) then return 2 end
+redis.call('DEL', k)
+if ARGV[4] == '' then redis.call('SET', nk, ARGV[3]) else redis.call('SET', nk, ARGV[3], 'PXAT', ARGV[4]) end
+local ix = 5
+{INDEX_TAIL}"#
+    )
+}
+
+/// `create`: KEYS = [session, index keys... (standalone)]; ARGV = now, value, PXAT ms
+/// (empty: none), the new record's expiry (13 digits), then the index arguments.
+/// Refuses (`2`) when a live record is there (a layout-v1 hash counts by its own
+/// deadlines); an expired one is replaced. A record already expired at `now` is not
+/// stored (the key is cleared).
+pub(crate) fn create() -> String {
+    format!(
+        r#"
+local k, now = KEYS[1], ARGV[1]
+local h = redis.pcall('GETRANGE', k, 0, 21)
+if type(h) ~= 'string' then
+  local m = redis.call('HMGET', k, 'd', 'a')
+  local d, a = tonumber(m[1]), tonumber(m[2])
+  if d and a and tonumber(now) < math.min(d, a) then return 2 end
+elseif h ~= '' and now < string.sub(h, 10, 22) then
+  return 2
+end
+if now >= ARGV[4] then redis.call('DEL', k) return 1 end
+if ARGV[3] == '' then redis.call('SET', k, ARGV[2]) else redis.call('SET', k, ARGV[2], 'PXAT', ARGV[3]) end
+if #KEYS == 1 then return 1 end
+local ix = 5
+{INDEX_TAIL}"#
+    )
+}
+
+/// `touch`: KEYS = [session]; ARGV = now. Moves only `e` (the idle deadline) and the TTL,
+/// with `SETRANGE`: the body is never sent. Replies the new 22-byte version prefix, `0`
+/// gone, `-1` not a v2 string, `-2` a record whose times live in its body (the client
+/// then touches by a version-checked write).
+pub(crate) const TOUCH: &str = r#"
+local k, now = KEYS[1], ARGV[1]
+local h = redis.pcall('GETRANGE', k, 0, 49)
+if type(h) ~= 'string' then return -1 end
+if h == '' then return 0 end
+if #h < 50 or string.byte(h, 1) ~= 50 or string.byte(h, 50) >= 2 then return -2 end
+if now >= string.sub(h, 10, 22) then return 0 end
+local e = math.min(tonumber(now) + tonumber(string.sub(h, 36, 48)), tonumber(string.sub(h, 23, 35)))
+local es = string.format('%013.0f', e)
+redis.call('SETRANGE', k, 9, es)
+redis.call('PEXPIREAT', k, es)
+return string.sub(h, 1, 9) .. es .. string.sub(h, 49, 49)
+"#;
+
+/// `delete`: KEYS = [session]. Deletes whatever is there and answers what the owner
+/// index needs: `{}` nothing was there, `{'2', value}` a v2 value (the client reads its
+/// owner), `{'1', owner}` / `{'1'}` a v1 hash with / without an owner.
+pub(crate) const DELETE: &str = r#"
+local k = KEYS[1]
+local v = redis.pcall('GET', k)
+if type(v) == 'table' then
+  local o = false
+  if redis.call('TYPE', k).ok == 'hash' then o = redis.call('HGET', k, 'o') end
+  redis.call('DEL', k)
+  if o then return {'1', o} end
+  return {'1'}
+end
+if not v then return {} end
+redis.call('DEL', k)
+return {'2', v}
+"#;
+
+/// `delete_if`: KEYS = [session]; ARGV = version prefix. Deletes the value only if its
+/// version is still that one: `1` deleted, `0` not (changed or gone), `-1` not a v2 string.
+pub(crate) const DELETE_IF: &str = r#"
+local h = redis.pcall('GETRANGE', KEYS[1], 0, 21)
+if type(h) ~= 'string' then return -1 end
+if h ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"#;
+
+/// `upgrade`: KEYS = [session]; ARGV = v2 value, PXAT ms (empty: none), then the flat
+/// field/value list of the v1 hash as the client read it. Replaces the hash by the v2
+/// value only if the hash is still exactly what was read: `1` done, `0` gone, `2`
+/// changed (the client reloads), `-1` no longer a hash (someone upgraded it already).
+pub(crate) const UPGRADE: &str = r#"
+local k = KEYS[1]
+local all = redis.pcall('HGETALL', k)
+if all.err then return -1 end
+if #all == 0 then return 0 end
+if #all ~= #ARGV - 2 then return 2 end
+for j = 1, #all do
+  if all[j] ~= ARGV[j + 2] then return 2 end
+end
+redis.call('DEL', k)
+if ARGV[2] == '' then redis.call('SET', k, ARGV[1]) else redis.call('SET', k, ARGV[1], 'PXAT', ARGV[2]) end
+return 1
+"#;
