@@ -65,6 +65,14 @@
 //!   in that window, or not yet replicated when it failed, are lost (Redis replication is
 //!   asynchronous).
 //!
+//! # Near cache (optional)
+//! With [`RedisConfig::near_cache`] the store keeps loaded sessions in process and Redis
+//! invalidates them (RESP3 `CLIENT TRACKING`, `NOLOOP`): a warm read costs no round trip
+//! and a warm read-then-write one. Every write is still checked at Redis; a read on one
+//! instance shortly after another instance's write can return the old value for the
+//! time the invalidation takes to arrive. Off by default; standalone and Sentinel only.
+//! See `docs/redis-near-cache.md`.
+//!
 //! # Failures and timeouts
 //! Every command is bounded by [`RedisConfig::command_timeout`] (default 1 s) and every
 //! connection attempt by [`RedisConfig::connect_timeout`] (default 1 s). While Redis is

@@ -459,3 +459,55 @@ async fn sentinel_failover_flushes_the_cache() {
     let r = b.load(&key, now).await.expect("load").expect("live");
     assert_eq!(n_of(&r), 3, "B is invalidated by writes on the new primary");
 }
+
+/// A layout-v1 record under the cache: it loads, its first write (through A) rewrites it
+/// in v2, and B, which had cached the v1 version, is invalidated by that rewrite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_records_load_and_upgrade_through_the_cache() {
+    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+        return;
+    };
+    let (a, b) = pair(&url).await;
+    let writer = RedisStore::connect(&url, RedisConfig::with_prefix(a.prefix()))
+        .await
+        .expect("connect");
+    let now = Timestamp::now();
+    let key = SessionId::generate().store_key();
+    writer
+        .create_v1_for_tests(&key, &record(now, 5), now)
+        .await
+        .expect("v1 create");
+    assert_eq!(
+        n_of(&b.load(&key, now).await.expect("load").expect("live")),
+        5
+    );
+    assert!(b.near_cache_holds(&key));
+    assert_eq!(
+        n_of(&a.load(&key, now).await.expect("load").expect("live")),
+        5
+    );
+    let out = a.apply(&key, &set_n(6, Some(5)), now).await.expect("write");
+    assert!(matches!(out, WriteOutcome::Applied(_)), "{out:?}");
+    b.sync_near_cache().await.expect("sync");
+    assert!(!b.near_cache_holds(&key));
+    assert_eq!(
+        n_of(&b.load(&key, now).await.expect("load").expect("live")),
+        6
+    );
+    assert_eq!(
+        n_of(&a.load(&key, now).await.expect("load").expect("live")),
+        6
+    );
+    // Stored as v2 now: a plain string.
+    let client = redis::Client::open(url.as_str()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let kind: String = redis::cmd("TYPE")
+        .arg(a.session_key(&key))
+        .query_async(&mut conn)
+        .await
+        .expect("type");
+    assert_eq!(kind, "string");
+}
