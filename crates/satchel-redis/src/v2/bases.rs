@@ -4,7 +4,8 @@
 //!   `apply` after the engine's `load` (the store contract passes no base) can send its
 //!   version-checked write without another `GET`. A base is only a guess: the script
 //!   checks it, and a stale one costs one retry (the reply carries the current value). A
-//!   base never answers a read. Bounded: at [`MAX_BASES`] entries the map is cleared.
+//!   base never answers a read. Bounded: at [`MAX_BASES`] entries or [`MAX_BASE_BYTES`] of
+//!   session data the map is cleared (the next writes of those sessions cost a `GET`).
 //! - **Lanes**: writes to one session from this process go one at a time. Without them,
 //!   N concurrent writers of one session would all race at Redis and each round only one
 //!   would win (N rounds for the last one); in a lane each writer finds the base its
@@ -20,53 +21,66 @@ use super::Loaded;
 
 /// How many bases a store keeps at most.
 pub(crate) const MAX_BASES: usize = 8_192;
+/// How many bytes of session data (keys, values, owners) the bases hold at most.
+pub(crate) const MAX_BASE_BYTES: usize = 8 << 20;
 
 type Lane = Arc<tokio::sync::Mutex<()>>;
 
 #[derive(Default)]
 pub(crate) struct Bases {
-    bases: Mutex<HashMap<[u8; 32], Loaded>>,
+    bases: Mutex<Map>,
     lanes: Mutex<HashMap<[u8; 32], Lane>>,
+}
+
+/// The bases and the bytes of data they hold.
+#[derive(Default)]
+struct Map {
+    entries: HashMap<[u8; 32], Loaded>,
+    bytes: usize,
+}
+
+/// What a base costs in memory, roughly: its data, its owner and a fixed overhead.
+fn cost(loaded: &Loaded) -> usize {
+    let r = &loaded.record;
+    64 + r.meta.owner.as_ref().map_or(0, String::len)
+        + r.data
+            .iter()
+            .map(|(k, v)| 32 + k.len() + v.get().len())
+            .sum::<usize>()
 }
 
 impl Bases {
     /// Remembers `loaded` as the latest known version of `key`.
     pub(crate) fn put(&self, key: &StoreKey, loaded: Loaded) {
-        let mut map = self.bases.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_BASES && !map.contains_key(key.as_bytes()) {
-            map.clear();
+        let size = cost(&loaded);
+        if size > MAX_BASE_BYTES / 64 {
+            // Too big to keep: its writes read it first.
+            self.forget(key);
+            return;
         }
-        map.insert(*key.as_bytes(), loaded);
+        let mut map = self.bases.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = map.entries.remove(key.as_bytes()) {
+            map.bytes = map.bytes.saturating_sub(cost(&old));
+        }
+        if map.entries.len() >= MAX_BASES || map.bytes + size > MAX_BASE_BYTES {
+            map.entries.clear();
+            map.bytes = 0;
+        }
+        map.bytes += size;
+        map.entries.insert(*key.as_bytes(), loaded);
     }
 
     /// Takes the base of `key`, if any (the caller puts back what it writes).
     pub(crate) fn take(&self, key: &StoreKey) -> Option<Loaded> {
-        self.bases
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key.as_bytes())
+        let mut map = self.bases.lock().unwrap_or_else(PoisonError::into_inner);
+        let base = map.entries.remove(key.as_bytes())?;
+        map.bytes = map.bytes.saturating_sub(cost(&base));
+        Some(base)
     }
 
     /// Forgets `key` (deleted, gone, or its state unknown).
     pub(crate) fn forget(&self, key: &StoreKey) {
         self.take(key);
-    }
-
-    /// Updates the version prefix of `key`'s base after a touch, if the base is of the
-    /// same write (same token), since a touch changes only the expiry.
-    pub(crate) fn touched(&self, key: &StoreKey, prefix: super::format::CasPrefix, at: u64) {
-        let mut map = self.bases.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(base) = map.get_mut(key.as_bytes()) {
-            match &mut base.token {
-                super::Token::V2(p) if p[..9] == prefix[..9] => {
-                    *p = prefix;
-                    base.record.meta.idle_deadline = satchel::Timestamp::from_millis(at);
-                }
-                _ => {
-                    map.remove(key.as_bytes());
-                }
-            }
-        }
     }
 
     /// Waits for `key`'s lane: the guard holds it until dropped.
@@ -113,5 +127,57 @@ impl Drop for LaneGuard<'_> {
                 lanes.remove(&self.key);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use satchel::{Meta, Record, Timestamp, Value};
+    use std::time::Duration;
+
+    fn loaded(value_len: usize) -> Loaded {
+        let text = format!("\"{}\"", "x".repeat(value_len));
+        Loaded {
+            token: super::super::Token::V2([b'2'; super::super::format::CAS_LEN]),
+            record: Record {
+                data: [("k".to_owned(), Value::from_json(text).expect("json"))]
+                    .into_iter()
+                    .collect(),
+                meta: Meta::new(
+                    Timestamp::EPOCH,
+                    Duration::from_secs(1),
+                    Duration::from_secs(2),
+                ),
+            },
+        }
+    }
+
+    fn key(i: u32) -> StoreKey {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        StoreKey::from_bytes(b)
+    }
+
+    #[test]
+    fn bases_stay_bounded_in_count_and_bytes() {
+        let bases = Bases::default();
+        for i in 0..2 * u32::try_from(MAX_BASES).expect("small") {
+            bases.put(&key(i), loaded(10));
+        }
+        let n = bases.bases.lock().expect("lock").entries.len();
+        assert!(n <= MAX_BASES, "{n}");
+        let big = loaded(100_000);
+        for i in 0..200 {
+            bases.put(&key(i), big.clone());
+        }
+        let bytes = bases.bases.lock().expect("lock").bytes;
+        assert!(bytes <= MAX_BASE_BYTES, "{bytes}");
+        // Too big to keep at all.
+        bases.put(&key(1), loaded(MAX_BASE_BYTES));
+        assert!(bases.take(&key(1)).is_none());
+        bases.put(&key(2), loaded(10));
+        assert!(bases.take(&key(2)).is_some());
+        assert!(bases.take(&key(2)).is_none());
     }
 }

@@ -6,25 +6,24 @@
 //! ```text
 //! offset  len  what
 //! 0       1    '2'                 format version
-//! 1       8    token               write counter, lower-case hex; +1 on every write
-//! 9       13   e                   min(idle deadline, absolute deadline), Unix ms, zero-padded
-//! 22      13   a                   absolute deadline, Unix ms, zero-padded
-//! 35      13   i                   idle timeout, ms, zero-padded
-//! 48      1    p                   '1' persistent, '0' not
-//! 49      1    flags               bit0 owner follows, bit1 exact times follow
-//! 50      ..   varint created_at
-//!              [varint idle deadline, varint absolute deadline, varint idle timeout]  (bit1)
-//!              [varint len, owner]                                                    (bit0)
-//!              (varint len, key, varint len, JSON value)*                             until the end
+//! 1       4    token               write counter, big-endian; +1 on every write
+//! 5       13   e                   min(idle deadline, absolute deadline), Unix ms, zero-padded
+//! 18      1    flags               bit0 owner follows, bit1 persistent, bit2 exact times
+//! 19      ..   varint created_at, varint idle timeout,
+//!              then either varint (absolute deadline - created_at)          (idle deadline = e)
+//!              or      varint idle deadline, varint absolute deadline        (bit2)
+//!              [varint len, owner]                                           (bit0)
+//!              (varint len, key, varint len, JSON value)*                    until the end
 //! ```
 //!
 //! The first [`CAS_LEN`] bytes (version, token, `e`) are the *version* a write checks: every
 //! write changes the token, and a touch changes only `e`, so two equal prefixes mean equal
-//! bodies. `a`, `i` and `p` are there for the touch script (the only script that does
-//! arithmetic). Times that do not fit 13 digits (after the year 2286), or an idle deadline
-//! past the absolute one, set bit1 and are written exactly in the body; the header then
-//! holds them clamped to `9999999999999` (never), and touch leaves such records to the
-//! client.
+//! bodies. Only `e` is text, because it is the one field a script orders (`now >= e`, as
+//! strings: no `tonumber`); a touch computes the new `e` on the client from the base it
+//! read and overwrites those 13 bytes (`SETRANGE`). Bit2 is set when the idle deadline is
+//! not `e` (past the absolute deadline: only `create` can be handed such a record), or a
+//! time does not fit 13 digits (after the year 2286); the header then holds `e` clamped
+//! to `9999999999999` (never) and touches go through a full write.
 
 use std::time::Duration;
 
@@ -33,14 +32,15 @@ use satchel::{Data, Meta, Record, StoreError, Timestamp, Value};
 /// The format version byte.
 pub(crate) const VERSION: u8 = b'2';
 /// How many bytes of the value a version check compares: version, token, `e`.
-pub(crate) const CAS_LEN: usize = 22;
-/// The text header's length (the flags byte follows it).
-pub(crate) const HEADER_LEN: usize = 49;
+pub(crate) const CAS_LEN: usize = 18;
+/// Where `e` starts (after the version and the token).
+pub(crate) const E_AT: usize = 5;
 /// The largest time the header writes as digits; anything later is "never" here.
 pub(crate) const NEVER: u64 = 9_999_999_999_999;
 
 const HAS_OWNER: u8 = 1;
-const EXACT_TIMES: u8 = 2;
+const PERSISTENT: u8 = 2;
+const EXACT_TIMES: u8 = 4;
 
 /// The version prefix of a stored value: what a write compares before replacing it.
 pub(crate) type CasPrefix = [u8; CAS_LEN];
@@ -69,11 +69,28 @@ fn ms(d: Duration) -> u64 {
 
 /// The token after `prefix`'s (wrapping).
 pub(crate) fn next_token(prefix: &CasPrefix) -> u32 {
-    std::str::from_utf8(&prefix[1..9])
-        .ok()
-        .and_then(|t| u32::from_str_radix(t, 16).ok())
-        .unwrap_or(0)
-        .wrapping_add(1)
+    u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]).wrapping_add(1)
+}
+
+/// `e` of a version prefix, in ms.
+pub(crate) fn expiry_of(prefix: &CasPrefix) -> Option<u64> {
+    parse_digits(&prefix[E_AT..])
+}
+
+/// Whether a record's times are all in the header's compact form, so that a touch can
+/// rewrite `e` alone.
+pub(crate) fn touchable(meta: &Meta) -> bool {
+    !exact(meta)
+}
+
+fn exact(m: &Meta) -> bool {
+    let (c, d, a, i) = (
+        m.created_at.as_millis(),
+        m.idle_deadline.as_millis(),
+        m.absolute_deadline.as_millis(),
+        ms(m.idle_timeout),
+    );
+    d > a || a >= NEVER || a < c || i >= NEVER
 }
 
 /// A fresh token for a new record: random, so that a record created again under the same
@@ -85,38 +102,40 @@ pub(crate) fn first_token() -> u32 {
 /// Encodes `record` with write token `token`.
 pub(crate) fn encode(record: &Record, token: u32) -> Vec<u8> {
     let m = &record.meta;
-    let (d, a, i) = (
+    let (c, d, a, i) = (
+        m.created_at.as_millis(),
         m.idle_deadline.as_millis(),
         m.absolute_deadline.as_millis(),
         ms(m.idle_timeout),
     );
-    let e = d.min(a);
-    let exact = d != e || a > NEVER || i > NEVER || e >= NEVER;
+    let exact = exact(m);
     let size: usize = record
         .data
         .iter()
-        .map(|(k, v)| 20 + k.len() + v.get().len())
+        .map(|(k, v)| 4 + k.len() + v.get().len())
         .sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + 40 + size);
+    let mut out = Vec::with_capacity(CAS_LEN + 32 + m.owner.as_ref().map_or(0, String::len) + size);
     out.push(VERSION);
-    out.extend_from_slice(format!("{token:08x}").as_bytes());
-    out.extend_from_slice(&digits(e));
-    out.extend_from_slice(&digits(a));
-    out.extend_from_slice(&digits(i));
-    out.push(if m.persistent { b'1' } else { b'0' });
+    out.extend_from_slice(&token.to_be_bytes());
+    out.extend_from_slice(&digits(d.min(a)));
     let mut flags = 0;
     if m.owner.is_some() {
         flags |= HAS_OWNER;
+    }
+    if m.persistent {
+        flags |= PERSISTENT;
     }
     if exact {
         flags |= EXACT_TIMES;
     }
     out.push(flags);
-    put_varint(&mut out, m.created_at.as_millis());
+    put_varint(&mut out, c);
+    put_varint(&mut out, i);
     if exact {
         put_varint(&mut out, d);
         put_varint(&mut out, a);
-        put_varint(&mut out, i);
+    } else {
+        put_varint(&mut out, a - c);
     }
     if let Some(owner) = &m.owner {
         put_bytes(&mut out, owner.as_bytes());
@@ -141,28 +160,19 @@ pub(crate) fn cas_prefix(value: &[u8]) -> Result<CasPrefix, StoreError> {
 pub(crate) fn decode(value: &[u8]) -> Result<(CasPrefix, Record), StoreError> {
     let prefix = cas_prefix(value)?;
     let bad = || StoreError::corrupt("malformed version-2 session header");
-    let header = value.get(..HEADER_LEN + 1).ok_or_else(bad)?;
-    if !header[1..9].iter().all(u8::is_ascii_hexdigit) {
+    let e = expiry_of(&prefix).ok_or_else(bad)?;
+    let flags = *value.get(CAS_LEN).ok_or_else(bad)?;
+    if flags & !(HAS_OWNER | PERSISTENT | EXACT_TIMES) != 0 {
         return Err(bad());
     }
-    let e = parse_digits(&header[9..22]).ok_or_else(bad)?;
-    let a = parse_digits(&header[22..35]).ok_or_else(bad)?;
-    let i = parse_digits(&header[35..48]).ok_or_else(bad)?;
-    let persistent = match header[48] {
-        b'0' => false,
-        b'1' => true,
-        _ => return Err(bad()),
-    };
-    let flags = header[49];
-    if flags & !(HAS_OWNER | EXACT_TIMES) != 0 {
-        return Err(bad());
-    }
-    let mut r = Reader(&value[HEADER_LEN + 1..]);
+    let mut r = Reader(&value[CAS_LEN + 1..]);
     let created = r.varint()?;
-    let (d, a, i) = if flags & EXACT_TIMES != 0 {
-        (r.varint()?, r.varint()?, r.varint()?)
+    let idle = r.varint()?;
+    let (d, a) = if flags & EXACT_TIMES != 0 {
+        (r.varint()?, r.varint()?)
     } else {
-        (e, a, i)
+        let a = created.checked_add(r.varint()?).ok_or_else(bad)?;
+        (e, a)
     };
     let owner = if flags & HAS_OWNER != 0 {
         Some(r.string()?)
@@ -179,10 +189,10 @@ pub(crate) fn decode(value: &[u8]) -> Result<(CasPrefix, Record), StoreError> {
     }
     let meta = Meta {
         created_at: Timestamp::from_millis(created),
-        idle_timeout: Duration::from_millis(i),
+        idle_timeout: Duration::from_millis(idle),
         idle_deadline: Timestamp::from_millis(d),
         absolute_deadline: Timestamp::from_millis(a),
-        persistent,
+        persistent: flags & PERSISTENT != 0,
         owner,
     };
     Ok((prefix, Record { data, meta }))
@@ -273,8 +283,9 @@ mod tests {
             let bytes = encode(&r, 0xdead_beef);
             let (prefix, back) = decode(&bytes).expect("decodes");
             assert_eq!(back, r);
-            assert_eq!(&prefix[..9], b"2deadbeef");
+            assert_eq!(&prefix[..5], b"2\xde\xad\xbe\xef");
             assert_eq!(next_token(&prefix), 0xdead_bef0);
+            assert_eq!(expiry_of(&prefix), Some(r.meta.expires_at().as_millis()));
         }
     }
 
@@ -289,7 +300,7 @@ mod tests {
         assert_eq!(back.meta.absolute_deadline, Timestamp::MAX);
         assert_eq!(back.meta.idle_deadline, r.meta.idle_deadline);
         assert_eq!(back.meta.idle_timeout, Duration::from_millis(u64::MAX));
-        assert_eq!(&prefix[9..], b"9999999999999");
+        assert_eq!(&prefix[E_AT..], b"9999999999999");
         // An idle deadline past the absolute one (only `create` can be handed one).
         let mut r = record(None);
         r.meta.idle_deadline = r
@@ -300,22 +311,24 @@ mod tests {
     }
 
     #[test]
-    fn the_header_is_fixed_width_text() {
+    fn the_expiry_is_fixed_width_text() {
         let bytes = encode(&record(None), 1);
-        let header = std::str::from_utf8(&bytes[..HEADER_LEN]).expect("text");
-        assert_eq!(&header[..9], "200000001");
-        assert_eq!(&header[9..22], "1764001800123");
-        assert_eq!(&header[22..35], "1764086400123");
-        assert_eq!(&header[35..48], "0000001800000");
-        assert_eq!(&header[48..], "0");
+        assert_eq!(&bytes[..5], b"2\0\0\0\x01");
+        assert_eq!(&bytes[E_AT..CAS_LEN], b"1764001800123");
+        let mut early = record(None);
+        early.meta.idle_deadline = Timestamp::from_millis(42);
+        early.meta.created_at = Timestamp::from_millis(1);
+        let bytes = encode(&early, 1);
+        assert_eq!(&bytes[E_AT..CAS_LEN], b"0000000000042");
+        assert_eq!(decode(&bytes).expect("decodes").1, early);
     }
 
     #[test]
     fn small_sessions_are_small() {
         let mut r = record(None);
         r.data = Data::from([("user".into(), v("\"alice\"")), ("n".into(), v("7"))]);
-        // 73 bytes: with Redis's 3-byte string header and NUL, one 80-byte allocation.
-        assert!(encode(&r, 0).len() <= 76, "{}", encode(&r, 0).len());
+        // 49 bytes: with Redis's 3-byte string header and NUL, one 64-byte allocation.
+        assert!(encode(&r, 0).len() <= 60, "{}", encode(&r, 0).len());
     }
 
     #[test]

@@ -105,38 +105,86 @@ impl RedisStore {
         }
     }
 
-    /// `SessionStore::touch`: only the expiry, with `SETRANGE`; records the script cannot
-    /// touch (layout v1, times beyond 13 digits) take a version-checked write instead.
+    /// `SessionStore::touch`: only the expiry, with `SETRANGE`, computed from the base
+    /// (the engine touches only sessions it loaded, so there is one; else a `GET` first).
+    /// Records the script cannot touch (layout v1, times beyond 13 digits) take a
+    /// version-checked write instead.
     pub(crate) async fn touch_v2(
         &self,
         key: &StoreKey,
         now: Timestamp,
     ) -> Result<Option<Expires>, StoreError> {
+        let _lane = self.inner.bases.lane(key).await;
+        let base = match self.inner.bases.take(key) {
+            Some(b) => Some(b),
+            None => self.load_versioned(key, now).await?,
+        };
+        let Some(mut base) = base else {
+            return Ok(None);
+        };
         let k = self.session_key(key);
-        let args = [format::digits(now.as_millis()).to_vec()];
-        match self.eval(&self.inner.v2.touch, &[&k], &args).await? {
-            RValue::BulkString(reply) if reply.len() == format::CAS_LEN + 1 => {
-                let prefix = format::cas_prefix(&reply)?;
-                let at = std::str::from_utf8(&prefix[9..])
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .ok_or_else(unexpected)?;
-                self.inner.bases.touched(key, prefix, at);
-                Ok(Some(Expires {
-                    at: Timestamp::from_millis(at),
-                    persistent: reply[format::CAS_LEN] == b'1',
-                }))
+        for _ in 0..MAX_ATTEMPTS {
+            if base.record.meta.is_expired(now) {
+                return Ok(None);
             }
-            RValue::Int(0) => {
-                self.inner.bases.forget(key);
-                Ok(None)
+            let prefix = match &base.token {
+                Token::V2(p) if format::touchable(&base.record.meta) => *p,
+                _ => {
+                    let (outcome, stored) = self
+                        .apply_on(key, Some(base), &Patch::default(), now)
+                        .await?;
+                    if let Some(stored) = stored {
+                        self.inner.bases.put(key, stored);
+                    }
+                    return Ok(match outcome {
+                        WriteOutcome::Applied(expires) => Some(expires),
+                        _ => None,
+                    });
+                }
+            };
+            let mut touched = base.record.clone();
+            touched.meta.touch(now);
+            let at = touched.meta.expires_at();
+            let e = format::digits(at.as_millis());
+            let args = [
+                prefix.to_vec(),
+                format::digits(now.as_millis()).to_vec(),
+                e.to_vec(),
+                at.as_millis().to_string().into_bytes(),
+            ];
+            match self.eval(&self.inner.v2.touch, &[&k], &args).await? {
+                RValue::Int(1) => {
+                    let expires = touched.meta.expires();
+                    let mut prefix = prefix;
+                    prefix[format::E_AT..].copy_from_slice(&e);
+                    self.inner.bases.put(
+                        key,
+                        Loaded {
+                            token: Token::V2(prefix),
+                            record: touched,
+                        },
+                    );
+                    return Ok(Some(expires));
+                }
+                RValue::Int(0) => return Ok(None),
+                RValue::Int(-1) => match self.load_versioned(key, now).await? {
+                    Some(b) => base = b,
+                    None => return Ok(None),
+                },
+                RValue::BulkString(current) => {
+                    let (prefix, record) = format::decode(&current)?;
+                    base = Loaded {
+                        token: Token::V2(prefix),
+                        record,
+                    };
+                }
+                _ => return Err(unexpected()),
             }
-            RValue::Int(-1 | -2) => match self.apply_v2(key, &Patch::default(), now).await? {
-                WriteOutcome::Applied(expires) => Ok(Some(expires)),
-                _ => Ok(None),
-            },
-            _ => Err(unexpected()),
         }
+        Err(StoreError::msg(
+            StoreErrorKind::Unavailable,
+            "the session changed under every attempt to touch it; try again",
+        ))
     }
 
     /// `SessionStore::delete`: deletes whatever is there, then its owner index entry.
@@ -280,13 +328,5 @@ impl RedisStore {
             StoreErrorKind::Unavailable,
             "the session changed under every attempt to revoke it; try again",
         ))
-    }
-
-    /// The v2 base this store keeps for `key` (tests and the near cache).
-    #[allow(dead_code)]
-    pub(crate) fn base_of(&self, key: &StoreKey) -> Option<Loaded> {
-        let base = self.inner.bases.take(key)?;
-        self.inner.bases.put(key, base.clone());
-        Some(base)
     }
 }

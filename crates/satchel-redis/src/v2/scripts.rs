@@ -1,10 +1,11 @@
 //! The layout-v2 Lua scripts. Written for the cost of a call (the interpreter dominates
 //! small scripts): no shared prelude, no helper closures, no tables on the hot path, no
-//! `tonumber` or `string.format` except in `touch` and the owner-index tail. Deadlines are
+//! `tonumber` or `string.format` (except in the owner-index tail, which runs only when an
+//! owner or absolute deadline changes). Deadlines are
 //! compared as 13-digit strings (see `format.rs`), against the caller's `now` (ARGV, also
 //! 13 digits).
 //!
-//! Every version check reads the first 22 bytes (`GETRANGE k 0 21`: version, write token,
+//! Every version check reads the first 18 bytes (`GETRANGE k 0 17`: version, write token,
 //! expiry) through `redis.pcall`, so that a key of another type (a layout-v1 hash) answers
 //! `-1` instead of an error, and the client takes the v1 path. Replies of the version-checked
 //! scripts: `1` written, `0` gone (no key, or expired at `now`), `2` key taken (create,
@@ -36,13 +37,13 @@ return 1
 /// (empty: no expiry). The hot path of every write.
 pub(crate) const WRITE: &str = r#"
 local k = KEYS[1]
-local h = redis.pcall('GETRANGE', k, 0, 21)
+local h = redis.pcall('GETRANGE', k, 0, 17)
 if type(h) ~= 'string' then return -1 end
 if h ~= ARGV[1] then
   if h == '' then return 0 end
   return redis.call('GET', k)
 end
-if ARGV[2] >= string.sub(h, 10, 22) then return 0 end
+if ARGV[2] >= string.sub(h, 6, 18) then return 0 end
 if ARGV[4] == '' then redis.call('SET', k, ARGV[3]) else redis.call('SET', k, ARGV[3], 'PXAT', ARGV[4]) end
 -- Keeps a near cache's tracking connection (NOLOOP) tracked on k after its own write,
 -- so that the next write by anyone else still invalidates it (the SET dropped k from
@@ -57,13 +58,13 @@ pub(crate) fn write_indexed() -> String {
     format!(
         r#"
 local k = KEYS[1]
-local h = redis.pcall('GETRANGE', k, 0, 21)
+local h = redis.pcall('GETRANGE', k, 0, 17)
 if type(h) ~= 'string' then return -1 end
 if h ~= ARGV[1] then
   if h == '' then return 0 end
   return redis.call('GET', k)
 end
-if ARGV[2] >= string.sub(h, 10, 22) then return 0 end
+if ARGV[2] >= string.sub(h, 6, 18) then return 0 end
 if ARGV[4] == '' then redis.call('SET', k, ARGV[3]) else redis.call('SET', k, ARGV[3], 'PXAT', ARGV[4]) end
 redis.call('EXISTS', k) -- re-tracks k (see `WRITE`)
 local ix = 5
@@ -78,16 +79,16 @@ pub(crate) fn rotate() -> String {
     format!(
         r#"
 local k, nk = KEYS[1], KEYS[2]
-local h = redis.pcall('GETRANGE', k, 0, 21)
+local h = redis.pcall('GETRANGE', k, 0, 17)
 if type(h) ~= 'string' then return -1 end
 if h ~= ARGV[1] then
   if h == '' then return 0 end
   return redis.call('GET', k)
 end
-if ARGV[2] >= string.sub(h, 10, 22) then return 0 end
-local n = redis.pcall('GETRANGE', nk, 0, 21)
+if ARGV[2] >= string.sub(h, 6, 18) then return 0 end
+local n = redis.pcall('GETRANGE', nk, 0, 17)
 if type(n) ~= 'string' then return 2 end
-if n ~= '' and ARGV[2] < string.sub(n, 10, 22) then return 2 end
+if n ~= '' and ARGV[2] < string.sub(n, 6, 18) then return 2 end
 redis.call('DEL', k)
 if ARGV[4] == '' then redis.call('SET', nk, ARGV[3]) else redis.call('SET', nk, ARGV[3], 'PXAT', ARGV[4]) end
 local ix = 5
@@ -104,12 +105,12 @@ pub(crate) fn create() -> String {
     format!(
         r#"
 local k, now = KEYS[1], ARGV[1]
-local h = redis.pcall('GETRANGE', k, 0, 21)
+local h = redis.pcall('GETRANGE', k, 0, 17)
 if type(h) ~= 'string' then
   local m = redis.call('HMGET', k, 'd', 'a')
   local d, a = tonumber(m[1]), tonumber(m[2])
   if d and a and tonumber(now) < math.min(d, a) then return 2 end
-elseif h ~= '' and now < string.sub(h, 10, 22) then
+elseif h ~= '' and now < string.sub(h, 6, 18) then
   return 2
 end
 if now >= ARGV[4] then redis.call('DEL', k) return 1 end
@@ -120,22 +121,22 @@ local ix = 5
     )
 }
 
-/// `touch`: KEYS = [session]; ARGV = now. Moves only `e` (the idle deadline) and the TTL,
-/// with `SETRANGE`: the body is never sent. Replies the new 22-byte version prefix, `0`
-/// gone, `-1` not a v2 string, `-2` a record whose times live in its body (the client
-/// then touches by a version-checked write).
+/// `touch`: KEYS = [session]; ARGV = the base's version prefix, now, the new `e` (13
+/// digits, computed by the client from the base's idle timeout and absolute deadline),
+/// PEXPIREAT ms. Overwrites only `e` (`SETRANGE`) and the TTL: the body is never sent.
+/// The base only has to be of the same write (version and token): a touch by someone
+/// else meanwhile changed nothing the new `e` depends on. Replies `1` touched, `0` gone,
+/// `-1` not a v2 string, or the current value when another write came first.
 pub(crate) const TOUCH: &str = r#"
-local k, now = KEYS[1], ARGV[1]
-local h = redis.pcall('GETRANGE', k, 0, 49)
+local k = KEYS[1]
+local h = redis.pcall('GETRANGE', k, 0, 17)
 if type(h) ~= 'string' then return -1 end
 if h == '' then return 0 end
-if #h < 50 or string.byte(h, 1) ~= 50 or string.byte(h, 50) >= 2 then return -2 end
-if now >= string.sub(h, 10, 22) then return 0 end
-local e = math.min(tonumber(now) + tonumber(string.sub(h, 36, 48)), tonumber(string.sub(h, 23, 35)))
-local es = string.format('%013.0f', e)
-redis.call('SETRANGE', k, 9, es)
-redis.call('PEXPIREAT', k, es)
-return string.sub(h, 1, 9) .. es .. string.sub(h, 49, 49)
+if string.sub(h, 1, 5) ~= string.sub(ARGV[1], 1, 5) then return redis.call('GET', k) end
+if ARGV[2] >= string.sub(h, 6, 18) then return 0 end
+redis.call('SETRANGE', k, 5, ARGV[3])
+redis.call('PEXPIREAT', k, ARGV[4])
+return 1
 "#;
 
 /// `delete`: KEYS = [session]. Deletes whatever is there and answers what the owner
@@ -159,7 +160,7 @@ return {'2', v}
 /// `delete_if`: KEYS = [session]; ARGV = version prefix. Deletes the value only if its
 /// version is still that one: `1` deleted, `0` not (changed or gone), `-1` not a v2 string.
 pub(crate) const DELETE_IF: &str = r#"
-local h = redis.pcall('GETRANGE', KEYS[1], 0, 21)
+local h = redis.pcall('GETRANGE', KEYS[1], 0, 17)
 if type(h) ~= 'string' then return -1 end
 if h ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
