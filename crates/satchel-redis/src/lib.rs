@@ -614,6 +614,17 @@ impl RedisStore {
         }
     }
 
+    /// Offers the cached version of `key` (if any) to layout v2 as the base of a touch or
+    /// rotation, so that a warm session needs no `GET` first. A stale one costs a retry
+    /// at Redis, never a wrong write.
+    fn seed_base(&self, key: &StoreKey) {
+        if let Some(cache) = &self.inner.near {
+            if let Some(cached) = cache.get(self.session_key(key).as_bytes()) {
+                self.inner.bases.put(key, v2::Loaded::clone(&cached));
+            }
+        }
+    }
+
     /// The near cache's counters, or `None` when the cache is off.
     pub fn near_cache_stats(&self) -> Option<NearCacheStats> {
         self.inner.near.as_deref().map(near_cache::stats)
@@ -686,6 +697,7 @@ impl SessionStore for RedisStore {
         let result = if self.inner.cluster {
             self.rotate_across_slots(old, new, patch, now).await
         } else {
+            self.seed_base(old);
             self.rotate_v2(old, new, patch, now).await
         };
         self.forget(&[old, new]);
@@ -699,6 +711,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
+        self.seed_base(key);
         let result = self.touch_v2(key, now).await;
         self.forget(&[key]);
         result

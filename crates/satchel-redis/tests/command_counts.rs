@@ -4,7 +4,9 @@
 
 mod common;
 
-use satchel::{Engine, SessionConfig};
+use std::time::Duration;
+
+use satchel::{Engine, SessionConfig, SessionStore};
 use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
 
 /// Commands that only the Lua scripts run (they appear in `INFO commandstats` too but
@@ -163,7 +165,7 @@ async fn warm_near_cache_costs_zero_zero_or_one_command() {
     let store = RedisStore::connect(&server.url(), config)
         .await
         .expect("connect");
-    let engine = Engine::new(store, SessionConfig::default());
+    let engine = Engine::new(store.clone(), SessionConfig::default());
 
     macro_rules! request {
         ($cookie:expr, |$s:ident| $body:expr) => {{
@@ -213,13 +215,64 @@ async fn warm_near_cache_costs_zero_zero_or_one_command() {
     let (n, _) = request!(cookie.clone(), |s| s.insert("b", &true).expect("insert"));
     assert_eq!(n, 1, "blind write on a warm session");
 
+    // A touch and a rotation of a warm session start from the cached version: one
+    // script each, no GET first. (Each script's first use on a server costs an EVAL
+    // after the NOSCRIPT answer: use both once on another session first.)
+    let now = satchel::Timestamp::now();
+    let record = |n: u64| {
+        let mut r = satchel::Record {
+            data: Default::default(),
+            meta: satchel::Meta::new(now, Duration::from_secs(600), Duration::from_secs(3600)),
+        };
+        let v = satchel::Value::from_serialize(&n).expect("json");
+        r.data.insert("n".into(), v);
+        r
+    };
+    let none = satchel::Patch::default();
+    let other = satchel::SessionId::generate().store_key();
+    store.create(&other, &record(0), now).await.expect("create");
+    store.touch(&other, now).await.expect("touch");
+    let gone = satchel::SessionId::generate().store_key();
+    store
+        .rotate(&other, &gone, &none, now)
+        .await
+        .expect("rotate");
+
+    let id = cookie
+        .as_deref()
+        .and_then(|c| c.split_once('='))
+        .and_then(|(_, v)| satchel::SessionId::parse(v))
+        .expect("session id in the cookie");
+    let key = id.store_key();
+    let before = received(&mut observer).await;
+    store.touch(&key, now).await.expect("touch").expect("live");
+    assert_eq!(received(&mut observer).await - before, 1, "warm touch");
+
+    let key2 = satchel::SessionId::generate().store_key();
+    store.create(&key2, &record(7), now).await.expect("create");
+    let _ = store.load(&key2, now).await.expect("load");
+    let before = received(&mut observer).await;
+    let new_key = satchel::SessionId::generate().store_key();
+    let out = store
+        .rotate(&key2, &new_key, &none, now)
+        .await
+        .expect("rotate");
+    assert!(matches!(out, satchel::WriteOutcome::Applied(_)), "{out:?}");
+    assert_eq!(received(&mut observer).await - before, 1, "warm rotation");
+
     // What Redis holds agrees with what the cache served: read it through an uncached
     // store.
     let plain = RedisStore::connect(&server.url(), RedisConfig::default())
         .await
         .expect("connect");
-    let plain = Engine::new(plain, SessionConfig::default());
-    let s = plain.begin(cookie.iter().map(|c| c.as_bytes()));
-    let v: u64 = s.get("n").await.expect("get").expect("n");
-    assert_eq!(v, 3);
+    let n_in =
+        |r: satchel::Record| -> u64 { r.data.get("n").expect("n").deserialize().expect("number") };
+    let stored = plain.load(&key, now).await.expect("load").expect("live");
+    assert_eq!(n_in(stored), 3);
+    let moved = plain
+        .load(&new_key, now)
+        .await
+        .expect("load")
+        .expect("live");
+    assert_eq!(n_in(moved), 7);
 }
