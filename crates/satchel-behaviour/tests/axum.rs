@@ -218,6 +218,22 @@ mod stores {
         }
     }
 
+    /// The same with the Redis near cache on: its cached bases never lose an increment.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn redis_near_cache_shared_cookie_race() {
+        if let Some(url) = service_url("SATCHEL_REDIS_URL") {
+            let prefix = format!("{}:", unique_table());
+            let config = satchel_redis::RedisConfig {
+                near_cache: Some(satchel_redis::NearCacheConfig::default()),
+                ..satchel_redis::RedisConfig::with_prefix(prefix)
+            };
+            let store = satchel_redis::RedisStore::connect(&url, config)
+                .await
+                .expect("connect");
+            race_on(store).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn redis_cluster_shared_cookie_race() {
         if let Some(url) = service_url("SATCHEL_REDIS_CLUSTER_URL") {

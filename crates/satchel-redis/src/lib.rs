@@ -65,6 +65,14 @@
 //!   in that window, or not yet replicated when it failed, are lost (Redis replication is
 //!   asynchronous).
 //!
+//! # Near cache (optional)
+//! With [`RedisConfig::near_cache`] the store keeps loaded sessions in process and Redis
+//! invalidates them (RESP3 `CLIENT TRACKING`, `NOLOOP`): a warm read costs no round trip
+//! and a warm read-then-write one. Every write is still checked at Redis; a read on one
+//! instance shortly after another instance's write can return the old value for the
+//! time the invalidation takes to arrive. Off by default; standalone and Sentinel only.
+//! See `docs/redis-near-cache.md`.
+//!
 //! # Failures and timeouts
 //! Every command is bounded by [`RedisConfig::command_timeout`] (default 1 s) and every
 //! connection attempt by [`RedisConfig::connect_timeout`] (default 1 s). While Redis is
@@ -74,10 +82,13 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod near_cache;
 mod revocations;
 mod scripts;
 mod sentinel;
 mod v2;
+
+pub use near_cache::{NearCacheConfig, NearCacheStats};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +115,10 @@ pub struct RedisConfig {
     /// How long one command may take, including waiting for a reconnection (default 1 s).
     /// Past it the call fails with [`StoreErrorKind::Timeout`].
     pub command_timeout: Duration,
+    /// Keep loaded sessions in process, invalidated by Redis (`CLIENT TRACKING`); off
+    /// (`None`) by default. Standalone and Sentinel; [`RedisStore::connect_cluster`]
+    /// refuses it. See `docs/redis-near-cache.md`.
+    pub near_cache: Option<NearCacheConfig>,
 }
 
 impl Default for RedisConfig {
@@ -112,6 +127,7 @@ impl Default for RedisConfig {
             prefix: "satchel:".to_owned(),
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
+            near_cache: None,
         }
     }
 }
@@ -140,6 +156,9 @@ enum Conn {
     Single(ConnectionManager),
     Cluster(redis::cluster_async::ClusterConnection),
     Sentinel(Arc<sentinel::SentinelConn>),
+    /// The near cache's tracking connection (standalone): every command goes on it, so
+    /// that reads are tracked and this store's own writes send it no invalidation.
+    Tracked(Arc<near_cache::tracked_conn::TrackedConn>),
 }
 
 struct Inner {
@@ -155,6 +174,9 @@ struct Inner {
     v2: v2::Scripts,
     /// The bases of the next writes and the per-session write lanes (`v2/bases.rs`).
     bases: v2::bases::Bases,
+    /// The near cache, when configured (then `conn` is `Conn::Tracked` or a Sentinel
+    /// connection that tracks).
+    near: Option<Arc<near_cache::Cache>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -227,6 +249,9 @@ impl RedisStore {
             return Self::connect_sentinel(&nodes, service, config).await;
         }
         let client = redis::Client::open(url).map_err(map_err)?;
+        if let Some(near) = config.near_cache.clone() {
+            return Self::connect_tracked(client, near, config).await;
+        }
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(config.connect_timeout)
             .set_response_timeout(config.command_timeout)
@@ -248,19 +273,77 @@ impl RedisStore {
                 v2: v2::Scripts::new(),
                 bases: v2::bases::Bases::default(),
                 cluster: false,
+                near: None,
             }),
             conn: Conn::Single(conn),
+        })
+    }
+
+    /// Standalone with the near cache: the tracking connection instead of a
+    /// `ConnectionManager`.
+    async fn connect_tracked(
+        client: redis::Client,
+        near: NearCacheConfig,
+        config: RedisConfig,
+    ) -> Result<Self, StoreError> {
+        let cache = Arc::new(near_cache::Cache::new(
+            near.max_entries,
+            near.max_entry_life,
+        ));
+        let conn = Arc::new(near_cache::tracked_conn::TrackedConn::new(
+            client,
+            cache.clone(),
+            config.connect_timeout,
+            config.command_timeout,
+        ));
+        tokio::time::timeout(config.connect_timeout.saturating_mul(4), conn.start())
+            .await
+            .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
+            .map_err(|e| {
+                if e.kind() == redis::ErrorKind::ResponseError {
+                    // The server answered but refused HELLO 3 or CLIENT TRACKING (Redis
+                    // < 6, some managed services): a configuration problem, said plainly.
+                    StoreError::msg(
+                        StoreErrorKind::Backend,
+                        "the Redis near cache needs RESP3 and CLIENT TRACKING, which this \
+                         server refused; turn RedisConfig::near_cache off",
+                    )
+                } else {
+                    map_err(e)
+                }
+            })?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                prefix: config.prefix,
+                command_timeout: config.command_timeout,
+                scripts: Scripts::new(),
+                v2: v2::Scripts::new(),
+                bases: v2::bases::Bases::default(),
+                cluster: false,
+                near: Some(cache),
+            }),
+            conn: Conn::Tracked(conn),
         })
     }
 
     /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port` each).
     ///
     /// # Errors
-    /// When no node can be reached within [`RedisConfig::connect_timeout`].
+    /// When no node can be reached within [`RedisConfig::connect_timeout`], or when
+    /// [`RedisConfig::near_cache`] is set: redis-rs 0.32 gives no hook to re-enable
+    /// `CLIENT TRACKING` on each node connection after a reconnect or a topology change,
+    /// so a cache there could silently stop being invalidated.
     pub async fn connect_cluster(
         nodes: &[String],
         config: RedisConfig,
     ) -> Result<Self, StoreError> {
+        if config.near_cache.is_some() {
+            return Err(StoreError::msg(
+                StoreErrorKind::Backend,
+                "RedisConfig::near_cache is not supported on Redis Cluster (no per-node \
+                 CLIENT TRACKING in redis-rs 0.32); turn it off for this store",
+            ));
+        }
         let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
             .connection_timeout(config.connect_timeout)
             .response_timeout(config.command_timeout)
@@ -282,6 +365,7 @@ impl RedisStore {
                 v2: v2::Scripts::new(),
                 bases: v2::bases::Bases::default(),
                 cluster: true,
+                near: None,
             }),
             conn: Conn::Cluster(conn),
         })
@@ -292,6 +376,10 @@ impl RedisStore {
     /// the sentinels again for the new primary on the next call (calls in flight during
     /// the switch fail with `Unavailable`/`Timeout`).
     ///
+    /// With [`RedisConfig::near_cache`], each connection to a primary is a tracking one and
+    /// the cache is flushed whenever the store leaves a primary (failover, broken
+    /// connection).
+    ///
     /// # Errors
     /// When no sentinel knows a reachable primary within [`RedisConfig::connect_timeout`].
     pub async fn connect_sentinel(
@@ -299,7 +387,12 @@ impl RedisStore {
         service: &str,
         config: RedisConfig,
     ) -> Result<Self, StoreError> {
-        let conn = sentinel::SentinelConn::new(nodes, service, &config).map_err(map_err)?;
+        let near = config
+            .near_cache
+            .as_ref()
+            .map(|n| Arc::new(near_cache::Cache::new(n.max_entries, n.max_entry_life)));
+        let conn =
+            sentinel::SentinelConn::new(nodes, service, &config, near.clone()).map_err(map_err)?;
         let conn = Arc::new(conn);
         sentinel::SentinelConn::watch(&conn);
         tokio::time::timeout(config.connect_timeout.saturating_mul(4), conn.connection())
@@ -314,6 +407,7 @@ impl RedisStore {
                 v2: v2::Scripts::new(),
                 bases: v2::bases::Bases::default(),
                 cluster: false,
+                near,
             }),
             conn: Conn::Sentinel(conn),
         })
@@ -412,6 +506,7 @@ impl RedisStore {
                     redis::aio::ConnectionLike::req_packed_command(&mut c, cmd).await
                 }
                 Conn::Sentinel(s) => s.send(cmd).await,
+                Conn::Tracked(t) => t.send(cmd).await,
             }
         };
         match tokio::time::timeout(self.inner.command_timeout, fut).await {
@@ -488,8 +583,84 @@ fn is_noscript(e: &StoreError) -> bool {
         .is_some_and(|r| r.kind() == redis::ErrorKind::NoScriptError)
 }
 
+/// Layout v2's seam under the near cache (`v2/mod.rs`): one `GET`, and the
+/// version-checked write on the cached version as its base.
+impl near_cache::VersionedBackend for RedisStore {
+    async fn get_versioned(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<v2::Loaded>, StoreError> {
+        self.load_versioned(key, now).await
+    }
+
+    async fn write_on_base(
+        &self,
+        key: &StoreKey,
+        base: Option<v2::Loaded>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<(WriteOutcome, Option<v2::Loaded>), StoreError> {
+        self.apply_on(key, base, patch, now).await
+    }
+}
+
+impl RedisStore {
+    /// After a write of this store other than `apply` (which the cache tracks itself):
+    /// forget the keys it touched, whatever its result (a timed-out write may have
+    /// happened). The tracking connection runs in `NOLOOP` mode, so Redis will not.
+    fn forget(&self, keys: &[&StoreKey]) {
+        if let Some(cache) = &self.inner.near {
+            for key in keys {
+                cache.invalidate(self.session_key(key).as_bytes());
+            }
+        }
+    }
+
+    /// Offers the cached version of `key` (if any) to layout v2 as the base of a touch or
+    /// rotation, so that a warm session needs no `GET` first. A stale one costs a retry
+    /// at Redis, never a wrong write.
+    fn seed_base(&self, key: &StoreKey) {
+        if let Some(cache) = &self.inner.near {
+            if let Some(cached) = cache.get(self.session_key(key).as_bytes()) {
+                self.inner.bases.put(key, v2::Loaded::clone(&cached));
+            }
+        }
+    }
+
+    /// The near cache's counters, or `None` when the cache is off.
+    pub fn near_cache_stats(&self) -> Option<NearCacheStats> {
+        self.inner.near.as_deref().map(near_cache::stats)
+    }
+
+    /// Whether the near cache holds `key` now (for tests and the staleness tool).
+    pub fn near_cache_holds(&self, key: &StoreKey) -> bool {
+        self.inner
+            .near
+            .as_ref()
+            .is_some_and(|c| c.contains(self.session_key(key).as_bytes()))
+    }
+
+    /// Round trip on the tracking connection (`PING`): when it returns, every
+    /// invalidation Redis queued for this store before it has been applied. A no-op
+    /// without the near cache.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached.
+    pub async fn sync_near_cache(&self) -> Result<(), StoreError> {
+        if self.inner.near.is_some() {
+            self.send(&redis::cmd("PING")).await?;
+        }
+        Ok(())
+    }
+}
+
 impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        if let Some(cache) = &self.inner.near {
+            let k = self.session_key(key);
+            return near_cache::load(cache, self, k.as_bytes(), key, now).await;
+        }
         self.load_v2(key, now).await
     }
 
@@ -499,7 +670,9 @@ impl SessionStore for RedisStore {
         record: &Record,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        self.create_v2(key, record, now).await
+        let result = self.create_v2(key, record, now).await;
+        self.forget(&[key]);
+        result
     }
 
     async fn apply(
@@ -508,6 +681,12 @@ impl SessionStore for RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        if let Some(cache) = &self.inner.near {
+            // Writes to one session from this process still go one at a time.
+            let _lane = self.inner.bases.lane(key).await;
+            let k = self.session_key(key);
+            return near_cache::apply(cache, self, k.as_bytes(), key, patch, now).await;
+        }
         self.apply_v2(key, patch, now).await
     }
 
@@ -518,18 +697,27 @@ impl SessionStore for RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        if self.inner.cluster {
-            return self.rotate_across_slots(old, new, patch, now).await;
-        }
-        self.rotate_v2(old, new, patch, now).await
+        let result = if self.inner.cluster {
+            self.rotate_across_slots(old, new, patch, now).await
+        } else {
+            self.seed_base(old);
+            self.rotate_v2(old, new, patch, now).await
+        };
+        self.forget(&[old, new]);
+        result
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.delete_v2(key).await
+        let result = self.delete_v2(key).await;
+        self.forget(&[key]);
+        result
     }
 
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
-        self.touch_v2(key, now).await
+        self.seed_base(key);
+        let result = self.touch_v2(key, now).await;
+        self.forget(&[key]);
+        result
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -550,7 +738,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
-        self.revoke_v2(owner, keep).await
+        let result = self.revoke_v2(owner, keep).await;
+        // The sessions it deleted are not all known here, and Redis sends this store no
+        // invalidation for its own writes: forget everything (revocation is rare).
+        if let Some(cache) = &self.inner.near {
+            cache.flush();
+        }
+        result
     }
 }
 

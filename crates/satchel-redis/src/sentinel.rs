@@ -6,6 +6,11 @@
 //! [`POLL`], sees that they name another primary. The second matters: after a manual or
 //! partitioned failover the old primary keeps accepting writes until the sentinels
 //! reconfigure it, and those writes would be lost.
+//!
+//! With a near cache, each new connection is a tracking one (RESP3, `CLIENT TRACKING on
+//! NOLOOP`, see `near_cache::tracked_conn`), and forgetting a connection (failover,
+//! broken connection) flushes the cache: the new primary has never tracked anything for
+//! this store, and invalidations from the old one may be lost.
 
 /// How often the sentinels are asked which node is primary.
 const POLL: Duration = Duration::from_millis(500);
@@ -17,6 +22,7 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, RedisResult, Value};
 
+use crate::near_cache::{tracked_conn, Cache};
 use crate::RedisConfig;
 
 /// The sentinels, and the current connection to the primary (if any).
@@ -25,10 +31,17 @@ pub(crate) struct SentinelConn {
     /// The primary's address and a connection to it.
     current: Mutex<Option<(String, MultiplexedConnection)>>,
     config: AsyncConnectionConfig,
+    /// The near cache, when configured.
+    near: Option<Arc<Cache>>,
 }
 
 impl SentinelConn {
-    pub(crate) fn new(nodes: &[String], service: &str, config: &RedisConfig) -> RedisResult<Self> {
+    pub(crate) fn new(
+        nodes: &[String],
+        service: &str,
+        config: &RedisConfig,
+        near: Option<Arc<Cache>>,
+    ) -> RedisResult<Self> {
         let client = SentinelClient::build(
             nodes.to_vec(),
             service.to_owned(),
@@ -41,6 +54,7 @@ impl SentinelConn {
             config: AsyncConnectionConfig::new()
                 .set_connection_timeout(config.connect_timeout)
                 .set_response_timeout(config.command_timeout),
+            near,
         })
     }
 
@@ -54,6 +68,9 @@ impl SentinelConn {
     fn forget(&self) {
         if let Ok(mut current) = self.current.lock() {
             *current = None;
+        }
+        if let Some(cache) = &self.near {
+            cache.flush();
         }
     }
 
@@ -94,9 +111,14 @@ impl SentinelConn {
         }
         let client = sentinels.async_get_client().await?;
         let addr = client.get_connection_info().addr.to_string();
-        let conn = client
-            .get_multiplexed_async_connection_with_config(&self.config)
-            .await?;
+        let conn = match &self.near {
+            None => {
+                client
+                    .get_multiplexed_async_connection_with_config(&self.config)
+                    .await?
+            }
+            Some(cache) => tracked_conn::connect(&client, &self.config, cache, |_| {}).await?,
+        };
         if let Ok(mut current) = self.current.lock() {
             *current = Some((addr, conn.clone()));
         }

@@ -4,8 +4,10 @@
 
 mod common;
 
-use satchel::{Engine, SessionConfig};
-use satchel_redis::{RedisConfig, RedisStore};
+use std::time::Duration;
+
+use satchel::{Engine, SessionConfig, SessionStore};
+use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
 
 /// Commands that only the Lua scripts run (they appear in `INFO commandstats` too but
 /// never travel over the network) and the observer's own `INFO`. The client sends only
@@ -33,6 +35,9 @@ const NOT_RECEIVED: &[&str] = &[
     "type",
     "del",
     "rename",
+    // A near cache's connection setup (before any request is counted).
+    "hello",
+    "client|tracking",
 ];
 
 /// Sum of calls of every command a client sent (see `NOT_RECEIVED`).
@@ -139,4 +144,135 @@ async fn requests_cost_zero_one_or_two_commands() {
     engine = Engine::new(other, SessionConfig::default());
     let (n, _) = request!(cookie.clone(), |s| s.insert("c", &1u64).expect("insert"));
     assert_eq!(n, 2, "blind write without a known base");
+}
+
+/// With a warm near cache: 0 untouched, 0 read-only, 1 read-then-write, in steady state
+/// (the version a write leaves is cached, so the next request is warm too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_near_cache_costs_zero_zero_or_one_command() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut observer = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("observer");
+    let config = RedisConfig {
+        near_cache: Some(NearCacheConfig::default()),
+        ..RedisConfig::default()
+    };
+    let store = RedisStore::connect(&server.url(), config)
+        .await
+        .expect("connect");
+    let engine = Engine::new(store.clone(), SessionConfig::default());
+
+    macro_rules! request {
+        ($cookie:expr, |$s:ident| $body:expr) => {{
+            let before = received(&mut observer).await;
+            let cookie: Option<String> = $cookie;
+            let $s = engine.begin(cookie.iter().map(|c| c.as_bytes()));
+            $body;
+            let finish = engine.finish(&$s, 200).await;
+            assert!(finish.error.is_none(), "{:?}", finish.error);
+            let after = received(&mut observer).await;
+            (after - before, finish.set_cookie)
+        }};
+    }
+
+    let (_, set) = request!(None, |s| s.insert("n", &0u64).expect("insert"));
+    let cookie = Some(cookie_pair(&set.expect("cookie set")));
+    let _ = request!(cookie.clone(), |s| s.insert("w", &1u64).expect("insert"));
+
+    // The warm-up write left its version in the cache (layout v2 writes return what
+    // they stored), so the session is warm from here on.
+    let (n, _) = request!(cookie.clone(), |s| {
+        let _ = &s;
+    });
+    assert_eq!(n, 0, "untouched request");
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: Option<u64> = s.get("n").await.expect("get");
+        assert_eq!(v, Some(0));
+    });
+    assert_eq!(n, 0, "warm read-only request");
+
+    for i in 0..3u64 {
+        let (n, _) = request!(cookie.clone(), |s| {
+            let v: u64 = s.get("n").await.expect("get").expect("n");
+            assert_eq!(v, i);
+            s.insert("n", &(v + 1)).expect("insert");
+        });
+        assert_eq!(n, 1, "warm read-then-write request #{i}");
+    }
+
+    let (n, _) = request!(cookie.clone(), |s| {
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        assert_eq!(v, 3, "the writes landed and were cached");
+    });
+    assert_eq!(n, 0, "read-only after writes");
+
+    let (n, _) = request!(cookie.clone(), |s| s.insert("b", &true).expect("insert"));
+    assert_eq!(n, 1, "blind write on a warm session");
+
+    // A touch and a rotation of a warm session start from the cached version: one
+    // script each, no GET first. (Each script's first use on a server costs an EVAL
+    // after the NOSCRIPT answer: use both once on another session first.)
+    let now = satchel::Timestamp::now();
+    let record = |n: u64| {
+        let mut r = satchel::Record {
+            data: Default::default(),
+            meta: satchel::Meta::new(now, Duration::from_secs(600), Duration::from_secs(3600)),
+        };
+        let v = satchel::Value::from_serialize(&n).expect("json");
+        r.data.insert("n".into(), v);
+        r
+    };
+    let none = satchel::Patch::default();
+    let other = satchel::SessionId::generate().store_key();
+    store.create(&other, &record(0), now).await.expect("create");
+    store.touch(&other, now).await.expect("touch");
+    let gone = satchel::SessionId::generate().store_key();
+    store
+        .rotate(&other, &gone, &none, now)
+        .await
+        .expect("rotate");
+
+    let id = cookie
+        .as_deref()
+        .and_then(|c| c.split_once('='))
+        .and_then(|(_, v)| satchel::SessionId::parse(v))
+        .expect("session id in the cookie");
+    let key = id.store_key();
+    let before = received(&mut observer).await;
+    store.touch(&key, now).await.expect("touch").expect("live");
+    assert_eq!(received(&mut observer).await - before, 1, "warm touch");
+
+    let key2 = satchel::SessionId::generate().store_key();
+    store.create(&key2, &record(7), now).await.expect("create");
+    let _ = store.load(&key2, now).await.expect("load");
+    let before = received(&mut observer).await;
+    let new_key = satchel::SessionId::generate().store_key();
+    let out = store
+        .rotate(&key2, &new_key, &none, now)
+        .await
+        .expect("rotate");
+    assert!(matches!(out, satchel::WriteOutcome::Applied(_)), "{out:?}");
+    assert_eq!(received(&mut observer).await - before, 1, "warm rotation");
+
+    // What Redis holds agrees with what the cache served: read it through an uncached
+    // store.
+    let plain = RedisStore::connect(&server.url(), RedisConfig::default())
+        .await
+        .expect("connect");
+    let n_in =
+        |r: satchel::Record| -> u64 { r.data.get("n").expect("n").deserialize().expect("number") };
+    let stored = plain.load(&key, now).await.expect("load").expect("live");
+    assert_eq!(n_in(stored), 3);
+    let moved = plain
+        .load(&new_key, now)
+        .await
+        .expect("load")
+        .expect("live");
+    assert_eq!(n_in(moved), 7);
 }

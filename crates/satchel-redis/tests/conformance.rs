@@ -1,22 +1,27 @@
 //! The satchel conformance suite against standalone Redis (`SATCHEL_REDIS_URL`) and a
-//! Redis Cluster (`SATCHEL_REDIS_CLUSTER_URL`, `redis+cluster://host:port,...`). Each test
-//! gets its own random key prefix.
+//! Redis Cluster (`SATCHEL_REDIS_CLUSTER_URL`, `redis+cluster://host:port,...`), and on
+//! standalone again with the near cache on. Each test gets its own random key prefix.
 
 mod common;
 
 use satchel::conformance::Harness;
 use satchel::StoreKey;
-use satchel_redis::{RedisConfig, RedisStore};
+use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
 
-/// A harness on the Redis named by the environment variable `.0`.
-struct Redis(&'static str);
+/// A harness on the Redis named by the environment variable `.0`, with the near cache on
+/// when `.1`.
+struct Redis(&'static str, bool);
 
 impl Harness for Redis {
     type Store = RedisStore;
 
     async fn store(&self) -> RedisStore {
         let url = common::url(self.0).expect("checked by the test");
-        RedisStore::connect(&url, RedisConfig::with_prefix(common::prefix()))
+        let mut config = RedisConfig::with_prefix(common::prefix());
+        if self.1 {
+            config.near_cache = Some(NearCacheConfig::default());
+        }
+        RedisStore::connect(&url, config)
             .await
             .expect("connect to Redis")
     }
@@ -24,13 +29,16 @@ impl Harness for Redis {
     async fn corrupt(&self, store: &RedisStore, key: &StoreKey) {
         let url = common::url(self.0).expect("checked by the test");
         common::corrupt(&url, store, key).await;
+        // The corruption came from another connection: its invalidation reaches a near
+        // cache shortly after; a store that has caught up must see it.
+        store.sync_near_cache().await.expect("sync");
     }
 }
 
 /// The harness for `var`'s Redis, or `None` (a loud skip; a failure under `CI=true`)
 /// when the variable is not set.
 async fn on(var: &'static str) -> Option<Redis> {
-    common::url(var).map(|_| Redis(var))
+    common::url(var).map(|_| Redis(var, false))
 }
 
 mod standalone {
@@ -43,6 +51,16 @@ mod standalone {
 mod cluster {
     async fn setup(_check: &str) -> Option<super::Redis> {
         super::on("SATCHEL_REDIS_CLUSTER_URL").await
+    }
+    satchel::conformance_tests!(setup = setup);
+}
+
+mod standalone_near_cache {
+    async fn setup(_check: &str) -> Option<super::Redis> {
+        common_url().map(|_| super::Redis("SATCHEL_REDIS_URL", true))
+    }
+    fn common_url() -> Option<String> {
+        super::common::url("SATCHEL_REDIS_URL")
     }
     satchel::conformance_tests!(setup = setup);
 }

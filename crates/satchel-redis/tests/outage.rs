@@ -11,7 +11,7 @@ use axum::{routing::get, Router};
 use http::{header, Request, StatusCode};
 use satchel::SessionConfig;
 use satchel_axum::{Error, Session, SessionLayer};
-use satchel_redis::{RedisConfig, RedisStore};
+use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
 use tower::ServiceExt;
 
 async fn count(session: Session) -> Result<String, Error> {
@@ -45,6 +45,16 @@ async fn call(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_fails_fast_and_recovers() {
+    outage(None).await;
+}
+
+/// The same with the near cache: its tracking connection reconnects by itself too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_fails_fast_and_recovers_with_the_near_cache() {
+    outage(Some(NearCacheConfig::default())).await;
+}
+
+async fn outage(near_cache: Option<NearCacheConfig>) {
     let Some(mut server) = common::RedisChild::start() else {
         return;
     };
@@ -52,6 +62,7 @@ async fn outage_fails_fast_and_recovers() {
     let config = RedisConfig {
         connect_timeout: timeout,
         command_timeout: timeout,
+        near_cache,
         ..RedisConfig::default()
     };
     let store = RedisStore::connect(&server.url(), config)

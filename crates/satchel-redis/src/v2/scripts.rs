@@ -45,6 +45,10 @@ if h ~= ARGV[1] then
 end
 if ARGV[2] >= string.sub(h, 6, 18) then return 0 end
 if ARGV[4] == '' then redis.call('SET', k, ARGV[3]) else redis.call('SET', k, ARGV[3], 'PXAT', ARGV[4]) end
+-- Keeps a near cache's tracking connection (NOLOOP) tracked on k after its own write,
+-- so that the next write by anyone else still invalidates it (the SET dropped k from
+-- the server's tracking table).
+redis.call('EXISTS', k)
 return 1
 "#;
 
@@ -62,6 +66,7 @@ if h ~= ARGV[1] then
 end
 if ARGV[2] >= string.sub(h, 6, 18) then return 0 end
 if ARGV[4] == '' then redis.call('SET', k, ARGV[3]) else redis.call('SET', k, ARGV[3], 'PXAT', ARGV[4]) end
+redis.call('EXISTS', k) -- re-tracks k (see `WRITE`)
 local ix = 5
 {INDEX_TAIL}"#
     )
