@@ -14,9 +14,11 @@ pub mod bare_axum;
 pub mod satchel_actix_cookie;
 pub mod satchel_actix_memory;
 pub mod satchel_actix_redis;
+pub mod satchel_actix_redis_near;
 pub mod satchel_memory;
 pub mod satchel_postgres;
 pub mod satchel_redis;
+pub mod satchel_redis_near;
 pub mod tower_sessions_memory;
 pub mod tower_sessions_postgres;
 pub mod tower_sessions_redis;
@@ -53,6 +55,8 @@ pub fn all() -> Vec<Variant> {
         satchel_memory::VARIANT,
         tower_sessions_memory::VARIANT,
         satchel_redis::VARIANT,
+        satchel_redis_near::WARM,
+        satchel_redis_near::COLD,
         tower_sessions_redis::VARIANT,
         satchel_postgres::VARIANT,
         tower_sessions_postgres::VARIANT,
@@ -62,6 +66,7 @@ pub fn all() -> Vec<Variant> {
         satchel_actix_cookie::VARIANT,
         actix_session_redis::VARIANT,
         satchel_actix_redis::VARIANT,
+        satchel_actix_redis_near::VARIANT,
     ]
 }
 
