@@ -91,16 +91,16 @@ fuzz_target!(|blob: &[u8]| {
         "a live record touched as absent"
     );
 
-    // Two sessions of OWNER, both corrupt: the index answers without decoding either.
+    // Two sessions of OWNER, both corrupt: the index answers without decoding either. The
+    // test hook re-indexes a key under whatever owner its new bytes name (the index never
+    // keeps a key its record no longer claims), so only these two keys may be listed.
     corrupt(&store, &other, blob);
     corrupt(&store, &key, blob);
     let listed = block_on(store.sessions_of(OWNER, now)).expect("sessions_of reads no record");
-    for k in [key, other] {
-        assert!(
-            listed.iter().any(|s| s.key == k),
-            "a session of {OWNER} not listed"
-        );
-    }
+    assert!(
+        listed.iter().all(|s| s.key == key || s.key == other),
+        "a key of {OWNER} listed that was never one of its sessions"
+    );
 
     // Rotation reads the record (and its owner) to move it; afterwards exactly one of the
     // two keys holds it.

@@ -628,7 +628,8 @@ pub async fn in_process_store_round_trip<I: Integration>() {
 pub async fn login_as_another_owner_clears_the_data<I: Integration>() {
     let (server, _) = setup::<I>();
     login_data_flow(&server, |r: &Reply| r.cookie().expect("a cookie")).await;
-    let keyring = satchel_cookie::Keyring::new(1, b"Tz7uQ2m9Xc4VbL8pR1sK6dF3gH0jNwYe").expect("key");
+    let keyring =
+        satchel_cookie::Keyring::new(1, b"Tz7uQ2m9Xc4VbL8pR1sK6dF3gH0jNwYe").expect("key");
     let sealed = Server::start::<I>(Spec::new(Some(Engine::stateless(
         satchel::Stateless::new(keyring),
         insecure_config(),
