@@ -5,7 +5,7 @@
 //! still returned the old value.
 //!
 //! ```sh
-//! source /work/services.env   # or export SATCHEL_REDIS_URL=redis://127.0.0.1:6379
+//! eval "$(scripts/services start redis)"   # or export SATCHEL_REDIS_URL=redis://127.0.0.1:6379
 //! cargo run --release -p satchel-redis --example near_cache_staleness -- 5000 8
 //! ```
 //! Arguments: cycles (default 5000), background tasks (default 0: each loops over its own
