@@ -80,10 +80,12 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    pub(crate) fn new() -> Self {
+    /// `near_cache`: the store keeps a near cache, so its writes re-track their key
+    /// (`scripts::write`).
+    pub(crate) fn new(near_cache: bool) -> Self {
         Scripts {
-            write: Script::bare(scripts::WRITE),
-            write_indexed: Script::bare(&scripts::write_indexed()),
+            write: Script::bare(&scripts::write(near_cache)),
+            write_indexed: Script::bare(&scripts::write_indexed(near_cache)),
             rotate: Script::bare(&scripts::rotate()),
             create: Script::bare(&scripts::create()),
             touch: Script::bare(scripts::TOUCH),
