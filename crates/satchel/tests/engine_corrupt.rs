@@ -5,52 +5,16 @@
 
 mod common;
 
-use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
+use common::log_capture::{logs, start_capture, SERIAL};
 use common::{Browser, CountingStore};
 use satchel::http_support::ErrorStatuses;
 use satchel::{
     CorruptRecords, Engine, MemoryStore, SessionConfig, SessionErrorKind, SessionId, SessionStore,
     StoreErrorKind, StoreKey, TestClock,
 };
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-/// The tests of this file run one at a time: they share the log buffer.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-struct CaptureWriter;
-
-impl io::Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        LOGS.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A global capturing subscriber (see engine_logging.rs for why global), emptied.
-fn start_capture() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_target(true)
-            .with_writer(|| CaptureWriter)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-    });
-    LOGS.lock().expect("log buffer").clear();
-}
-
-fn logs() -> String {
-    String::from_utf8_lossy(&LOGS.lock().expect("log buffer")).into_owned()
-}
 
 /// An engine over a MemoryStore, either directly (the in-place path) or behind a wrapper
 /// (the dynamic path), with the MemoryStore to plant garbage in.

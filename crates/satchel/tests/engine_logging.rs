@@ -3,56 +3,15 @@
 
 mod common;
 
-use std::io;
-use std::sync::{Mutex, Once};
-
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine as _;
+use common::log_capture::{logs, start_capture, SERIAL};
 use common::{j, unknown_id, Browser, Env};
 use satchel::{SessionErrorKind, SessionId};
 
 // ---------------------------------------------------------------------------------------
 // No secrets in logs or Debug (SEC-36), anomaly events (SEC-13, SEC-35)
 // ---------------------------------------------------------------------------------------
-
-/// Everything every event wrote, at TRACE and above.
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-/// The tests of this file run one at a time: they share the log buffer.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-struct CaptureWriter;
-
-impl io::Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        LOGS.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the capturing subscriber as the global default (once, before any event of
-/// this process), so no callsite can be registered with a stale "not interested" answer
-/// (a thread-local `set_default` races with other threads' first events), and empties the
-/// buffer.
-fn start_capture() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_target(true)
-            .with_writer(|| CaptureWriter)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-    });
-    LOGS.lock().expect("log buffer").clear();
-}
-
-fn logs() -> String {
-    String::from_utf8_lossy(&LOGS.lock().expect("log buffer")).into_owned()
-}
 
 /// Every textual form of an id's secret: the cookie form, hex and standard base64.
 fn secret_forms(id: &str) -> Vec<String> {

@@ -5,6 +5,8 @@
 //! Not every test file uses every helper.
 #![allow(dead_code)]
 
+pub(crate) mod log_capture;
+
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
