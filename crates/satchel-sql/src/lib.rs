@@ -69,7 +69,7 @@ mod config;
 mod dynamic;
 mod error;
 mod migrate;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod shared_store;
 
 #[cfg(feature = "mysql")]

@@ -6,7 +6,9 @@
 //! are the same text for both, written once here. The macro expands inside each backend's
 //! module, so the names it uses (`Inner`, `decode_row`, `bounded`, …) are that module's.
 
-/// Implements `PurgeBatch` for the backend's `Inner` and `SessionStore` for `$store`.
+/// Implements `PurgeBatch` for the backend's `Inner` and `SessionStore` for `$store`
+/// (PostgreSQL and SQLite; MySQL uses only the parts below).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 macro_rules! shared_session_store {
     ($store:ty) => {
         $crate::shared_store::shared_purge_batch!();
@@ -138,6 +140,7 @@ macro_rules! shared_session_store {
     };
 }
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use shared_session_store;
 
 /// Implements `PurgeBatch` for the backend's `Inner`: one bounded `DELETE … LIMIT` on the
