@@ -143,6 +143,39 @@ pub(crate) fn report(recorded: &[(i64, String)], applied: Vec<i64>) -> Migration
     MigrationReport { applied, version }
 }
 
+/// Runs a migration set on one connection, already locked against concurrent migrators
+/// by the caller (each backend locks its own way): creates the migrations table
+/// (`$create`), reads what it records (`$select`: version, checksum), applies what
+/// [`plan`] says is missing, rendered for `$table` / `$name`, and records each one
+/// (`$insert`: the backend's `INSERT` with its own placeholders). Evaluates to the
+/// [`MigrationReport`]; `?` returns a [`MigrateError`] from the enclosing function.
+///
+/// A macro rather than a function: the three sqlx connection types share no executor
+/// type, and the loop is identical for each (the stores and `SqlRevocations` run it).
+macro_rules! run_migrations {
+    ($conn:expr, set: $set:expr, create: $create:expr, select: $select:expr, insert: $insert:expr, table: $table:expr, name: $name:expr $(,)?) => {{
+        sqlx::Executor::execute(&mut *$conn, AsRef::<str>::as_ref(&$create)).await?;
+        let recorded: Vec<(i64, String)> = sqlx::query_as(AsRef::<str>::as_ref(&$select))
+            .fetch_all(&mut *$conn)
+            .await?;
+        let mut applied = Vec::new();
+        for m in $crate::migrate::plan($set, &recorded)? {
+            let sql = m.render($table, $name);
+            sqlx::Executor::execute(&mut *$conn, sql.as_str()).await?;
+            sqlx::query(AsRef::<str>::as_ref(&$insert))
+                .bind(m.version)
+                .bind(m.description)
+                .bind(m.checksum())
+                .bind($crate::codec::ms(satchel::Timestamp::now()))
+                .execute(&mut *$conn)
+                .await?;
+            applied.push(m.version);
+        }
+        $crate::migrate::report(&recorded, applied)
+    }};
+}
+pub(crate) use run_migrations;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,24 +158,17 @@ impl SqlRevocations {
                     .bind(format!("satchel-sql:{}", inner.table))
                     .execute(&mut *tx)
                     .await?;
-                sqlx::Executor::execute(&mut *tx, create.as_str()).await?;
-                let recorded: Vec<(i64, String)> =
-                    sqlx::query_as(&select).fetch_all(&mut *tx).await?;
-                let mut applied = Vec::new();
-                for m in migrate::plan(POSTGRES, &recorded)? {
-                    sqlx::Executor::execute(&mut *tx, m.render(&inner.table, &inner.name).as_str())
-                        .await?;
-                    sqlx::query(&insert)
-                        .bind(m.version)
-                        .bind(m.description)
-                        .bind(m.checksum())
-                        .bind(ms(Timestamp::now()))
-                        .execute(&mut *tx)
-                        .await?;
-                    applied.push(m.version);
-                }
+                let report = migrate::run_migrations!(
+                    tx,
+                    set: POSTGRES,
+                    create: create,
+                    select: select,
+                    insert: insert,
+                    table: &inner.table,
+                    name: &inner.name,
+                );
                 tx.commit().await?;
-                Ok(migrate::report(&recorded, applied))
+                Ok(report)
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
@@ -186,26 +179,15 @@ impl SqlRevocations {
                 let mut conn = pool.acquire().await?;
                 sqlx::Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
                 let result = async {
-                    sqlx::Executor::execute(&mut *conn, create.as_str()).await?;
-                    let recorded: Vec<(i64, String)> =
-                        sqlx::query_as(&select).fetch_all(&mut *conn).await?;
-                    let mut applied = Vec::new();
-                    for m in migrate::plan(SQLITE, &recorded)? {
-                        sqlx::Executor::execute(
-                            &mut *conn,
-                            m.render(&inner.table, &inner.name).as_str(),
-                        )
-                        .await?;
-                        sqlx::query(&insert)
-                            .bind(m.version)
-                            .bind(m.description)
-                            .bind(m.checksum())
-                            .bind(ms(Timestamp::now()))
-                            .execute(&mut *conn)
-                            .await?;
-                        applied.push(m.version);
-                    }
-                    Ok::<_, MigrateError>(migrate::report(&recorded, applied))
+                    Ok::<_, MigrateError>(migrate::run_migrations!(
+                        conn,
+                        set: SQLITE,
+                        create: create,
+                        select: select,
+                        insert: insert,
+                        table: &inner.table,
+                        name: &inner.name,
+                    ))
                 }
                 .await;
                 let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -233,26 +215,15 @@ impl SqlRevocations {
                     )));
                 }
                 let result = async {
-                    sqlx::Executor::execute(&mut *conn, create.as_str()).await?;
-                    let recorded: Vec<(i64, String)> =
-                        sqlx::query_as(&select).fetch_all(&mut *conn).await?;
-                    let mut applied = Vec::new();
-                    for m in migrate::plan(MYSQL, &recorded)? {
-                        sqlx::Executor::execute(
-                            &mut *conn,
-                            m.render(&inner.table, &inner.name).as_str(),
-                        )
-                        .await?;
-                        sqlx::query(&insert)
-                            .bind(m.version)
-                            .bind(m.description)
-                            .bind(m.checksum())
-                            .bind(ms(Timestamp::now()))
-                            .execute(&mut *conn)
-                            .await?;
-                        applied.push(m.version);
-                    }
-                    Ok::<_, MigrateError>(migrate::report(&recorded, applied))
+                    Ok::<_, MigrateError>(migrate::run_migrations!(
+                        conn,
+                        set: MYSQL,
+                        create: create,
+                        select: select,
+                        insert: insert,
+                        table: &inner.table,
+                        name: &inner.name,
+                    ))
                 }
                 .await;
                 let released = sqlx::query("SELECT RELEASE_LOCK(?)")

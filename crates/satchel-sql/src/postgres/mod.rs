@@ -199,24 +199,17 @@ impl PostgresStore {
                 sqlx::Executor::execute(&mut *tx, AsRef::<str>::as_ref(create)).await?;
             }
         }
-        sqlx::Executor::execute(&mut *tx, AsRef::<str>::as_ref(&create_migrations)).await?;
-        let recorded: Vec<(i64, String)> =
-            sqlx::query_as(&select_recorded).fetch_all(&mut *tx).await?;
-        let mut applied = Vec::new();
-        for m in migrate::plan(MIGRATIONS, &recorded)? {
-            let sql = m.render(&inner.table, inner.options.table.as_str());
-            sqlx::Executor::execute(&mut *tx, AsRef::<str>::as_ref(&sql)).await?;
-            sqlx::query(&insert_recorded)
-                .bind(m.version)
-                .bind(m.description)
-                .bind(m.checksum())
-                .bind(ms(Timestamp::now()))
-                .execute(&mut *tx)
-                .await?;
-            applied.push(m.version);
-        }
+        let report = migrate::run_migrations!(
+            tx,
+            set: MIGRATIONS,
+            create: create_migrations,
+            select: select_recorded,
+            insert: insert_recorded,
+            table: &inner.table,
+            name: inner.options.table.as_str(),
+        );
         tx.commit().await?;
-        Ok(migrate::report(&recorded, applied))
+        Ok(report)
     }
 
     async fn run_apply(

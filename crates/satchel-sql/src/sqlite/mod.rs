@@ -171,22 +171,16 @@ impl SqliteStore {
             "INSERT INTO \"{name}_migrations\" (version, description, checksum, applied_at) \
              VALUES (?1, ?2, ?3, ?4)"
         );
-        sqlx::Executor::execute(&mut *conn, create.as_str()).await?;
-        let recorded: Vec<(i64, String)> = sqlx::query_as(&select).fetch_all(&mut *conn).await?;
-        let mut applied = Vec::new();
-        for m in migrate::plan(MIGRATIONS, &recorded)? {
-            let sql = m.render(&self.inner.table, name);
-            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
-            sqlx::query(&insert)
-                .bind(m.version)
-                .bind(m.description)
-                .bind(m.checksum())
-                .bind(ms(Timestamp::now()))
-                .execute(&mut *conn)
-                .await?;
-            applied.push(m.version);
-        }
-        Ok(migrate::report(&recorded, applied))
+        let report = migrate::run_migrations!(
+            conn,
+            set: MIGRATIONS,
+            create: create,
+            select: select,
+            insert: insert,
+            table: &self.inner.table,
+            name: name,
+        );
+        Ok(report)
     }
 
     async fn run_apply(
