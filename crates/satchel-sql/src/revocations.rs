@@ -51,6 +51,21 @@ enum Pool {
     MySql(sqlx::MySqlPool),
 }
 
+/// Runs `$call` on whichever backend's pool this is (sqlx's pools share no type, so the
+/// same statement code is expanded once per backend, as `any.rs`'s `each!` does).
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $call:expr) => {
+        match $pool {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres($p) => $call,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite($p) => $call,
+            #[cfg(feature = "mysql")]
+            Pool::MySql($p) => $call,
+        }
+    };
+}
+
 #[derive(Debug)]
 struct Inner {
     pool: Pool,
@@ -244,29 +259,12 @@ impl SqlRevocations {
     pub async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
         let sql = &self.inner.sql.purge;
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let done = match &self.inner.pool {
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => sqlx::query(sql)
-                .bind(ms(now))
-                .bind(limit)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlx::query(sql)
-                .bind(ms(now))
-                .bind(limit)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => sqlx::query(sql)
-                .bind(ms(now))
-                .bind(limit)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
-        };
+        let done = on_pool!(&self.inner.pool, p => sqlx::query(sql)
+            .bind(ms(now))
+            .bind(limit)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()));
         done.map_err(store_error)
     }
 
@@ -279,32 +277,13 @@ impl SqlRevocations {
     ) -> Result<(), StoreError> {
         let sql = &self.inner.sql.raise;
         let (nb, until) = (ms(not_before), ms(until));
-        let done = match &self.inner.pool {
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => sqlx::query(sql)
-                .bind(entry)
-                .bind(nb)
-                .bind(until)
-                .execute(p)
-                .await
-                .map(drop),
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlx::query(sql)
-                .bind(entry)
-                .bind(nb)
-                .bind(until)
-                .execute(p)
-                .await
-                .map(drop),
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => sqlx::query(sql)
-                .bind(entry)
-                .bind(nb)
-                .bind(until)
-                .execute(p)
-                .await
-                .map(drop),
-        };
+        let done = on_pool!(&self.inner.pool, p => sqlx::query(sql)
+            .bind(entry)
+            .bind(nb)
+            .bind(until)
+            .execute(p)
+            .await
+            .map(drop));
         done.map_err(store_error)?;
         let n = self.inner.revokes.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_multiple_of(Self::PURGE_EVERY) {
@@ -327,32 +306,11 @@ impl SqlRevocations {
         let session_entry = &session.as_bytes()[..];
         let owner_entry = owner.map(owner_entry);
         let second = owner_entry.as_ref().map_or(session_entry, |o| &o[..]);
-        let rows: Vec<(Vec<u8>, i64, i64)> = match &self.inner.pool {
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => {
-                sqlx::query_as(sql)
-                    .bind(session_entry)
-                    .bind(second)
-                    .fetch_all(p)
-                    .await
-            }
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => {
-                sqlx::query_as(sql)
-                    .bind(session_entry)
-                    .bind(second)
-                    .fetch_all(p)
-                    .await
-            }
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => {
-                sqlx::query_as(sql)
-                    .bind(session_entry)
-                    .bind(second)
-                    .fetch_all(p)
-                    .await
-            }
-        }
+        let rows: Vec<(Vec<u8>, i64, i64)> = on_pool!(&self.inner.pool, p => sqlx::query_as(sql)
+            .bind(session_entry)
+            .bind(second)
+            .fetch_all(p)
+            .await)
         .map_err(store_error)?;
         let (now, issued_at) = (ms(now), ms(issued_at));
         Ok(rows.iter().any(|(entry, not_before, until)| {
