@@ -104,6 +104,22 @@ use crate::scripts::{Script, Scripts};
 
 pub use revocations::RedisRevocations;
 
+/// Entry points for the cargo-fuzz targets in `fuzz/` (not part of the API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use satchel::{Record, StoreError};
+
+    /// Decodes a stored layout-v2 session value, as a load does.
+    pub fn decode_value(value: &[u8]) -> Result<Record, StoreError> {
+        crate::v2::format::decode(value).map(|(_, record)| record)
+    }
+
+    /// Encodes `record` as a layout-v2 value, as a write does.
+    pub fn encode_value(record: &Record) -> Vec<u8> {
+        crate::v2::format::encode(record, 1)
+    }
+}
+
 /// How a [`RedisStore`] names its keys and how long it waits.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
