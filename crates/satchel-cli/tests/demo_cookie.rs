@@ -68,6 +68,11 @@ fn without_a_secret_the_demo_warns_loudly_and_a_short_one_is_refused() {
         .output()
         .expect("run satchel");
     assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a refused secret is a usage error"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("at least 32"), "{stderr}");
 

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use rand::RngCore;
 use satchel::sealed::MemoryRevocations;
 use satchel::{CircuitBreaker, Engine, SessionConfig, Stateless};
-use satchel_cookie::{Keyring, MIN_SECRET_LEN};
+use satchel_cookie::Keyring;
 use satchel_redis::{RedisConfig, RedisRevocations};
 use satchel_sql::{SqlOptions, SqlRevocations};
 
@@ -24,16 +24,9 @@ pub(crate) const REVOCATIONS_VAR: &str = "SATCHEL_REVOCATIONS";
 
 pub(crate) async fn engine(config: SessionConfig) -> anyhow::Result<Engine> {
     let secret = match std::env::var_os(SECRET_VAR) {
-        Some(value) => {
-            let bytes = value.into_encoded_bytes();
-            if bytes.len() < MIN_SECRET_LEN {
-                anyhow::bail!(
-                    "{SECRET_VAR} is {} bytes; cookie sessions need at least {MIN_SECRET_LEN} (e.g. `openssl rand -base64 48`)",
-                    bytes.len()
-                );
-            }
-            bytes
-        }
+        // Length and guessability are the keyring's to judge (a refusal exits 2, with how
+        // to make a good secret).
+        Some(value) => value.into_encoded_bytes(),
         None => {
             let mut bytes = vec![0u8; 32];
             rand::rng().fill_bytes(&mut bytes);
@@ -45,7 +38,7 @@ pub(crate) async fn engine(config: SessionConfig) -> anyhow::Result<Engine> {
             bytes
         }
     };
-    let keyring = Keyring::new(1, &secret).context("building the cookie keyring")?;
+    let keyring = Keyring::new(1, &secret).with_context(|| format!("{SECRET_VAR} refused"))?;
     let stateless = with_revocations(Stateless::new(keyring)).await?;
     tracing::info!(
         "sessions sealed in cookies (AES-256-GCM-SIV); \
