@@ -24,8 +24,16 @@ enum Command {
     Demo(DemoArgs),
     /// Create or upgrade an SQL store's session table (idempotent).
     Migrate(crate::admin::SqlArgs),
-    /// Delete expired sessions from an SQL store now, in bounded batches.
+    /// Delete now what has expired and the store does not remove by itself (SQL: rows, in
+    /// bounded batches; Redis: dead owner-index entries).
+    #[command(after_help = crate::admin::EXIT_CODES)]
     Purge(crate::admin::PurgeArgs),
+    /// List, show and revoke sessions in a store (any store but memory: and cookie:).
+    #[command(subcommand)]
+    Sessions(crate::admin::SessionsCommand),
+    /// Live sessions, top owners, sessions expiring soon, store round-trip latency.
+    #[command(after_help = crate::admin::EXIT_CODES)]
+    Stats(crate::admin::StatsArgs),
 }
 
 /// `satchel demo` options.
@@ -111,6 +119,8 @@ pub(crate) fn run() -> ExitCode {
         }
         Command::Migrate(args) => crate::admin::migrate(&args),
         Command::Purge(args) => crate::admin::purge(&args),
+        Command::Sessions(command) => crate::admin::sessions(command),
+        Command::Stats(args) => crate::admin::stats(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `satchel` command: `satchel demo` serves a small web app on the session layer;
-//! `satchel migrate` and `satchel purge` look after SQL stores.
+//! `satchel migrate` looks after SQL stores; `satchel sessions`, `satchel stats` and
+//! `satchel purge` administer any store but memory and cookies.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -81,6 +81,7 @@
 //! comes back. [`RedisStore::connect`] itself fails if Redis is unreachable at startup.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod codec;
 mod near_cache;
 mod revocations;

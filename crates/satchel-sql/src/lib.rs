@@ -80,6 +80,8 @@ pub mod postgres;
 pub mod sqlite;
 
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod admin;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod any;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod revocations;

@@ -1,8 +1,15 @@
-//! `satchel migrate` and `satchel purge`: administration of SQL stores. This file holds
-//! what both share (arguments, opening the store); one module per subcommand.
+//! Administration commands: `satchel migrate` (SQL stores), and `satchel sessions`,
+//! `satchel stats` and `satchel purge` on every store the demo accepts (memory and
+//! sealed cookies answer "not applicable", exit code 2). One module per subcommand;
+//! `open.rs` connects, `output.rs` prints, `exit.rs` lists the exit codes.
 
+mod exit;
 mod migrate;
+mod open;
+mod output;
 mod purge;
+mod sessions;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -11,8 +18,11 @@ use satchel_sql::{SqlOptions, SqlStore};
 use crate::cli::USAGE;
 use crate::store_url::StoreUrl;
 
+pub(crate) use exit::HELP as EXIT_CODES;
 pub(crate) use migrate::migrate;
-pub(crate) use purge::purge;
+pub(crate) use purge::{purge, PurgeArgs};
+pub(crate) use sessions::{run as sessions, SessionsCommand};
+pub(crate) use stats::{run as stats, StatsArgs};
 
 /// Which SQL store to work on.
 #[derive(Debug, clap::Args)]
@@ -27,16 +37,6 @@ pub(crate) struct SqlArgs {
     /// PostgreSQL only: the schema holding the table (default: the search path).
     #[arg(long)]
     pub(crate) schema: Option<String>,
-}
-
-/// `satchel purge` options.
-#[derive(Debug, clap::Args)]
-pub(crate) struct PurgeArgs {
-    #[command(flatten)]
-    pub(crate) sql: SqlArgs,
-    /// Rows deleted per statement.
-    #[arg(long, default_value_t = 1_000)]
-    pub(crate) batch: usize,
 }
 
 /// Parses the arguments into a URL and options, or the exit code for bad usage.
