@@ -25,6 +25,9 @@ use crate::{codec, map_err, v2, Conn, RedisStore};
 /// Keys asked for per `SCAN` call (a hint to Redis, not a limit).
 const SCAN_COUNT: usize = 1_000;
 
+/// Session reads an admin scan keeps in flight at once.
+const READS_IN_FLIGHT: usize = 64;
+
 /// `SCAN … TYPE` filter: session values (v2 strings, v1 hashes) or owner indexes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -265,21 +268,31 @@ impl RedisStore {
         let mut scan = Scan::new(pattern, Kind::Sessions);
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        while let Some(keys) = self.next_page(&mut scan).await? {
-            for name in keys {
-                let Some(key) = self.key_of(&name) else {
-                    continue;
-                };
-                if !seen.insert(key) {
-                    continue;
+        while let Some(names) = self.next_page(&mut scan).await? {
+            let keys: Vec<StoreKey> = names
+                .iter()
+                .filter_map(|name| self.key_of(name))
+                .filter(|key| seen.insert(*key))
+                .collect();
+            // The connection multiplexes: a few reads in flight at once instead of one
+            // round trip after the other.
+            for chunk in keys.chunks(READS_IN_FLIGHT) {
+                let mut reads = tokio::task::JoinSet::new();
+                for &key in chunk {
+                    let store = self.clone();
+                    reads.spawn(async move { store.summary(key, now).await });
                 }
-                if let Some(s) = self.summary(key, now).await? {
-                    out.push(s);
-                    if out.len() >= limit {
-                        return Ok(out);
+                while let Some(read) = reads.join_next().await {
+                    let read = read.map_err(|e| StoreError::new(StoreErrorKind::Backend, e))?;
+                    if let Some(s) = read? {
+                        out.push(s);
                     }
                 }
-                progress(1);
+                progress(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+                if out.len() >= limit {
+                    out.truncate(limit);
+                    return Ok(out);
+                }
             }
         }
         Ok(out)

@@ -2,7 +2,8 @@
 //! a progress spinner on stderr only when stdout is a terminal.
 
 use std::io::IsTerminal;
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use satchel::admin::SessionSummary;
@@ -88,19 +89,52 @@ pub(crate) fn json(value: &serde_json::Value) {
     );
 }
 
-/// A spinner counting `what` on stderr, drawn only when stdout is a terminal and the
-/// output is not JSON (scripts and pipes get no control sequences).
-pub(crate) fn progress(what: &'static str, json: bool) -> ProgressBar {
-    if json || !std::io::stdout().is_terminal() {
-        return ProgressBar::hidden();
+/// How long a scan or purge runs before its spinner shows: short ones print nothing.
+const SPINNER_AFTER: Duration = Duration::from_millis(500);
+
+/// A spinner counting `what` on stderr, for long scans and purges: drawn only when stdout
+/// is a terminal and the output is not JSON (scripts and pipes get no control
+/// sequences), and only once the work has taken [`SPINNER_AFTER`].
+#[derive(Debug)]
+pub(crate) struct Spinner {
+    bar: ProgressBar,
+    /// `None`: never to be drawn.
+    started: Option<Instant>,
+    shown: AtomicBool,
+}
+
+impl Spinner {
+    /// Counts `n` more items (shows the spinner once the work is long).
+    pub(crate) fn inc(&self, n: u64) {
+        self.bar.inc(n);
+        let Some(started) = self.started else {
+            return;
+        };
+        if started.elapsed() >= SPINNER_AFTER && !self.shown.swap(true, Ordering::Relaxed) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(Duration::from_millis(120));
+        }
     }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+
+    /// Removes the spinner (if it was drawn).
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The spinner of one scan or purge, counting `what`.
+pub(crate) fn progress(what: &'static str, json: bool) -> Spinner {
+    let bar = ProgressBar::hidden();
     let style = ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec}, {elapsed})")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     bar.set_style(style);
     bar.set_message(what);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
+    let draw = !json && std::io::stdout().is_terminal();
+    Spinner {
+        bar,
+        started: draw.then(Instant::now),
+        shown: AtomicBool::new(false),
+    }
 }
 
 #[cfg(test)]

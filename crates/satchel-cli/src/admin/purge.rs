@@ -38,7 +38,7 @@ async fn run(store: AdminStore, batch: usize, json: bool) -> Result<(), Failure>
     };
     let bar = output::progress(what, json);
     let purged = store.purge(Timestamp::now(), batch, &|n| bar.inc(n)).await;
-    bar.finish_and_clear();
+    bar.finish();
     let report = purged?;
     if json {
         output::json(&json!({

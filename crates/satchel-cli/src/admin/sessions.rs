@@ -118,7 +118,7 @@ async fn ls(
     let now = Timestamp::now();
     let bar = output::progress("sessions read", json);
     let listed = store.list(owner.as_deref(), now, &|n| bar.inc(n)).await;
-    bar.finish_and_clear();
+    bar.finish();
     let mut sessions = listed?;
     // Newest first; the key breaks ties so the order is stable.
     sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.key.cmp(&b.key)));

@@ -92,7 +92,7 @@ async fn stats(
     let now = Timestamp::now();
     let bar = output::progress("sessions read", json);
     let listed = store.list(None, now, &|n| bar.inc(n)).await;
-    bar.finish_and_clear();
+    bar.finish();
     let sessions = listed?;
     let soon = now.saturating_add(within);
     let expiring = sessions.iter().filter(|s| s.expires_at() <= soon).count();
