@@ -44,7 +44,7 @@ impl std::fmt::Debug for Directory {
 
 /// Why sealed cookies cannot be listed, for the page.
 pub(super) const SEALED: &str = "Sessions here are sealed into each browser's cookie and \
-    kept nowhere on the server, so nothing can list them or sign out one of them. \"Log out \
+    kept nowhere on the server, so this page cannot list your devices or sign out one of them. \"Log out \
     everywhere else\" still works: the revocation list then refuses every older cookie of \
     yours, and this browser gets a fresh one.";
 
