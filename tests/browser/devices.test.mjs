@@ -4,9 +4,11 @@
 // "log out everywhere else"; "remember me" survives closing the browser and a plain
 // login does not; the cookie jar holds HttpOnly, SameSite=Lax cookies.
 //
-// Stores: memory:, SQLite in a temp dir, and sealed cookies (cookie:, revocations in a
-// temp SQLite file), which cannot list sessions: the page must say so, and "log out
-// everywhere else" must still work. SATCHEL_BROWSER_STORES=memory,sqlite,cookie picks.
+// Stores: memory:, SQLite in a temp dir, the shared Redis on 127.0.0.1:6379 (the demo's
+// own key prefix; user names unique to this run, so nobody else's sessions count), and
+// sealed cookies (cookie:, revocations in a temp SQLite file), which cannot list sessions:
+// the page must say so, and "log out everywhere else" must still work.
+// SATCHEL_BROWSER_STORES=memory,sqlite,redis,cookie picks; SATCHEL_REDIS_URL (what scripts/services exports) moves Redis.
 //
 // Screenshots of every page: tests/browser/screenshots/devices-STORE/ (path printed).
 
@@ -23,6 +25,7 @@ import {
 const STORES = {
   memory: { store: () => 'memory:', listed: true },
   sqlite: { store: (dir) => `sqlite://${path.join(dir, 'sessions.sqlite')}?mode=rwc`, listed: true },
+  redis: { store: () => process.env.SATCHEL_REDIS_URL || 'redis://127.0.0.1:6379', listed: true },
   cookie: {
     store: () => 'cookie:',
     // A fixed strong secret for this run only; revocations in the run's temp dir.
@@ -34,7 +37,7 @@ const STORES = {
   },
 };
 
-const chosen = (process.env.SATCHEL_BROWSER_STORES || 'memory,sqlite,cookie').split(',').map((s) => s.trim());
+const chosen = (process.env.SATCHEL_BROWSER_STORES || 'memory,sqlite,redis,cookie').split(',').map((s) => s.trim());
 for (const name of chosen) {
   assert.ok(STORES[name], `SATCHEL_BROWSER_STORES: unknown store ${name} (known: ${Object.keys(STORES).join(', ')})`);
 }
@@ -83,6 +86,12 @@ async function shownDeadlines(page) {
   const ms = async (sel) => Number(await page.locator(`${sel} time`).first().getAttribute('data-ms'));
   return { idle: await ms('#idle-deadline'), absolute: await ms('#absolute-deadline') };
 }
+
+// Users of this run only: on a shared store an owner's sessions are everybody's who
+// picked the same name.
+const RUN = `${process.pid}-${Date.now().toString(36)}`;
+const BOB = `bob-${RUN}`;
+const CAROL = `carol-${RUN}`;
 
 let browser;
 
@@ -144,8 +153,8 @@ for (const name of chosen) {
     });
 
     step('two devices log in; the page shows the deadlines and an HttpOnly, SameSite=Lax cookie', async () => {
-      await logIn(laptop.page, demo.base, 'bob');
-      assert.match(await shownFlash(laptop.page), /Welcome, bob/);
+      await logIn(laptop.page, demo.base, BOB);
+      assert.match(await shownFlash(laptop.page), new RegExp(`Welcome, ${BOB}`));
       await screenshot(laptop.page, shots, '1-home-logged-in');
       const { idle, absolute } = await shownDeadlines(laptop.page);
       const now = Date.now();
@@ -156,7 +165,7 @@ for (const name of chosen) {
       const visible = await laptop.page.evaluate(() => document.cookie);
       assert.equal(visible, '', `page script can read cookies: ${visible}`);
 
-      await logIn(phone.page, demo.base, 'bob');
+      await logIn(phone.page, demo.base, BOB);
       await checkedCookie(phone.context, { persistent: false });
     });
 
@@ -198,7 +207,7 @@ for (const name of chosen) {
       if (!kind.listed) {
         // The phone's page still works for it: nothing was revoked.
         await phone.page.goto(`${demo.base}/`);
-        assert.equal(await shownUser(phone.page), 'bob');
+        assert.equal(await shownUser(phone.page), BOB);
         return;
       }
       const page = laptop.page;
@@ -216,13 +225,13 @@ for (const name of chosen) {
       await screenshot(phone.page, shots, '3-phone-signed-out');
       // And the laptop is still signed in.
       await page.goto(`${demo.base}/`);
-      assert.equal(await shownUser(page), 'bob');
+      assert.equal(await shownUser(page), BOB);
     });
 
     step('"log out everywhere else" signs out every other device and keeps this one', async () => {
       const tablet = await device(TABLET_UA);
-      if (kind.listed) await logIn(phone.page, demo.base, 'bob');
-      await logIn(tablet.page, demo.base, 'bob');
+      if (kind.listed) await logIn(phone.page, demo.base, BOB);
+      await logIn(tablet.page, demo.base, BOB);
       const page = laptop.page;
       await page.goto(`${demo.base}/devices`);
       if (kind.listed) assert.equal((await deviceRows(page)).length, 3);
@@ -235,7 +244,7 @@ for (const name of chosen) {
       }
       await screenshot(page, shots, '4-devices-after-everywhere-else');
       await page.goto(`${demo.base}/`);
-      assert.equal(await shownUser(page), 'bob', 'the device that asked stays signed in');
+      assert.equal(await shownUser(page), BOB, 'the device that asked stays signed in');
       for (const other of [phone, tablet]) {
         await submit(other.page, '#counter-form', '/');
         assert.equal(await shownUser(other.page), 'anonymous', 'another device is still signed in');
@@ -265,7 +274,7 @@ for (const name of chosen) {
         try {
           let context = await open();
           let page = context.pages()[0] ?? await context.newPage();
-          await logIn(page, demo.base, 'carol', { remember });
+          await logIn(page, demo.base, CAROL, { remember });
           assert.equal(await page.locator('#persistence').getAttribute('data-persistent'), String(remember));
           if (remember) assert.match(await shownFlash(page), /remembers you for 30 days/);
           await checkedCookie(context, { persistent: remember });
@@ -276,9 +285,11 @@ for (const name of chosen) {
           try {
             page = context.pages()[0] ?? await context.newPage();
             await page.goto(`${demo.base}/`);
-            assert.equal(await shownUser(page), remember ? 'carol' : 'anonymous',
+            assert.equal(await shownUser(page), remember ? CAROL : 'anonymous',
               remember ? 'the remembered login is gone after a browser restart' : 'a plain login outlived the browser');
             await screenshot(page, shots, remember ? '6-remembered-after-restart' : '6-not-remembered-after-restart');
+            // Leave no remembered session behind in a shared store.
+            if (remember) await submit(page, '#logout-form', '/');
           } finally {
             await context.close();
           }

@@ -50,7 +50,7 @@ pub(super) fn page(title: &str, flashes: &[Flash], body: &str) -> String {
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{title} · satchel demo</title>
   <style>
-    body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+    body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
     h1 {{ font-size: 1.6rem; }}
     nav a {{ margin-right: 1rem; }}
     .card {{ border: 1px solid #ddd; border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }}
