@@ -4,8 +4,7 @@
 // that a cookie captured before logout is worthless afterwards.
 //
 // Run: scripts/test (or, after `cargo build -p satchel-cli`: cd tests/browser && npm test)
-// Env: SATCHEL_BIN  demo binary (default <repo>/target/debug/satchel)
-//      CHROMIUM     browser binary (default /usr/bin/chromium)
+// Env: as demo.mjs says, and
 //      SATCHEL_COOKIE_NAME  the session cookie's name, if the demo sets several cookies
 //
 // What the demo must serve (http://127.0.0.1:PORT after `satchel demo --listen 127.0.0.1:PORT`):
@@ -21,140 +20,13 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const SATCHEL_BIN = path.resolve(REPO, process.env.SATCHEL_BIN || 'target/debug/satchel');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCREENSHOTS = path.join(HERE, 'screenshots');
-
-// Only the loopback address is ever used: the demo listens there and the
-// browser is never pointed anywhere else.
-const HOST = '127.0.0.1';
-
-// Flags for a root user on a machine without outside network: no sandbox (root),
-// no GPU, and none of Chromium's background connections, which this network
-// refuses and which only slow the start. Playwright gives every launch a fresh,
-// temporary --user-data-dir of its own (it refuses one passed in `args`).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-// --- the demo server ---------------------------------------------------------------
-
-/** A port the kernel just handed out, so almost surely free a moment later. */
-async function freePort() {
-  const srv = net.createServer();
-  srv.listen(0, HOST);
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Start `satchel demo` on a free loopback port and wait until it answers HTTP.
- * Retries with another port if the chosen one was taken in between (the only
- * race freePort leaves open).
- */
-async function startDemo() {
-  if (!fs.existsSync(SATCHEL_BIN)) {
-    throw new Error(`demo binary not found at ${SATCHEL_BIN}; build it with \`cargo build -p satchel-cli\` or set SATCHEL_BIN`);
-  }
-  // A fresh SQLite file per run (the demo's default kind of store), so sessions left by
-  // an earlier run can never change what this one sees.
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'satchel-browser-'));
-  const store = `sqlite://${path.join(dataDir, 'demo.sqlite')}?mode=rwc`;
-  let lastError;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
-    const base = `http://${HOST}:${port}`;
-    const child = spawn(SATCHEL_BIN, ['demo', '--listen', `${HOST}:${port}`, '--store', store], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
-    });
-    // Keep the server's output for the failure message, and show it live when
-    // debugging (SATCHEL_DEMO_LOG=1).
-    let output = '';
-    const collect = (chunk) => {
-      output += chunk;
-      if (output.length > 20000) output = output.slice(-20000);
-      if (process.env.SATCHEL_DEMO_LOG === '1') process.stderr.write(chunk);
-    };
-    child.stdout.setEncoding('utf8').on('data', collect);
-    child.stderr.setEncoding('utf8').on('data', collect);
-    let exited = null;
-    child.on('exit', (code, signal) => { exited = { code, signal }; });
-    child.on('error', (err) => { exited = { error: err }; });
-
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && !exited) {
-      try {
-        // Any HTTP answer means it is listening; /api/whoami creates no session.
-        await fetch(`${base}/api/whoami`, { signal: AbortSignal.timeout(2000) });
-        return { child, base, port, dataDir, output: () => output };
-      } catch {
-        await sleep(100);
-      }
-    }
-    if (!exited) {
-      await stopDemo({ child });
-      throw new Error(`satchel demo did not answer on ${base} within 60s; its output:\n${output}`);
-    }
-    lastError = new Error(`satchel demo exited early (${JSON.stringify(exited)}) on port ${port}; its output:\n${output}`);
-    if (!/in use|AddrInUse/i.test(output)) break; // not a port race: retrying will not help
-  }
-  throw lastError;
-}
-
-/** Stop the server we spawned, by its PID: politely, then firmly. */
-async function stopDemo(demo) {
-  const child = demo?.child;
-  const cleanUp = () => demo?.dataDir && fs.rmSync(demo.dataDir, { recursive: true, force: true });
-  if (!child || child.exitCode !== null || child.signalCode !== null) return cleanUp();
-  const gone = once(child, 'exit');
-  process.kill(child.pid, 'SIGTERM');
-  const timedOut = await Promise.race([gone.then(() => false), sleep(5000).then(() => true)]);
-  if (timedOut) {
-    process.kill(child.pid, 'SIGKILL');
-    await gone;
-  }
-  cleanUp();
-}
+import {
+  HOST, freshScreenshotDir, launchBrowser, screenshot as save, shownFlash, shownUser, startDemo, stopDemo,
+  submit, textOf,
+} from './demo.mjs';
 
 // --- page helpers --------------------------------------------------------------------
-
-/** Trimmed text of the first match, or null when there is none. */
-async function textOf(page, selector) {
-  const loc = page.locator(selector);
-  if ((await loc.count()) === 0) return null;
-  return ((await loc.first().textContent()) ?? '').trim();
-}
-
-async function shownUser(page) {
-  const user = await textOf(page, '#user');
-  assert.notEqual(user, null, 'the page has no #user element');
-  return user;
-}
 
 async function shownCounter(page) {
   const text = await textOf(page, '#n');
@@ -162,40 +34,6 @@ async function shownCounter(page) {
   const n = Number.parseInt(text, 10);
   assert.ok(Number.isInteger(n), `#n should show a number, shows ${JSON.stringify(text)}`);
   return n;
-}
-
-/** Flash text on the page; "" when #flash is absent or empty. */
-async function shownFlash(page) {
-  return (await textOf(page, '#flash')) ?? '';
-}
-
-/**
- * Submit a form by clicking its submit button, as a person would, and wait for
- * the page it redirects to. Asserts the Post/Redirect/Get contract: the POST
- * answers 303 and the browser lands on / with 200.
- */
-async function submit(page, formSelector) {
-  const button = page
-    .locator(`${formSelector} button:not([type=button]):not([type=reset]), ${formSelector} input[type=submit]`)
-    .first();
-  assert.equal(await button.count(), 1, `no submit button in ${formSelector}`);
-
-  const post = page.waitForResponse(
-    (r) => r.request().method() === 'POST' && r.request().isNavigationRequest(),
-  );
-  const landed = page.waitForResponse(
-    (r) => r.request().method() === 'GET' && r.request().isNavigationRequest() && new URL(r.url()).pathname === '/',
-  );
-  // The response events can fire before the new document is live, so mark the
-  // old document and wait until a different one has finished loading.
-  await page.evaluate(() => { window.__satchelOldDocument = true; });
-  await button.click();
-  const postResponse = await post;
-  assert.equal(postResponse.status(), 303, `${formSelector} POST should answer 303 See Other, got ${postResponse.status()}`);
-  const getResponse = await landed;
-  assert.equal(getResponse.status(), 200, `GET / after ${formSelector} answered ${getResponse.status()}`);
-  await page.waitForFunction(() => !window.__satchelOldDocument && document.readyState === 'complete');
-  assert.equal(new URL(page.url()).pathname, '/', `after ${formSelector} the browser is at ${page.url()}`);
 }
 
 /** JSON from the demo, fetched inside the page so the browser's own cookies go along. */
@@ -258,15 +96,8 @@ async function listSessions(page) {
   return list;
 }
 
-async function screenshot(page, name) {
-  try {
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  } catch (err) {
-    // A picture for humans; never the reason a test fails.
-    console.error(`screenshot ${name} failed: ${err.message}`);
-  }
-}
+const SHOTS = 'session';
+const screenshot = (page, name) => save(page, SHOTS, name);
 
 // --- the tests ------------------------------------------------------------------------
 
@@ -275,10 +106,9 @@ let browser;
 
 before(async () => {
   // Pictures from an earlier run (a stale failure.png, say) would mislead.
-  fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  freshScreenshotDir(SHOTS);
   demo = await startDemo();
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  browser = await launchBrowser(chromium);
 });
 
 after(async () => {

@@ -260,6 +260,24 @@ impl Session {
         })
     }
 
+    /// The stored metadata of this session's record (creation time, idle and absolute
+    /// deadlines, whether it is persistent, owner), for pages that show "signed in since"
+    /// or "expires at"; `None` without a live session. It is the record as loaded: a
+    /// login, expiry change or touch of this request shows once it has been saved.
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn meta(&self) -> Result<Option<crate::Meta>, SessionError> {
+        self.engine.ensure_loaded(self).await?;
+        let mut state = self.lock();
+        state.check()?;
+        state.accessed = true;
+        Ok(match &state.base {
+            Base::Live(_, record) => Some(record.meta.clone()),
+            _ => None,
+        })
+    }
+
     /// Adds a flash message, shown once by a later [`Session::take_flashes`].
     ///
     /// # Errors

@@ -395,3 +395,40 @@ async fn absurd_persistent_durations_are_clamped() {
     env.clock.advance(Duration::from_secs(1));
     assert!(!read_n(&env, &mut zero).await, "over after one second");
 }
+
+/// `Session::meta` shows the stored deadlines a page can print ("expires at"): none
+/// without a session, the configured timeouts for a new one, and a remember-me login's
+/// own deadlines and persistence once it is saved.
+#[tokio::test]
+async fn meta_shows_the_stored_deadlines() {
+    let env = Env::new();
+    let mut browser = Browser::new();
+    let session = browser.begin(&env.engine);
+    assert_eq!(session.meta().await.expect("meta"), None, "no session yet");
+    session.insert("n", &1).expect("insert");
+    browser.finish(&env.engine, &session, 200).await;
+    let created = env.engine.now();
+
+    let session = browser.begin(&env.engine);
+    let meta = session.meta().await.expect("meta").expect("a live session");
+    assert_eq!(meta.created_at, created);
+    assert_eq!(meta.idle_deadline, created.saturating_add(30 * MINUTE));
+    assert_eq!(meta.absolute_deadline, created.saturating_add(12 * HOUR));
+    assert!(!meta.persistent && meta.owner.is_none());
+    session.login("alice").expect("login");
+    session
+        .set_expiry(Expiry::Persistent {
+            idle: 7 * DAY,
+            absolute: 30 * DAY,
+        })
+        .expect("expiry");
+    browser.finish(&env.engine, &session, 200).await;
+
+    env.clock.advance(MINUTE);
+    let session = browser.begin(&env.engine);
+    let meta = session.meta().await.expect("meta").expect("a live session");
+    assert!(meta.persistent);
+    assert_eq!(meta.owner.as_deref(), Some("alice"));
+    assert_eq!(meta.absolute_deadline, created.saturating_add(30 * DAY));
+    assert_eq!(meta.idle_deadline, created.saturating_add(7 * DAY));
+}

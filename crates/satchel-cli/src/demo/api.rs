@@ -1,20 +1,30 @@
-//! The demo's routes: the HTML page, its form posts, and the JSON API.
+//! The demo's routes: the home page, its form posts, and the JSON API (the devices page
+//! is in `devices.rs`), with what their handlers share: errors, flashes, form tokens.
 
-use axum::extract::Form;
+use std::time::Duration;
+
+use axum::extract::{Extension, Form};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use satchel::{Flash, SessionError, SessionErrorKind, StoreErrorKind, FLASH_KEY};
+use satchel::{
+    Expiry, Flash, SessionError, SessionErrorKind, StoreErrorKind, Timestamp, FLASH_KEY,
+};
 use satchel_axum::Session;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::page;
+use super::device::{self, Client};
+use super::directory::Directory;
+use super::{devices, page};
 
-pub(super) fn router() -> Router {
+pub(super) fn router(directory: Directory) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/devices", get(devices::page))
+        .route("/devices/revoke", post(devices::revoke))
+        .route("/devices/revoke-others", post(devices::revoke_others))
         .route("/login", post(form_login))
         .route("/logout", post(form_logout))
         .route("/counter", post(form_counter))
@@ -24,13 +34,14 @@ pub(super) fn router() -> Router {
         .route("/api/logout", post(logout))
         .route("/api/sessions", get(sessions))
         .route("/api/sessions/revoke-others", post(revoke_others))
+        .layer(Extension(directory))
 }
 
-type Result<T> = std::result::Result<T, Error>;
+pub(super) type Result<T> = std::result::Result<T, Error>;
 
 /// Handler errors: session failures keep their status; bad input is a 400; a form whose
 /// CSRF token is not the session's is a 403.
-enum Error {
+pub(super) enum Error {
     Session(SessionError),
     BadRequest(&'static str),
     StaleForm,
@@ -66,6 +77,9 @@ impl IntoResponse for Error {
 #[derive(Deserialize)]
 struct LoginForm {
     user: String,
+    /// The "remember me" box: present (any value) when ticked.
+    #[serde(default)]
+    remember: Option<String>,
     /// The page's CSRF token (absent from the API and from pages rendered without a
     /// session).
     #[serde(default)]
@@ -74,9 +88,9 @@ struct LoginForm {
 
 /// The fields of the forms that carry nothing but their CSRF token.
 #[derive(Deserialize)]
-struct TokenForm {
+pub(super) struct TokenForm {
     #[serde(default)]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 /// How many flash messages the demo keeps for the next page view: a client that logs in
@@ -87,7 +101,7 @@ const MAX_FLASHES: usize = 5;
 /// Adds a flash message, keeping only the latest [`MAX_FLASHES`]; unless the flash list
 /// holds something else (a shared session's other app may use the key): then the message
 /// is dropped and the list left to its owner.
-async fn flash(session: &Session, level: &str, message: &str) -> Result<()> {
+pub(super) async fn flash(session: &Session, level: &str, message: &str) -> Result<()> {
     let mut list: Vec<Flash> = match session.get(FLASH_KEY).await {
         Ok(list) => list.unwrap_or_default(),
         Err(err) if err.kind() == SessionErrorKind::Deserialize => return Ok(()),
@@ -103,19 +117,49 @@ async fn flash(session: &Session, level: &str, message: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a form's CSRF token says about the session the form was rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FormCheck {
+    /// The token is the session's (or neither has one): go ahead.
+    Valid,
+    /// The form carries a token but the request has no session any more: it was signed
+    /// out meanwhile (revoked from another device, logged out in another tab, expired).
+    /// Nothing is left to protect and nothing is done; the visitor is told.
+    Ended,
+}
+
 /// The form's CSRF token must be the session's. A form rendered when the visitor had no
 /// session carries none, and is accepted while the session still has none: the session
-/// layer's `Origin` / `Sec-Fetch-Site` check is what stops a cross-site post then.
-async fn check_form_token(session: &Session, submitted: Option<&str>) -> Result<()> {
-    let valid = match submitted {
-        Some(token) => session.verify_csrf_token(token).await?,
-        None => !session.csrf_token_issued().await?,
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::StaleForm)
+/// layer's `Origin` / `Sec-Fetch-Site` check is what stops a cross-site post then. A
+/// token for a session that no longer exists is [`FormCheck::Ended`]; any other mismatch
+/// is a 403.
+pub(super) async fn check_form_token(
+    session: &Session,
+    submitted: Option<&str>,
+) -> Result<FormCheck> {
+    if let Some(token) = submitted {
+        if session.verify_csrf_token(token).await? {
+            return Ok(FormCheck::Valid);
+        }
     }
+    let issued = session.csrf_token_issued().await?;
+    match (submitted, issued) {
+        (None, false) => Ok(FormCheck::Valid),
+        (Some(_), false) if session.owner().await?.is_none() => Ok(FormCheck::Ended),
+        _ => Err(Error::StaleForm),
+    }
+}
+
+/// The answer to a form of a session that has ended: a flash saying so, back home.
+pub(super) async fn session_ended(session: &Session) -> Result<Redirect> {
+    flash(
+        session,
+        "warning",
+        "You were signed out on this device (from another device, by logging out \
+         elsewhere, or because the session expired). Nothing was done; log in again.",
+    )
+    .await?;
+    Ok(Redirect::to("/"))
 }
 
 /// Demo user names: 1–64 letters, digits, `-`, `_` or `.` (no password: it is a demo).
@@ -157,7 +201,7 @@ async fn read_counter(session: &Session) -> Result<i64> {
 
 /// The pending flashes; none (and the list left alone) when the flash key holds another
 /// type.
-async fn take_flashes(session: &Session) -> Result<Vec<satchel::Flash>> {
+pub(super) async fn take_flashes(session: &Session) -> Result<Vec<satchel::Flash>> {
     match session.take_flashes().await {
         Err(err) if err.kind() == SessionErrorKind::Deserialize => {
             tracing::info!("flash list of an unexpected type; ignored");
@@ -168,20 +212,54 @@ async fn take_flashes(session: &Session) -> Result<Vec<satchel::Flash>> {
 }
 
 async fn index(session: Session) -> Result<Html<String>> {
+    let now = Timestamp::now();
     let user = session.owner().await?;
+    if user.is_some() {
+        device::note_visit(&session, now).await?;
+    }
     let n = read_counter(&session).await?;
     let flashes = take_flashes(&session).await?;
     // Only for a visitor who has a session: viewing the page creates none.
     let token = session.csrf_token_if_session().await?;
-    Ok(Html(page::render(
-        user.as_deref(),
+    let meta = session.meta().await?;
+    Ok(Html(page::render(&page::Home {
+        user: user.as_deref(),
         n,
-        &flashes,
-        token.as_deref(),
-    )))
+        flashes: &flashes,
+        csrf: token.as_deref(),
+        meta: meta.as_ref(),
+        now,
+    })))
 }
 
-async fn form_login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect> {
+/// How long a "remember me" login lasts unused, and at most.
+const REMEMBER_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+const REMEMBER_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Logs `user` in on this device: a new id bound to the user, the device noted in the
+/// session, and a persistent cookie if `remember` (a browser-session one otherwise, also
+/// when this browser was remembered before).
+fn log_in(session: &Session, client: &Client, user: &str, remember: bool) -> Result<()> {
+    session.login(user)?;
+    session.set_expiry(if remember {
+        Expiry::Persistent {
+            idle: REMEMBER_IDLE,
+            absolute: REMEMBER_FOR,
+        }
+    } else {
+        Expiry::BrowserSession
+    })?;
+    device::record_login(session, client, Timestamp::now())?;
+    Ok(())
+}
+
+async fn form_login(
+    session: Session,
+    client: Client,
+    Form(form): Form<LoginForm>,
+) -> Result<Redirect> {
+    // A form of a session that ended meanwhile logs in like one rendered without a
+    // session: there is nothing of a session to protect.
     check_form_token(&session, form.csrf.as_deref()).await?;
     let user = form.user.trim();
     if !valid_user(user) {
@@ -193,21 +271,36 @@ async fn form_login(session: Session, Form(form): Form<LoginForm>) -> Result<Red
         .await?;
         return Ok(Redirect::to("/"));
     }
-    session.login(user)?;
-    flash(&session, "info", &format!("Welcome, {user}!")).await?;
+    let remember = form.remember.is_some();
+    log_in(&session, &client, user, remember)?;
+    let welcome = if remember {
+        format!(
+            "Welcome, {user}! This device remembers you for {} (or {} unused).",
+            super::html::span(REMEMBER_FOR),
+            super::html::span(REMEMBER_IDLE)
+        )
+    } else {
+        format!("Welcome, {user}! You stay signed in until you close the browser.")
+    };
+    flash(&session, "info", &welcome).await?;
     Ok(Redirect::to("/"))
 }
 
 async fn form_logout(session: Session, Form(form): Form<TokenForm>) -> Result<Redirect> {
-    check_form_token(&session, form.csrf.as_deref()).await?;
+    if check_form_token(&session, form.csrf.as_deref()).await? == FormCheck::Ended {
+        return session_ended(&session).await;
+    }
     session.logout();
     flash(&session, "info", "You have been logged out.").await?;
     Ok(Redirect::to("/"))
 }
 
 async fn form_counter(session: Session, Form(form): Form<TokenForm>) -> Result<Redirect> {
-    check_form_token(&session, form.csrf.as_deref()).await?;
-    increment(&session).await?;
+    if check_form_token(&session, form.csrf.as_deref()).await? == FormCheck::Ended {
+        return session_ended(&session).await;
+    }
+    let n = increment(&session).await?;
+    flash(&session, "info", &format!("Counted: {n}.")).await?;
     Ok(Redirect::to("/"))
 }
 
@@ -245,14 +338,18 @@ async fn counter(session: Session) -> Result<Json<serde_json::Value>> {
     Ok(Json(json!({"n": n})))
 }
 
-async fn login(session: Session, Form(form): Form<LoginForm>) -> Result<Json<serde_json::Value>> {
+async fn login(
+    session: Session,
+    client: Client,
+    Form(form): Form<LoginForm>,
+) -> Result<Json<serde_json::Value>> {
     let user = form.user.trim();
     if !valid_user(user) {
         return Err(Error::BadRequest(
             "user must be 1-64 letters, digits, '-', '_' or '.'",
         ));
     }
-    session.login(user)?;
+    log_in(&session, &client, user, form.remember.is_some())?;
     Ok(Json(json!({"user": user})))
 }
 
@@ -294,6 +391,6 @@ async fn revoke_others(session: Session) -> Result<Response> {
         )
             .into_response());
     }
-    let revoked = session.revoke_other_sessions().await?;
+    let revoked = devices::log_out_everywhere_else(&session).await?;
     Ok(Json(json!({"revoked": revoked})).into_response())
 }

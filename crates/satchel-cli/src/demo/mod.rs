@@ -3,11 +3,17 @@
 
 mod api;
 mod compat;
+mod device;
+mod devices;
+mod devices_page;
+mod directory;
+mod html;
 mod page;
 mod sealed;
 
 pub(crate) use compat::check_compat;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,6 +23,7 @@ use satchel_sql::{SqlOptions, SqlStore};
 
 use crate::cli::{DemoArgs, SecureCookies};
 use crate::store_url::StoreUrl;
+use directory::Directory;
 
 /// How often the demo sweeps expired sessions out of stores that need it.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
@@ -44,17 +51,20 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
     }
     if let Some(compat) = args.compat {
         let engine = compat::engine(compat, &args, &store, config).await?;
-        return serve_engine(args, engine).await;
+        return serve_engine(args, engine, Directory::Unlisted(directory::COMPAT)).await;
     }
     let config = config.build().context("session configuration")?;
-    let engine = match store {
+    let (engine, directory) = match store {
         StoreUrl::Memory { max_sessions } => {
             let mut builder = MemoryStore::builder();
             if let Some(n) = max_sessions {
                 builder = builder.max_sessions(n);
             }
             tracing::info!("sessions in memory: they do not survive a restart");
-            engine_with_purge(builder.build(), config)
+            let store = builder.build();
+            let engine = engine_with_purge(store.clone(), config);
+            let directory = Directory::of(&store, &engine);
+            (engine, directory)
         }
         StoreUrl::Sql(url) => {
             let shown = StoreUrl::Sql(url.clone()).redacted();
@@ -71,7 +81,9 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
                 store.backend()
             );
             // The SQL stores delete expired sessions themselves (a background task).
-            Engine::new(store, config)
+            let engine = Engine::new(store.clone(), config);
+            let directory = Directory::of(&store, &engine);
+            (engine, directory)
         }
         StoreUrl::Redis(url) => {
             let shown = StoreUrl::Redis(url.clone()).redacted();
@@ -80,26 +92,38 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
                 .with_context(|| format!("connecting to the session store {shown}"))?;
             tracing::info!(store = %shown, "sessions in Redis: they survive a restart of the demo");
             // Redis expires sessions itself.
-            Engine::new(store, config)
+            let engine = Engine::new(store.clone(), config);
+            let directory = Directory::of(&store, &engine);
+            (engine, directory)
         }
-        StoreUrl::Cookie => sealed::engine(config).await?,
+        StoreUrl::Cookie => (
+            sealed::engine(config).await?,
+            Directory::Unlisted(directory::SEALED),
+        ),
     };
-    serve_engine(args, engine).await
+    serve_engine(args, engine, directory).await
 }
 
-async fn serve_engine(args: DemoArgs, engine: Engine) -> anyhow::Result<()> {
+/// Serves the demo on `engine`; `directory` is how its devices page lists and revokes an
+/// owner's sessions.
+async fn serve_engine(args: DemoArgs, engine: Engine, directory: Directory) -> anyhow::Result<()> {
     // The layer's cross-site request check is on by default: a form post or API call from
     // another site is a 403 before any handler runs (login CSRF, issue 19).
-    let app = api::router().layer(SessionLayer::from_engine(engine));
+    let app = api::router(directory).layer(SessionLayer::from_engine(engine));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!("satchel demo on http://{addr}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")
+    // With the peer address, which the devices page shows (no forwarding header is
+    // trusted: the demo is reached directly).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")
 }
 
 /// An engine over `store`, with a background task purging expired sessions.

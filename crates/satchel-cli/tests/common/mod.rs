@@ -118,11 +118,25 @@ fn exchange(
     path: &str,
     cookie: Option<&str>,
 ) -> (u16, Vec<String>, String) {
+    exchange_with(addr, method, path, cookie, &[])
+}
+
+/// As [`request_jar`]'s exchange, with extra request headers (`User-Agent`, …).
+pub fn exchange_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<String>, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    let mut cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    for (name, value) in headers {
+        cookie.push_str(&format!("{name}: {value}\r\n"));
+    }
     let (path, body) = path.split_once(' ').unwrap_or((path, ""));
     write!(
         stream,
