@@ -516,14 +516,17 @@ impl RedisStore {
 
     /// Sends one command, bounded by the command timeout.
     async fn send(&self, cmd: &Cmd) -> Result<RValue, StoreError> {
+        // Only the standalone connection's future is held inline: the others are boxed,
+        // because every future of this store nests this one (several times over in the
+        // write loop), and the largest variant sets the size of all of them.
         let fut = async {
             match self.conn.clone() {
                 Conn::Single(mut c) => c.send_packed_command(cmd).await,
                 Conn::Cluster(mut c) => {
                     redis::aio::ConnectionLike::req_packed_command(&mut c, cmd).await
                 }
-                Conn::Sentinel(s) => s.send(cmd).await,
-                Conn::Tracked(t) => t.send(cmd).await,
+                Conn::Sentinel(s) => Box::pin(async move { s.send(cmd).await }).await,
+                Conn::Tracked(t) => Box::pin(async move { t.send(cmd).await }).await,
             }
         };
         match tokio::time::timeout(self.inner.command_timeout, fut).await {
