@@ -3,6 +3,7 @@
 
 mod api;
 mod compat;
+mod metrics;
 mod page;
 mod sealed;
 
@@ -90,7 +91,9 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
 async fn serve_engine(args: DemoArgs, engine: Engine) -> anyhow::Result<()> {
     // The layer's cross-site request check is on by default: a form post or API call from
     // another site is a 403 before any handler runs (login CSRF, issue 19).
-    let app = api::router().layer(SessionLayer::from_engine(engine));
+    let app = api::router()
+        .layer(SessionLayer::from_engine(engine))
+        .merge(metrics::router()?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
