@@ -22,7 +22,10 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
 #[test]
 fn known_requests_give_exact_counts() {
     let dir = TempDir::new();
-    let store = format!("sqlite://{}?mode=rwc", dir.0.join("metrics.sqlite").display());
+    let store = format!(
+        "sqlite://{}?mode=rwc",
+        dir.0.join("metrics.sqlite").display()
+    );
     let addr = free_port();
     let _demo = start(addr, &store, &dir.0.join("demo.log"));
 
@@ -61,10 +64,7 @@ fn known_requests_give_exact_counts() {
         ("satchel_logouts_total", 1.0),
         ("satchel_store_loads_total{result=\"found\"}", 3.0),
         ("satchel_store_loads_total{result=\"absent\"}", 1.0),
-        (
-            "satchel_cookie_anomalies_total{class=\"unknown_id\"}",
-            1.0,
-        ),
+        ("satchel_cookie_anomalies_total{class=\"unknown_id\"}", 1.0),
         (
             "satchel_cookie_anomalies_total{class=\"malformed_cookie\"}",
             1.0,
@@ -94,7 +94,11 @@ fn known_requests_give_exact_counts() {
         "{text}"
     );
     // No id, cookie value or owner anywhere in the scrape.
-    for secret in [first.split_once('=').expect("pair").1, second.split_once('=').expect("pair").1, "alice"] {
+    for secret in [
+        first.split_once('=').expect("pair").1,
+        second.split_once('=').expect("pair").1,
+        "alice",
+    ] {
         assert!(!text.contains(secret), "{secret} in:\n{text}");
     }
 }

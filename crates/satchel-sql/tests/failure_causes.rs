@@ -1,5 +1,5 @@
 //! The operator sees why the SQL store failed (issue 14, item 1): the engine's one report
-//! of a failed request carries the sqlx cause (a refused connection, a missing table),
+//! of a failed request carries the sqlx cause (an unreachable server, a missing table),
 //! not only "session store failure". Needs no service: PostgreSQL is dialled on a free
 //! loopback port nothing listens on, SQLite is a temporary file.
 #![cfg(all(feature = "postgres", feature = "sqlite"))]
@@ -34,11 +34,15 @@ async fn write_one(store: impl SessionStore) -> satchel::SessionError {
     let engine = Engine::new(store, config);
     let session = engine.begin(None);
     session.insert("n", &1).expect("insert");
-    engine.finish(&session, 200).await.error.expect("the store fails")
+    engine
+        .finish(&session, 200)
+        .await
+        .error
+        .expect("the store fails")
 }
 
 #[tokio::test]
-async fn a_refused_postgres_connection_reaches_the_log() {
+async fn an_unreachable_postgres_reaches_the_log() {
     let _serial = SERIAL.lock().await;
     start_capture();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -46,7 +50,7 @@ async fn a_refused_postgres_connection_reaches_the_log() {
         .expect("free port")
         .port(); // closed again: nothing listens there
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(1))
         .connect_lazy(&format!("postgres://satchel@127.0.0.1:{port}/none"))
         .expect("lazy pool");
     let store = PostgresStore::from_pool(pool, SqlOptions::default().with_cleanup(None));
@@ -55,9 +59,12 @@ async fn a_refused_postgres_connection_reaches_the_log() {
     assert_eq!(err.default_status(), 503);
     let reports = reports_since(from);
     assert_eq!(reports.len(), 1, "logged once: {}", logs());
+    // sqlx's pool retries refused connects until its acquire timeout and then reports
+    // only that (it keeps no connect error): that is the cause there is to log.
     assert!(
-        reports[0].contains("session store failure: session store unavailable: ")
-            && reports[0].contains("Connection refused"),
+        reports[0].contains(
+            "session store failure: session store timed out: pool timed out while waiting for an open connection"
+        ),
         "{}",
         reports[0]
     );
