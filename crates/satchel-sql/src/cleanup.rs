@@ -139,6 +139,7 @@ async fn drain<P: PurgeBatch>(store: &P, options: &CleanupOptions, shared: &Shar
                 shared.batches.fetch_add(1, Ordering::Relaxed);
                 shared.purged.fetch_add(n, Ordering::Relaxed);
                 shared.largest_batch.fetch_max(n, Ordering::Relaxed);
+                satchel::observe::record_purged(n);
                 if n > 0 {
                     tracing::debug!(target: "satchel_sql", purged = n, "expired sessions deleted");
                 }

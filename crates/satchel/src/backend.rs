@@ -6,7 +6,9 @@
 //! allocations and the dynamic calls would be a visible share of its request cost.
 
 use std::any::Any;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::breaker::{BreakerPolicy, CircuitBreaker};
 use crate::engine::Stateless;
@@ -14,6 +16,7 @@ use crate::error::StoreError;
 use crate::id::StoreKey;
 use crate::memory::codec::Packed;
 use crate::memory::MemoryStore;
+use crate::observe::{self, Op};
 use crate::record::{Expires, Patch, Record};
 use crate::store::{Capabilities, DynStore, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::{Clock, Timestamp};
@@ -24,6 +27,29 @@ pub(crate) enum Backend {
     /// A stateless engine: no store; the engine seals records into cookies instead and
     /// never calls the store methods below (they answer `Unsupported` if it did).
     Sealed(Box<Stateless>),
+}
+
+/// Runs a remote store's call, timing it and counting its failure.
+async fn timed<T>(
+    op: Op,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let start = observe::times_stores().then(Instant::now);
+    let result = call.await;
+    if let Some(start) = start {
+        observe::latency(op, start.elapsed());
+    }
+    counted(result)
+}
+
+/// Counts a failed store call by kind (every store call the engine makes passes here,
+/// the MemoryStore's in-place paths included).
+#[inline]
+pub(crate) fn counted<T>(result: Result<T, StoreError>) -> Result<T, StoreError> {
+    if let Err(err) = &result {
+        observe::store_error(err.kind());
+    }
+    result
 }
 
 /// What every store method answers on a stateless engine.
@@ -67,8 +93,10 @@ impl Backend {
         now: Timestamp,
     ) -> Result<Option<(Record, Option<Packed>)>, StoreError> {
         match self {
-            Backend::Memory(m) => m.load_packed(key, now),
-            Backend::Dyn(d) => Ok(d.load(key, now).await?.map(|record| (record, None))),
+            Backend::Memory(m) => counted(m.load_packed(key, now)),
+            Backend::Dyn(d) => timed(Op::Load, d.load(key, now))
+                .await
+                .map(|found| found.map(|record| (record, None))),
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -79,9 +107,10 @@ impl Backend {
         record: &Record,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        observe::write(Op::Create);
         match self {
-            Backend::Memory(m) => SessionStore::create(m, key, record, now).await,
-            Backend::Dyn(d) => d.create(key, record, now).await,
+            Backend::Memory(m) => counted(SessionStore::create(m, key, record, now).await),
+            Backend::Dyn(d) => timed(Op::Create, d.create(key, record, now)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -92,9 +121,10 @@ impl Backend {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        observe::write(Op::Patch);
         match self {
-            Backend::Memory(m) => SessionStore::apply(m, key, patch, now).await,
-            Backend::Dyn(d) => d.apply(key, patch, now).await,
+            Backend::Memory(m) => counted(SessionStore::apply(m, key, patch, now).await),
+            Backend::Dyn(d) => timed(Op::Patch, d.apply(key, patch, now)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -106,17 +136,19 @@ impl Backend {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        observe::write(Op::Rotate);
         match self {
-            Backend::Memory(m) => SessionStore::rotate(m, old, new, patch, now).await,
-            Backend::Dyn(d) => d.rotate(old, new, patch, now).await,
+            Backend::Memory(m) => counted(SessionStore::rotate(m, old, new, patch, now).await),
+            Backend::Dyn(d) => timed(Op::Rotate, d.rotate(old, new, patch, now)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
 
     pub(crate) async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        observe::write(Op::Delete);
         match self {
-            Backend::Memory(m) => SessionStore::delete(m, key).await,
-            Backend::Dyn(d) => d.delete(key).await,
+            Backend::Memory(m) => counted(SessionStore::delete(m, key).await),
+            Backend::Dyn(d) => timed(Op::Delete, d.delete(key)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -126,9 +158,10 @@ impl Backend {
         key: &StoreKey,
         now: Timestamp,
     ) -> Result<Option<Expires>, StoreError> {
+        observe::write(Op::Touch);
         match self {
-            Backend::Memory(m) => SessionStore::touch(m, key, now).await,
-            Backend::Dyn(d) => d.touch(key, now).await,
+            Backend::Memory(m) => counted(SessionStore::touch(m, key, now).await),
+            Backend::Dyn(d) => timed(Op::Touch, d.touch(key, now)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -147,8 +180,8 @@ impl Backend {
         now: Timestamp,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         match self {
-            Backend::Memory(m) => SessionStore::sessions_of(m, owner, now).await,
-            Backend::Dyn(d) => d.sessions_of(owner, now).await,
+            Backend::Memory(m) => counted(SessionStore::sessions_of(m, owner, now).await),
+            Backend::Dyn(d) => timed(Op::SessionsOf, d.sessions_of(owner, now)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -159,8 +192,8 @@ impl Backend {
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         match self {
-            Backend::Memory(m) => SessionStore::revoke_owner(m, owner, keep).await,
-            Backend::Dyn(d) => d.revoke_owner(owner, keep).await,
+            Backend::Memory(m) => counted(SessionStore::revoke_owner(m, owner, keep).await),
+            Backend::Dyn(d) => timed(Op::RevokeOwner, d.revoke_owner(owner, keep)).await,
             Backend::Sealed(_) => stateless(),
         }
     }
@@ -171,8 +204,14 @@ impl Backend {
         limit: usize,
     ) -> Result<u64, StoreError> {
         match self {
-            Backend::Memory(m) => SessionStore::purge_expired(m, now, limit).await,
-            Backend::Dyn(d) => d.purge_expired(now, limit).await,
+            Backend::Memory(m) => counted(SessionStore::purge_expired(m, now, limit).await),
+            Backend::Dyn(d) => {
+                let purged = timed(Op::Purge, d.purge_expired(now, limit)).await;
+                if let Ok(n) = purged {
+                    observe::record_purged(n); // a MemoryStore counts its own sweeps
+                }
+                purged
+            }
             Backend::Sealed(_) => stateless(),
         }
     }

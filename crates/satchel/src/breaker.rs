@@ -25,7 +25,6 @@
 //! "not revoked". Do not wrap [`crate::sealed::MemoryRevocations`]: it never waits, and its
 //! "list full" refusal is `Unavailable`, which would open the breaker for every request.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -37,7 +36,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rand::Rng;
 
-use crate::error::{StoreError, StoreErrorKind};
+use crate::error::{cause_chain, StoreError, StoreErrorKind};
 use crate::id::StoreKey;
 use crate::record::{Expires, Patch, Record};
 use crate::sealed::Revocations;
@@ -303,11 +302,7 @@ impl Ticket<'_> {
                     probing: false,
                 };
                 shared.open.store(true, Ordering::Release);
-                tracing::warn!(
-                    target: "satchel",
-                    cause = %cause_chain(err),
-                    "session store unreachable; failing fast and probing it until it answers"
-                );
+                crate::observe::outage_started(&cause_chain(err));
             }
             // A call let through before the breaker opened tells nothing new: only the
             // probe decides.
@@ -316,11 +311,7 @@ impl Ticket<'_> {
                 let down = now.saturating_since(*since);
                 *state = State::Closed;
                 shared.open.store(false, Ordering::Release);
-                tracing::info!(
-                    target: "satchel",
-                    down_ms = duration_millis(down),
-                    "session store answers again; no longer failing fast"
-                );
+                crate::observe::outage_ended(down);
             }
             (
                 State::Open {
@@ -347,18 +338,6 @@ impl Drop for Ticket<'_> {
             }
         }
     }
-}
-
-/// `err: its cause: its cause's cause…`, for one log line.
-fn cause_chain(err: &StoreError) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 impl<S: SessionStore> SessionStore for CircuitBreaker<S> {
@@ -686,6 +665,10 @@ mod tests {
             "{logs}"
         );
         assert!(logs.contains("refused by test"), "the cause chain: {logs}");
+        // Both are audit events (docs/observability.md).
+        assert_eq!(logs.matches("satchel::audit").count(), 2, "{logs}");
+        assert!(logs.contains("event=\"store_outage_start\""), "{logs}");
+        assert!(logs.contains("event=\"store_outage_end\""), "{logs}");
     }
 
     /// A deny-list whose lookups fail as told, counting calls.

@@ -80,6 +80,58 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// What follows the kind in [`cause_chain`]: the fixed detail, then each cause;
+    /// `None` when there is neither.
+    fn causes(&self) -> Option<String> {
+        let mut text = self.detail.map(str::to_owned);
+        let mut source = self.source();
+        while let Some(cause) = source {
+            let said = cause.to_string();
+            match &mut text {
+                None => text = Some(said),
+                Some(text) if text.ends_with(&said) => {}
+                Some(text) => {
+                    text.push_str(": ");
+                    text.push_str(&said);
+                }
+            }
+            source = cause.source();
+        }
+        text
+    }
+}
+
+/// The causes of an error copied by [`SessionError::duplicate`], as the text they printed.
+#[derive(Debug)]
+struct Summary(String);
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Summary {}
+
+/// `err` and each of its causes, joined by `": "`, for one log line (a cause an error
+/// already prints in its own message is not repeated). Store errors carry kinds, the
+/// store client's messages (connection refused, WRONGTYPE, a timeout) and decoder
+/// messages (positions, expected types), never ids or record contents.
+pub(crate) fn cause_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.detail {
@@ -193,13 +245,27 @@ impl SessionError {
         }
     }
 
-    /// A copy fit to hand to another party: same kind and keys, the cause summarised.
+    /// A copy fit to hand to another party: same kind and keys, the store error's causes
+    /// kept as text (the engine logs this copy when the request ends, so the operator must
+    /// find the Redis or SQL cause in it).
     pub(crate) fn duplicate(&self) -> Self {
+        let store = self
+            .source
+            .as_ref()
+            .and_then(|s| s.downcast_ref::<StoreError>());
         SessionError {
             kind: self.kind,
             keys: self.keys.clone(),
-            source: self.store_kind().map(|k| {
-                Box::new(StoreError::msg(k, "see the first report of this error")) as Source
+            source: store.map(|err| {
+                let copy = match err.causes() {
+                    Some(causes) => StoreError::new(err.kind, Summary(causes)),
+                    None => StoreError {
+                        kind: err.kind,
+                        detail: None,
+                        source: None,
+                    },
+                };
+                Box::new(copy) as Source
             }),
         }
     }
@@ -260,6 +326,23 @@ mod tests {
             .to_string()
             .contains("refused"));
         assert_eq!(err.default_status(), 503);
+    }
+
+    #[test]
+    fn a_duplicate_keeps_the_cause_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused by test");
+        let err = SessionError::store(StoreError::new(StoreErrorKind::Unavailable, io));
+        let chain = "session store failure: session store unavailable: refused by test";
+        assert_eq!(cause_chain(&err), chain);
+        assert_eq!(cause_chain(&err.duplicate()), chain);
+        assert_eq!(cause_chain(&err.duplicate().duplicate()), chain);
+        let fast = SessionError::store(StoreError::msg(StoreErrorKind::Timeout, "gave up"));
+        assert_eq!(
+            cause_chain(&fast.duplicate()),
+            "session store failure: session store timed out: gave up"
+        );
+        let bare = SessionError::new(SessionErrorKind::TooLarge);
+        assert_eq!(cause_chain(&bare.duplicate()), bare.to_string());
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub mod http_support;
 mod id;
 mod id_format;
 mod memory;
+pub mod observe;
 mod patch_source;
 mod record;
 pub mod sealed;

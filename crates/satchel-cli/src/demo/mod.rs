@@ -8,6 +8,7 @@ mod devices;
 mod devices_page;
 mod directory;
 mod html;
+mod metrics;
 mod page;
 mod sealed;
 
@@ -109,7 +110,9 @@ async fn serve(args: DemoArgs, store: StoreUrl) -> anyhow::Result<()> {
 async fn serve_engine(args: DemoArgs, engine: Engine, directory: Directory) -> anyhow::Result<()> {
     // The layer's cross-site request check is on by default: a form post or API call from
     // another site is a 403 before any handler runs (login CSRF, issue 19).
-    let app = api::router(directory).layer(SessionLayer::from_engine(engine));
+    let app = api::router(directory)
+        .layer(SessionLayer::from_engine(engine))
+        .merge(metrics::router()?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

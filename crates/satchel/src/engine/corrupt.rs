@@ -7,12 +7,9 @@
 //! the record is deleted, best effort, at the end of the request: nothing reads it again
 //! and nothing of it is ever merged into a new session.
 
-use std::error::Error as StdError;
-use std::fmt::Write as _;
-
 use super::Engine;
 use crate::config::CorruptRecords;
-use crate::error::{StoreError, StoreErrorKind};
+use crate::error::{cause_chain, StoreError, StoreErrorKind};
 use crate::id::StoreKey;
 use crate::session::Session;
 use crate::state::State;
@@ -44,6 +41,7 @@ impl Engine {
             treated_as_absent = absent,
             "stored session record cannot be decoded"
         );
+        crate::observe::anomaly("corrupt_record");
         if absent {
             state.discard = Some(Box::new(*key));
         }
@@ -68,24 +66,10 @@ impl Engine {
     }
 }
 
-/// `err` and each of its causes, joined by `": "` (a cause an error already prints in its
-/// own message is not repeated). Store errors carry kinds and decoder messages
-/// (positions, expected types), never record contents.
-pub(super) fn cause_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        if !text.ends_with(&said) {
-            let _ = write!(text, ": {said}");
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
+    use std::error::Error as StdError;
+
     use super::*;
 
     #[test]

@@ -58,7 +58,7 @@ impl Engine {
             return Ok(()); // loaded already, or nothing to load (a store engine has no sealed base)
         };
         let key = id.store_key();
-        let loaded = memory.load_packed(&key, self.now());
+        let loaded = crate::backend::counted(memory.load_packed(&key, self.now()));
         match state.set_base(Base::None) {
             Base::NotLoaded(id) => self.loaded(state, id, &key, loaded),
             // Not reached: the base was matched above, under the same lock.
@@ -117,7 +117,8 @@ impl Engine {
             let outcome = if after > self.0.config.max_data_bytes {
                 Ok(WriteOutcome::TooLarge)
             } else {
-                memory.apply_source(&key, &pending, now)
+                crate::observe::write(crate::observe::Op::Patch);
+                crate::backend::counted(memory.apply_source(&key, &pending, now))
             };
             (key, *id.as_bytes(), outcome)
         };

@@ -26,10 +26,11 @@ pub use stateless::Stateless;
 use crate::backend::Backend;
 use crate::config::SessionConfig;
 use crate::cookie::{self, Incoming, IncomingSealed};
-use crate::error::{SessionError, SessionErrorKind, StoreError};
+use crate::error::{cause_chain, SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
 use crate::id_format::IdFormat;
 use crate::memory::codec::Packed;
+use crate::observe::{self, Loaded, Rotated};
 use crate::patch_source::PatchSource;
 use crate::record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
 use crate::session::Session;
@@ -227,6 +228,7 @@ impl Engine {
                 IncomingSealed::Value(sealed, n) => (Base::Sealed(Arc::new(sealed)), n),
                 IncomingSealed::Invalid(why, n) => {
                     tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
+                    observe::cookie_rejected(why.as_str(), None);
                     (Base::None, n)
                 }
             };
@@ -247,6 +249,7 @@ impl Engine {
                 Incoming::Id(id) => (Base::NotLoaded(id), true),
                 Incoming::Invalid(why) => {
                     tracing::warn!(target: "satchel::anomaly", kind = why.as_str(), "session cookie ignored");
+                    observe::cookie_rejected(why.as_str(), None);
                     (Base::None, true)
                 }
             };
@@ -315,13 +318,19 @@ impl Engine {
         } else {
             set_cookie
         };
+        // The one report of the request's failure, with the store's own cause (issue 14).
         if let Some(err) = &error {
             match err.kind() {
                 SessionErrorKind::Store => {
-                    tracing::error!(target: "satchel", error = %err, store_error = ?err.store_kind(), "session store failure; answering with an error")
+                    tracing::error!(target: "satchel", error = %cause_chain(err), store_error = ?err.store_kind(), "session store failure; answering with an error")
                 }
                 _ => tracing::warn!(target: "satchel", error = %err, "session not saved"),
             }
+        }
+        if let Some(first) = &set_cookie {
+            observe::cookie_bytes(
+                first.len() + extra_set_cookies.iter().map(String::len).sum::<usize>(),
+            );
         }
         // An error response, or a handler's 5xx after using the session, stands in for a
         // response that would have set the cookie or depended on it: no cache may keep it.
@@ -379,18 +388,22 @@ impl Engine {
     ) -> Result<(), SessionError> {
         match loaded {
             Ok(Some((record, packed))) => {
+                observe::loaded(Loaded::Found);
                 state.set_base(Base::Live(id, record));
                 state.packed = packed;
                 state.resolve_login(self.0.config.login_data());
             }
             Ok(None) => {
+                observe::loaded(Loaded::Absent);
                 tracing::warn!(target: "satchel::anomaly", kind = "unknown_id", session = %key.short(), "unknown or expired session id; not adopted");
+                observe::cookie_rejected("unknown_id", Some(key));
                 state.set_base(Base::None);
                 if state.cookie == CookieOut::Keep {
                     state.cookie = CookieOut::Remove;
                 }
             }
             Err(err) if err.kind() == crate::StoreErrorKind::Corrupt => {
+                observe::loaded(Loaded::Failed);
                 self.note_corrupt(state, key, &err, "load");
                 if !self.absent_if_corrupt(&err) {
                     state.set_base(Base::NotLoaded(id));
@@ -403,6 +416,7 @@ impl Engine {
                 }
             }
             Err(err) => {
+                observe::loaded(Loaded::Failed);
                 // The id stays, so a later read may try again (as after any failed load).
                 state.set_base(Base::NotLoaded(id));
                 return Err(fail(state, SessionError::store(err)));
@@ -525,6 +539,13 @@ impl Engine {
                 if write.rotate || expires.persistent || write.expiry_changed {
                     state.cookie = self.cookie_for(&final_id, expires, now);
                 }
+                if write.rotate {
+                    let reason = match &write.rotation {
+                        Some(Rotation::Owner(_)) => Rotated::Login,
+                        _ => Rotated::CycleId,
+                    };
+                    observe::rotated(reason, &final_id.store_key(), Some(&write.key));
+                }
                 state.base = match record {
                     // Keep the local copy current only if the handler may still read it.
                     Some(mut record) if mode == SaveMode::Explicit => {
@@ -538,6 +559,7 @@ impl Engine {
             WriteOutcome::Gone if !write.known => {
                 // A blind write to an id we never saw alive: like any unknown id, it is not
                 // adopted; the changes start a brand-new session instead (strict mode).
+                observe::resurrection_refused();
                 state.set_base(Base::None);
                 let changes = Changes {
                     writes: write
@@ -553,10 +575,12 @@ impl Engine {
                 Ok(self.fresh_record(&changes, now))
             }
             WriteOutcome::Gone => {
+                observe::resurrection_refused();
                 state.set_base(Base::None);
                 Err(fail(state, SessionError::new(SessionErrorKind::Gone)))
             }
             WriteOutcome::Conflict(keys) => {
+                observe::conflict();
                 // Not sticky: the handler may read again (fresh values) and retry.
                 if let Base::Live(live_id, _) = &state.base {
                     let live_id = live_id.clone();
@@ -581,7 +605,10 @@ impl Engine {
     /// Deletes the record a logout ended.
     async fn delete_ended(&self, session: &Session, key: StoreKey) -> Result<(), SessionError> {
         match self.0.store.delete(&key).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                observe::logged_out(Some(&key));
+                Ok(())
+            }
             Err(err) => Err(fail(&mut session.lock(), SessionError::store(err))),
         }
     }
@@ -713,6 +740,10 @@ impl Engine {
             let id = self.new_id();
             match self.0.store.create(&id.store_key(), &record, now).await {
                 Ok(WriteOutcome::Applied(expires)) => {
+                    observe::created();
+                    if record.meta.owner.is_some() {
+                        observe::rotated(Rotated::Login, &id.store_key(), None);
+                    }
                     let mut state = session.lock();
                     state.cookie = self.cookie_for(&id, expires, now);
                     state.set_base(Base::Live(id, record));
@@ -910,7 +941,7 @@ impl Engine {
             return self.revoke_owner_sealed(parts, owner, None).await;
         }
         let n = self.0.store.revoke_owner(owner, keep).await?;
-        tracing::info!(target: "satchel", revoked = n, "owner sessions revoked");
+        observe::revoked(Some(n), keep);
         Ok(n)
     }
 

@@ -11,6 +11,7 @@ use super::{data_size, fail, projected_size_of, Engine, SaveMode};
 use crate::cookie::{self, SealedIn};
 use crate::error::{SessionError, SessionErrorKind};
 use crate::id::SessionId;
+use crate::observe::Rotated;
 use crate::record::Record;
 use crate::sealed::{self, CookieSealer, Revocations, Unsealed};
 use crate::session::Session;
@@ -107,6 +108,7 @@ impl Engine {
             Ok(v) => v,
             Err(kind) => {
                 tracing::warn!(target: "satchel::anomaly", kind, "sealed session cookie ignored");
+                crate::observe::cookie_rejected(kind, None);
                 return self.drop_sealed(session, &sealed);
             }
         };
@@ -118,6 +120,7 @@ impl Engine {
                 Ok(false) => {}
                 Ok(true) => {
                     tracing::info!(target: "satchel::anomaly", kind = "revoked", session = %key.short(), "revoked sealed session presented");
+                    crate::observe::cookie_rejected("revoked", Some(&key));
                     return self.drop_sealed(session, &sealed);
                 }
                 Err(err) => return Err(fail(&mut session.lock(), SessionError::store(err))),
@@ -179,6 +182,11 @@ impl Engine {
         // 1. A logout deny-lists the session it ended (when revocation is on), whatever
         //    else happened.
         let ended = session.lock().delete.take().map(|ended| *ended);
+        if let (Some(Base::Live(id, _)), None) = (&ended, &parts.revocations) {
+            crate::observe::logged_out(Some(&id.store_key()));
+        } else if let (Some(_), None) = (&ended, &parts.revocations) {
+            crate::observe::logged_out(None); // never opened: only its cookie goes
+        }
         if let (Some(ended), Some(rev)) = (ended, &parts.revocations) {
             // Until the absolute deadline: other copies of the cookie may have been
             // re-sealed (touched) later than this one, and touches never pass it.
@@ -194,6 +202,7 @@ impl Engine {
                 if let Err(err) = rev.revoke_session(&id.store_key(), until, now).await {
                     return Err(fail(&mut session.lock(), SessionError::store(err)));
                 }
+                crate::observe::logged_out(Some(&id.store_key()));
             }
         }
         session.lock().check()?;
@@ -223,6 +232,8 @@ impl Engine {
             }
         }
         let mut revoke_old = None;
+        // What to report once the new cookie is out: a new session, a login, a rotation.
+        let mut report: Option<(bool, Option<Rotated>)> = None;
         {
             let mut guard = session.lock();
             let state = &mut *guard;
@@ -235,6 +246,8 @@ impl Engine {
                     if data_size(&record.data) > self.0.config.max_data_bytes {
                         return Err(fail(state, SessionError::new(SessionErrorKind::TooLarge)));
                     }
+                    let login = record.meta.owner.is_some().then_some(Rotated::Login);
+                    report = Some((true, login));
                     state.base = Base::Live(self.new_id(), record);
                 }
                 Base::Live(id, record) => {
@@ -256,7 +269,14 @@ impl Engine {
                         // The latest deadline a copy of the old id can reach.
                         let old_deadline = record.meta.absolute_deadline;
                         patch.apply_into(record, now);
-                        if changes.rotate.is_some() {
+                        if let Some(rotation) = &changes.rotate {
+                            report = Some((
+                                false,
+                                Some(match rotation {
+                                    Rotation::Owner(_) => Rotated::Login,
+                                    Rotation::KeepOwner => Rotated::CycleId,
+                                }),
+                            ));
                             let old = std::mem::replace(id, self.new_id());
                             revoke_old = Some((old, old_deadline));
                         }
@@ -281,11 +301,21 @@ impl Engine {
             }
         }
         // 4. A rotated-away id must stop working too (a copy of the pre-login cookie).
-        if let (Some((old, until)), Some(rev)) = (revoke_old, &parts.revocations) {
-            if let Err(err) = rev.revoke_session(&old.store_key(), until, now).await {
+        let old_key = revoke_old.as_ref().map(|(old, _)| old.store_key());
+        if let (Some((_, until)), Some(rev), Some(old)) = (revoke_old, &parts.revocations, &old_key)
+        {
+            if let Err(err) = rev.revoke_session(old, until, now).await {
                 let mut state = session.lock();
                 state.cookie = CookieOut::Keep;
                 return Err(fail(&mut state, SessionError::store(err)));
+            }
+        }
+        if let Some((created, rotated)) = report {
+            if created {
+                crate::observe::created();
+            }
+            if let (Some(reason), Base::Live(id, _)) = (rotated, &session.lock().base) {
+                crate::observe::rotated(reason, &id.store_key(), old_key.as_ref());
             }
         }
         Ok(())
@@ -318,6 +348,7 @@ impl Engine {
             Ok(false) => Ok(true),
             Ok(true) => {
                 tracing::info!(target: "satchel::anomaly", kind = "revoked_during_request", session = %key.short(), "sealed session revoked during the request; not re-sealed");
+                crate::observe::cookie_rejected("revoked_during_request", Some(&key));
                 let mut state = session.lock();
                 let changed = std::mem::take(&mut state.changes).touches_record();
                 state.set_base(Base::None);
@@ -423,7 +454,11 @@ impl Engine {
                 *at = (*at).max(after);
             }
         }
-        tracing::info!(target: "satchel", "sealed sessions of an owner revoked");
+        let kept = session.and_then(|s| match &s.lock().base {
+            Base::Live(id, _) => Some(id.store_key()),
+            _ => None,
+        });
+        crate::observe::revoked(None, kept.as_ref());
         Ok(0)
     }
 }

@@ -237,7 +237,9 @@ impl MemoryStore {
             let Some((victim, entry)) = shard.evict_one() else {
                 break;
             };
-            self.unindex_owner(codec::owner(&entry.blob), &victim);
+            let owner = codec::owner(&entry.blob);
+            crate::observe::evicted(owner.is_some());
+            self.unindex_owner(owner, &victim);
         }
     }
 
@@ -256,6 +258,9 @@ impl MemoryStore {
         shard.len_after_sweep = shard.len();
         for (key, owner) in &removed {
             self.unindex_owner(owner.clone(), key);
+        }
+        if !removed.is_empty() {
+            crate::observe::purged(removed.len());
         }
         removed.len()
     }
