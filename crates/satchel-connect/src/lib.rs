@@ -88,6 +88,7 @@ mod js_date;
 pub mod json;
 pub mod keygrip;
 pub mod koa;
+pub mod koa_generic;
 mod mac;
 pub mod migrate;
 mod payload;

@@ -14,7 +14,7 @@
 //! Live mode: [`KoaCookies`] shares cookie-mode sessions with a Koa app; [`KoaIds`] plus
 //! `KoaRedisStore` (feature `redis`) share external-store sessions kept by koa-redis.
 
-mod ids;
+pub(crate) mod ids;
 mod payload;
 mod redis;
 #[cfg(feature = "redis")]

@@ -1,7 +1,7 @@
 //! [`ConnectRedisStore`]: a satchel store over the records connect-redis keeps for
 //! express-session (the user-facing documentation is on the type).
 
-mod keys;
+pub(crate) mod keys;
 mod meta;
 mod ops;
 mod options;
@@ -129,5 +129,10 @@ impl ConnectRedisStore {
     /// (`sess:<id>`), or the prefix and 64 hex digits for a satchel-native key.
     pub fn redis_key(&self, key: &StoreKey) -> String {
         keys::redis_key(&self.options().prefix, key)
+    }
+
+    /// The shared operations (`ops.rs` implements `SessionStore` with them).
+    fn cas(&self) -> &crate::redis_cas::Cas<ops::Express> {
+        &self.inner.cas
     }
 }

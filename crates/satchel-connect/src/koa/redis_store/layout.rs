@@ -1,7 +1,7 @@
 //! koa-redis's record layout for the shared compare-and-set operations
 //! ([`crate::redis_cas`]): the koa-session payload plus the `_satchel` member.
 
-use satchel::{Meta, StoreError, StoreErrorKind, Timestamp};
+use satchel::{Meta, StoreError, StoreErrorKind, StoreKey, Timestamp};
 
 use super::KoaRedisOptions;
 use crate::data::OrderedData;
@@ -148,6 +148,18 @@ impl Layout for Koa {
 
     fn owner_key(&self) -> Option<&str> {
         self.0.owner_key.as_deref()
+    }
+
+    /// The prefix and the UUID for a [`KoaIds`](crate::koa::KoaIds) id, else the prefix
+    /// and 64 hex digits.
+    fn redis_key(&self, key: &StoreKey) -> String {
+        let prefix = &self.0.prefix;
+        let bytes = key.as_bytes();
+        if bytes[16..].iter().all(|&b| b == 0) {
+            format!("{prefix}{}", crate::koa::ids::format_uuid(&bytes[..16]))
+        } else {
+            format!("{prefix}{}", key.to_hex())
+        }
     }
 }
 
