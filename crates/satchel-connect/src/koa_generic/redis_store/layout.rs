@@ -12,6 +12,11 @@ use crate::koa_generic::{cookie_options, StoredSession};
 use crate::redis_cas::extension::{js_deadline, millis, owner_in, Extension};
 use crate::redis_cas::{ceil_ttl, Layout};
 
+/// Our writes round the TTL up to whole seconds and reach Redis a little after `now`, so
+/// a key outlives the deadline we recorded by up to ~1 s; only one that outlives it by
+/// more was saved by Koa since.
+const TTL_SLACK: Duration = Duration::from_secs(2);
+
 /// The member of the `cookie` object satchel's metadata travels in.
 const EXTENSION: &str = "satchel";
 
@@ -48,10 +53,14 @@ impl Layout for Generic {
         let idle = idle_ms(&doc.session).unsigned_abs();
         let idle_timeout = Duration::from_millis(idle);
         let ext = doc.ext.as_deref().map(Extension::parse).transpose()?;
-        // Koa's writes move the TTL and keep the member: the TTL is the truth.
-        let idle_deadline = redis_deadline
-            .or(ext.as_ref().map(|e| e.deadline))
-            .unwrap_or_else(|| now.saturating_add(idle_timeout));
+        // Koa's writes move the TTL and keep the member (with our last deadline): a key
+        // that outlives that deadline by more than our own rounding was saved by Koa.
+        let idle_deadline = match (ext.as_ref().map(|e| e.deadline), redis_deadline) {
+            (Some(ours), Some(redis)) if redis > ours.saturating_add(TTL_SLACK) => redis,
+            (Some(ours), _) => ours,
+            (None, Some(redis)) => redis,
+            (None, None) => now.saturating_add(idle_timeout),
+        };
         let mut meta = match ext {
             Some(ext) => Meta {
                 created_at: ext.created,

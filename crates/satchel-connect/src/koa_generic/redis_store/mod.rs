@@ -70,8 +70,9 @@ impl KoaGenericRedisOptions {
 /// `cookie.satchel` (creation time, idle timeout, deadlines, persistence, and the owner
 /// when there is no owner property). koa-generic-session keeps that member when it
 /// saves (it stores the object it loaded), so satchel reads its creation time and
-/// absolute deadline back after Koa writes too; the idle deadline is always when Redis
-/// drops the key (Koa's writes move the TTL, not the member). A record Koa created has
+/// absolute deadline back after Koa writes too; Koa's writes move the TTL, not the
+/// member, so a key that outlives the member's deadline by more than 2 s (our own TTL
+/// rounding) has its idle deadline where Redis drops it. A record Koa created has
 /// no member: idle timeout = `cookie.maxAge` (one day when it is not a number),
 /// deadline = the key's TTL (now + idle timeout without one), created = deadline −
 /// idle timeout, no absolute deadline, a persistent cookie. TTL: the time left until the
