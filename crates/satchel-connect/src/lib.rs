@@ -85,6 +85,8 @@ pub mod cookies;
 mod data;
 pub mod express;
 mod express_ids;
+#[doc(hidden)]
+pub mod fuzzing;
 mod js_date;
 pub mod json;
 pub mod keygrip;

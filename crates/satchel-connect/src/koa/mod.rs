@@ -23,6 +23,8 @@ mod sealer;
 
 pub use ids::{parse_uuid, KoaIds, UUID_LEN};
 #[cfg(feature = "redis")]
+pub(crate) use redis_store::fuzzing_read;
+#[cfg(feature = "redis")]
 pub use redis_store::{KoaRedisOptions, KoaRedisStore};
 
 pub use payload::{

@@ -34,6 +34,8 @@ pub use record::{
     set_cookie_headers, should_save, ttl_seconds, StoredSession,
 };
 #[cfg(feature = "redis")]
+pub(crate) use redis_store::fuzzing_read;
+#[cfg(feature = "redis")]
 pub use redis_store::{KoaGenericRedisOptions, KoaGenericRedisStore};
 
 /// koa-generic-session's default cookie name (the `key` option).

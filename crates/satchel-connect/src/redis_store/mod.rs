@@ -136,3 +136,8 @@ impl ConnectRedisStore {
         &self.inner.cas
     }
 }
+
+/// The default layout's reading of `text` (the `fuzzing` module's entry point).
+pub(crate) fn fuzzing_read(text: &str, now: satchel::Timestamp) -> crate::fuzzing::LayoutRead {
+    crate::fuzzing::read_layout(&ops::Express(ConnectRedisOptions::default()), text, now)
+}

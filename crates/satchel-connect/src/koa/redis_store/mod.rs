@@ -127,3 +127,8 @@ impl KoaRedisStore {
 }
 
 crate::redis_cas::store::session_store_over_cas!(KoaRedisStore);
+
+/// The default layout's reading of `text` (the `fuzzing` module's entry point).
+pub(crate) fn fuzzing_read(text: &str, now: satchel::Timestamp) -> crate::fuzzing::LayoutRead {
+    crate::fuzzing::read_layout(&layout::Koa(KoaRedisOptions::default()), text, now)
+}

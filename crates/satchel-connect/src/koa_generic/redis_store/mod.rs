@@ -144,3 +144,8 @@ impl KoaGenericRedisStore {
 }
 
 crate::redis_cas::store::session_store_over_cas!(KoaGenericRedisStore);
+
+/// The default layout's reading of `text` (the `fuzzing` module's entry point).
+pub(crate) fn fuzzing_read(text: &str, now: satchel::Timestamp) -> crate::fuzzing::LayoutRead {
+    crate::fuzzing::read_layout(&layout::Generic(KoaGenericRedisOptions::default()), text, now)
+}
