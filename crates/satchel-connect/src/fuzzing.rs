@@ -27,7 +27,11 @@ pub type LayoutRead = Result<Option<(satchel::Meta, String)>, satchel::StoreErro
 
 /// `layout`'s parse, metadata and unchanged rewrite of `text`.
 #[cfg(feature = "redis")]
-pub(crate) fn read_layout<L: crate::redis_cas::Layout>(layout: &L, text: &str, now: Timestamp) -> LayoutRead {
+pub(crate) fn read_layout<L: crate::redis_cas::Layout>(
+    layout: &L,
+    text: &str,
+    now: Timestamp,
+) -> LayoutRead {
     let Some(doc) = layout.parse(text, now)? else {
         return Ok(None);
     };

@@ -78,7 +78,8 @@ pub(crate) fn parse_iso(text: &str) -> Option<i64> {
             // RFC 3339 has four-digit years only: parse the rest in a leap year, then
             // move it to the real one (refused when that has no such day).
             let digits = text.get(1..7)?;
-            if !digits.bytes().all(|b| b.is_ascii_digit()) || (*sign == b'-' && digits == "000000") {
+            if !digits.bytes().all(|b| b.is_ascii_digit()) || (*sign == b'-' && digits == "000000")
+            {
                 return None; // -000000 is explicitly invalid
             }
             let year: i32 = digits.parse().ok()?;

@@ -283,6 +283,16 @@ pub(crate) fn unreadable(e: crate::json::JsonError) -> StoreError {
     StoreError::new(StoreErrorKind::Backend, e)
 }
 
+/// The TTL of a record with `meta` written at `now`: `ceil((deadline − now) / 1000)`
+/// seconds, at least 1 (callers only write live sessions).
+pub(crate) fn ttl_to_deadline(meta: &Meta, now: Timestamp) -> u64 {
+    ceil_ttl(
+        meta.expires_at()
+            .as_millis()
+            .saturating_sub(now.as_millis()),
+    )
+}
+
 /// `ceil(ms / 1000)` seconds, between 1 and [`MAX_TTL_SECONDS`].
 pub(crate) fn ceil_ttl(ms: u64) -> u64 {
     ms.div_ceil(1000).clamp(1, MAX_TTL_SECONDS)

@@ -8,7 +8,7 @@ use super::meta::{self, Context};
 use super::{view, ConnectRedisOptions, ConnectRedisStore};
 use crate::connect_redis::{RedisStoreOptions, StoredSession};
 use crate::data::OrderedData;
-use crate::redis_cas::{ceil_ttl, Layout};
+use crate::redis_cas::Layout;
 
 /// express-session records as connect-redis keeps them.
 pub(super) struct Express(pub(super) ConnectRedisOptions);
@@ -64,11 +64,7 @@ impl Layout for Express {
     /// connect-redis's TTL rule, `ceil((deadline − now) / 1000)`, on the session's
     /// deadline; at least 1 (callers only write live sessions).
     fn ttl_seconds(&self, meta: &Meta, now: Timestamp) -> u64 {
-        ceil_ttl(
-            meta.expires_at()
-                .as_millis()
-                .saturating_sub(now.as_millis()),
-        )
+        crate::redis_cas::ttl_to_deadline(meta, now)
     }
 
     fn owner_key(&self) -> Option<&str> {

@@ -9,8 +9,8 @@ use super::KoaGenericRedisOptions;
 use crate::data::OrderedData;
 use crate::koa_generic::record::idle_ms;
 use crate::koa_generic::{cookie_options, StoredSession};
-use crate::redis_cas::extension::{js_deadline, millis, owner_in, Extension};
-use crate::redis_cas::{ceil_ttl, Layout};
+use crate::redis_cas::extension::{millis, owner_in, Extension};
+use crate::redis_cas::Layout;
 
 /// Our writes round the TTL up to whole seconds and reach Redis a little after `now`, so
 /// a key outlives the deadline we recorded by up to ~1 s; only one that outlives it by
@@ -103,18 +103,7 @@ impl Layout for Generic {
         doc.session
             .cookie
             .insert_canonical("maxAge".to_owned(), max_age.to_string());
-        let ext = Extension {
-            created: meta.created_at,
-            idle: meta.idle_timeout,
-            deadline: meta.idle_deadline,
-            absolute: js_deadline(meta.absolute_deadline),
-            persistent: Some(meta.persistent),
-            owner: if self.owner_key().is_none() {
-                meta.owner.clone()
-            } else {
-                None
-            },
-        };
+        let ext = Extension::of(meta, true, self.owner_key());
         doc.ext = Some(ext.to_json());
     }
 
@@ -151,11 +140,7 @@ impl Layout for Generic {
     /// `ceil((deadline − now) / 1000)`: Koa's `cookie.maxAge` TTL right after a write
     /// (less when an absolute deadline binds).
     fn ttl_seconds(&self, meta: &Meta, now: Timestamp) -> u64 {
-        ceil_ttl(
-            meta.expires_at()
-                .as_millis()
-                .saturating_sub(now.as_millis()),
-        )
+        crate::redis_cas::ttl_to_deadline(meta, now)
     }
 
     fn owner_key(&self) -> Option<&str> {

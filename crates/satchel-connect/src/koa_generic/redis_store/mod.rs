@@ -147,5 +147,9 @@ crate::redis_cas::store::session_store_over_cas!(KoaGenericRedisStore);
 
 /// The default layout's reading of `text` (the `fuzzing` module's entry point).
 pub(crate) fn fuzzing_read(text: &str, now: satchel::Timestamp) -> crate::fuzzing::LayoutRead {
-    crate::fuzzing::read_layout(&layout::Generic(KoaGenericRedisOptions::default()), text, now)
+    crate::fuzzing::read_layout(
+        &layout::Generic(KoaGenericRedisOptions::default()),
+        text,
+        now,
+    )
 }
