@@ -1,7 +1,7 @@
 //! Live interop with koa-generic-session + koa-redis (the seed's Koa + Redis stack): the
-//! real Koa app (`tests/interop/koa-generic-app.mjs`: koa 3 + koa-generic-session 2.3.1
-//! + koa-redis 4.0.1 from the repo's package-lock) and a satchel app (`KoaGenericIds` +
-//! `KoaGenericRedisStore`) share one Redis under a unique key prefix; one scripted user
+//! real Koa app (`tests/interop/koa-generic-app.mjs`: koa 3, koa-generic-session 2.3.1
+//! and koa-redis 4.0.1 from the repo's package-lock) and a satchel app (`KoaGenericIds`
+//! with `KoaGenericRedisStore`) share one Redis under a unique key prefix; one scripted user
 //! with one cookie jar moves between them, in both directions. Needs Node and Redis
 //! (`SATCHEL_REDIS_URL`); skipped loudly without them, failed under `CI=true`.
 
