@@ -1,5 +1,5 @@
 //! connect-redis's record layout for the shared compare-and-set operations
-//! ([`crate::redis_cas`]), and the [`SessionStore`] implementation on top (see the table
+//! ([`crate::redis_cas`]), and the [`SessionStore`](satchel::SessionStore) implementation on top (see the table
 //! in the module docs of [`super`]).
 
 use satchel::{Meta, StoreError, StoreErrorKind, StoreKey, Timestamp};

@@ -40,7 +40,7 @@ impl Default for KoaRedisOptions {
     }
 }
 
-/// A satchel [`SessionStore`] over the very records koa-redis (4.x) keeps for
+/// A satchel [`SessionStore`](satchel::SessionStore) over the very records koa-redis (4.x) keeps for
 /// koa-session's external-store mode, so a satchel app and a Koa app share sessions live
 /// on one Redis. Use it with [`KoaIds`](crate::koa::KoaIds) as the engine's id format and
 /// the Koa cookie name (`koa.sess`). Cheap to clone: clones share one multiplexed
