@@ -23,7 +23,10 @@ fuzz_target!(|value: &[u8]| {
         if let Ok(again) = koa::encode(&p.data, p.max_age, NOW) {
             let back = koa::decode(&again, NOW).expect("our own payload");
             assert_eq!(back.data, p.data);
-            assert_eq!(back.max_age.or(p.max_age), p.max_age);
+            // A payload without `_maxAge` gets koa-session's default day when written.
+            if p.max_age.is_some() {
+                assert_eq!(back.max_age, p.max_age);
+            }
         }
     }
     let keys = Keygrip::new(["key1", "key2"]).unwrap();
