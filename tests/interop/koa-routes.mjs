@@ -2,9 +2,10 @@
 // (koa-app.mjs: cookie mode; koa-redis-app.mjs: external store mode), so both serve
 // exactly the same behaviour. See either app's header for the routes.
 
-/** Mounts the routes on `app`, listens on 127.0.0.1:`port`, prints `listening <port>`,
- * and exits cleanly on SIGTERM/SIGINT after `onShutdown()`. */
-export function serve(app, port, onShutdown = () => {}) {
+/** Mounts the routes on `app` (`overrides` replaces some, for a session library whose
+ * idiom differs), listens on 127.0.0.1:`port`, prints `listening <port>`, and exits
+ * cleanly on SIGTERM/SIGINT after `onShutdown()`. */
+export function serve(app, port, onShutdown = () => {}, overrides = {}) {
   const routes = {
     'POST /login': (ctx) => {
       const user = ctx.query.user;
@@ -32,12 +33,13 @@ export function serve(app, port, onShutdown = () => {}) {
       ctx.session = null;
       ctx.body = { ok: true };
     },
+    ...overrides,
   };
 
   app.use((ctx) => {
     const route = routes[`${ctx.method} ${ctx.path}`];
-    if (route) route(ctx);
-    else ctx.status = 404;
+    if (route) return route(ctx);
+    ctx.status = 404;
   });
 
   const server = app.listen(port, '127.0.0.1', () => {

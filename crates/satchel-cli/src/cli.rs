@@ -61,7 +61,8 @@ pub(crate) struct DemoArgs {
     /// express-session secret; repeat for rotation (the first signs, all verify).
     #[arg(long = "secret", value_name = "SECRET")]
     pub(crate) secrets: Vec<String>,
-    /// koa-session keygrip keys, comma-separated (the first signs).
+    /// Koa's app.keys (keygrip), comma-separated (the first signs): `--compat koa` and
+    /// `--compat koa-generic`.
     #[arg(long, value_delimiter = ',', value_name = "K1,K2")]
     pub(crate) keys: Vec<String>,
 }
@@ -73,6 +74,9 @@ pub(crate) enum Compat {
     Express,
     /// koa-session cookie mode (`koa.sess` + `koa.sess.sig`, keygrip).
     Koa,
+    /// koa-generic-session + koa-redis (`koa.sid` + `koa.sid.sig`, records
+    /// `koa:sess:<sid>`; needs `--keys` and a `redis://` store).
+    KoaGeneric,
 }
 
 /// Whether the demo's cookie carries `Secure`.

@@ -1,6 +1,7 @@
-//! `satchel demo --compat express|koa`: usage errors, the demo speaking koa-session's
-//! cookie format, and express-session's signed `connect.sid` over Redis (the sessions'
-//! exchange with a real Express app is satchel-connect's `live_express` test).
+//! `satchel demo --compat express|koa|koa-generic`: usage errors, the demo speaking
+//! koa-session's cookie format, express-session's signed `connect.sid` over Redis, and
+//! koa-generic-session's `koa.sid` + `koa:sess:<sid>` records (the sessions' exchanges
+//! with real Node apps are satchel-connect's `live_*` tests).
 
 mod common;
 
@@ -31,6 +32,19 @@ fn compat_modes_need_their_secrets_and_store() {
             .contains("redis://")
     );
     assert!(usage_error(&["--compat", "koa"]).contains("--keys"));
+    assert!(
+        usage_error(&["--compat", "koa-generic", "--store", "redis://127.0.0.1:1"])
+            .contains("--keys")
+    );
+    assert!(usage_error(&[
+        "--compat",
+        "koa-generic",
+        "--keys",
+        "k1",
+        "--store",
+        "memory:"
+    ])
+    .contains("redis://"));
     assert!(usage_error(&["--secret", "s"]).contains("only apply with --compat"));
 }
 
@@ -103,6 +117,50 @@ fn express_mode_speaks_connect_sid_and_keeps_sessions_in_redis() {
     let sid = satchel_connect::express::unsign_cookie_value(&decoded, &["keyboard cat"])
         .expect("signed with the secret");
     assert_eq!(sid.len(), 32, "{sid}");
+    drop(demo);
+
+    // A new process on the same Redis still sees it; logout deletes it.
+    let addr = free_port();
+    let _demo = start_with(addr, &args, &[], &dir.0.join("second.log"));
+    let (status, _, body) = request_jar(addr, "POST", "/api/counter", Some(&jar));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"n\":2"), "{body}");
+    let (status, _, _) = request_jar(addr, "POST", "/api/logout", Some(&jar));
+    assert_eq!(status, 200);
+    let (_, _, body) = request_jar(addr, "GET", "/api/whoami", Some(&jar));
+    assert!(body.contains("\"n\":0"), "logged out: {body}");
+}
+
+#[test]
+fn koa_generic_mode_speaks_koa_sid_and_keeps_sessions_in_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = TempDir::new();
+    let args = [
+        "--compat",
+        "koa-generic",
+        "--keys",
+        "key1,key2",
+        "--store",
+        url.as_str(),
+    ];
+    let addr = free_port();
+    let demo = start_with(addr, &args, &[], &dir.0.join("first.log"));
+    let (status, jar, body) = request_jar(addr, "POST", "/api/counter", None);
+    assert_eq!(status, 200, "{body}");
+    let cookie = |name: &str| {
+        jar.split("; ")
+            .find_map(|p| p.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {jar}"))
+            .to_owned()
+    };
+    let sid = cookie("koa.sid=");
+    assert!(satchel_connect::is_express_id(sid.as_bytes()), "{sid}");
+    // Exactly the signature koa-generic-session checks with the same app.keys.
+    let keys = satchel_connect::keygrip::Keygrip::new(["key1"]).expect("keys");
+    assert_eq!(
+        cookie("koa.sid.sig="),
+        satchel_connect::cookies::signature(&keys, "koa.sid", &sid)
+    );
     drop(demo);
 
     // A new process on the same Redis still sees it; logout deletes it.

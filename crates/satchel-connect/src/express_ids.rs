@@ -106,17 +106,24 @@ pub(crate) fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
+/// A fresh id as `uid-safe(24)` makes them (express-session's and koa-generic-session's
+/// default generator): 24 bytes from the OS-seeded CSPRNG as 32 base64url characters, held
+/// as the id's bytes.
+pub(crate) fn uid_safe_id() -> SessionId {
+    let mut random = [0u8; ID_RANDOM_BYTES];
+    rand::rng().fill_bytes(&mut random);
+    let mut id = [0u8; EXPRESS_ID_LEN];
+    // 24 bytes are exactly 32 base64 characters, so this never fails; the fallback
+    // (an id that decodes nowhere) only keeps the function total.
+    if URL_SAFE_NO_PAD.encode_slice(random, &mut id).is_err() {
+        id = [b'A'; EXPRESS_ID_LEN];
+    }
+    SessionId::from_raw(id)
+}
+
 impl IdFormat for ExpressIds {
     fn generate(&self) -> SessionId {
-        let mut random = [0u8; ID_RANDOM_BYTES];
-        rand::rng().fill_bytes(&mut random);
-        let mut id = [0u8; EXPRESS_ID_LEN];
-        // 24 bytes are exactly 32 base64 characters, so this never fails; the fallback
-        // (an id that decodes nowhere) only keeps the function total.
-        if URL_SAFE_NO_PAD.encode_slice(random, &mut id).is_err() {
-            id = [b'A'; EXPRESS_ID_LEN];
-        }
-        SessionId::from_raw(id)
+        uid_safe_id()
     }
 
     fn decode(&self, cookie_value: &[u8]) -> Option<SessionId> {

@@ -19,6 +19,7 @@
 //! | connect-redis records as a satchel store (live mode, feature `redis`) | `ConnectRedisStore` |
 //! | koa-session's external-store cookie (a signed UUID) as a satchel id format | [`koa::KoaIds`] |
 //! | koa-redis records as a satchel store (live mode, feature `redis`) | `koa::KoaRedisStore` |
+//! | koa-generic-session + koa-redis (`koa.sid` + `.sig`, `koa:sess:<sid>` records; [`koa_generic::KoaGenericIds`], `koa_generic::KoaGenericRedisStore`) | [`koa_generic`] |
 //! | moving users to satchel's own format | [`migrate`] |
 //!
 //! # Live mode: a satchel app sharing sessions with an Express app
@@ -84,10 +85,13 @@ pub mod cookies;
 mod data;
 pub mod express;
 mod express_ids;
+#[doc(hidden)]
+pub mod fuzzing;
 mod js_date;
 pub mod json;
 pub mod keygrip;
 pub mod koa;
+pub mod koa_generic;
 mod mac;
 pub mod migrate;
 mod payload;

@@ -127,3 +127,68 @@ async fn anonymous_or_already_native_users_are_left_alone() {
     let _ = native.finish(&new, 200).await;
     assert!(env.get(&format!("{}{alice}", env.prefix)).await.is_some());
 }
+
+/// A koa-generic-session user (a record as koa-generic-session writes it under a unique
+/// prefix, cookie `koa.sid` + `koa.sid.sig`) moves to native on the next request.
+#[tokio::test]
+async fn a_logged_in_koa_generic_user_moves_to_native_and_stays_logged_in() {
+    use satchel_connect::keygrip::Keygrip;
+    use satchel_connect::koa_generic::{
+        KoaGenericIds, KoaGenericRedisOptions, KoaGenericRedisStore,
+    };
+
+    let Some(env) = redis_env::Env::new("migrate_koa_generic").await else {
+        return;
+    };
+    let store = KoaGenericRedisStore::connect(
+        &env.url,
+        KoaGenericRedisOptions::with_prefix(env.prefix.clone()),
+    )
+    .await
+    .unwrap();
+    let keys = Keygrip::new(["key1", "key2"]).unwrap();
+    let config = SessionConfig::builder()
+        .cookie_name("koa.sid")
+        .build()
+        .unwrap();
+    let legacy = Engine::with_id_format(store, config, KoaGenericIds::new(keys.clone()));
+    let native = Engine::new(MemoryStore::new(), SessionConfig::default());
+
+    let sid = "R7imzwX_SWcfKAh1BM1kVvwI_rPOGeS8";
+    let key = format!("{}{sid}", env.prefix);
+    env.set(
+        &key,
+        r#"{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":86400000},"user":"alice","n":3,"cart":[1,2]}"#,
+        86_400,
+    )
+    .await;
+    let sig = satchel_connect::cookies::signature(&keys, "koa.sid", sid);
+    let cookie = format!("koa.sid={sid}; koa.sid.sig={sig}");
+
+    let old = legacy.begin([cookie.as_bytes()]);
+    let new = native.begin([cookie.as_bytes()]);
+    assert!(adopt(&old, &new, &["n", "cart"]).await.unwrap());
+    let old_done = legacy.finish(&old, 200).await;
+    let new_done = native.finish(&new, 200).await;
+    assert!(old_done.error.is_none() && new_done.error.is_none());
+    assert!(old_done
+        .set_cookie
+        .expect("koa.sid cleared")
+        .starts_with("koa.sid=;"));
+    assert_eq!(env.get(&key).await, None, "the Koa record is gone");
+    let native_cookie = pair(&new_done.set_cookie.expect("a native cookie"));
+
+    let new = native.begin([native_cookie.as_bytes()]);
+    assert_eq!(new.owner().await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(new.get::<i64>("n").await.unwrap(), Some(3));
+    assert_eq!(new.get::<Vec<i64>>("cart").await.unwrap(), Some(vec![1, 2]));
+    let old = legacy.begin([cookie.as_bytes()]);
+    assert_eq!(
+        old.owner().await.unwrap(),
+        None,
+        "the old cookie leads nowhere"
+    );
+    let _ = legacy.finish(&old, 200).await;
+    assert!(native.finish(&new, 200).await.error.is_none());
+    assert_eq!(env.get(&key).await, None, "nothing revived the Koa record");
+}

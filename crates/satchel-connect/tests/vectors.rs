@@ -306,7 +306,16 @@ fn http_exchanges() {
             "koa-session" | "koa-session+koa-redis" => {
                 support::koa_http::check(v, &vectors.fixture_session)
             }
-            "koa-generic-session+koa-redis" => support::koa_http::check_generic_signatures(v),
+            "koa-generic-session+koa-redis" => support::koa_generic_http::check(
+                v,
+                &vectors.fixture_session,
+                &vectors.fixtures["koa_generic_session_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
             other => panic!("unknown library {other}"),
         };
         *coverage.entry((v.library().to_owned(), c)).or_insert(0) += 1;
@@ -327,11 +336,7 @@ fn http_exchanges() {
         [
             ("cookie-session", Coverage::Full, 17),
             ("express-session+connect-redis", Coverage::Full, 41),
-            (
-                "koa-generic-session+koa-redis",
-                Coverage::SignaturesOnly,
-                13
-            ),
+            ("koa-generic-session+koa-redis", Coverage::Full, 13),
             ("koa-session", Coverage::Full, 19),
             ("koa-session+koa-redis", Coverage::Full, 10),
             ("koa-session+koa-redis", Coverage::IntentionalDifference, 1),

@@ -83,6 +83,8 @@
 
 mod admin;
 mod codec;
+#[doc(hidden)]
+pub mod connect;
 mod near_cache;
 mod revocations;
 mod scripts;
@@ -94,13 +96,14 @@ pub use near_cache::{NearCacheConfig, NearCacheStats};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Cmd, Value as RValue};
 use satchel::{
     Capabilities, Expires, Patch, Record, SessionInfo, SessionStore, StoreError, StoreErrorKind,
     StoreKey, Timestamp, WriteOutcome,
 };
 
+use crate::connect::store_error as map_err;
 use crate::scripts::{Script, Scripts};
 
 pub use revocations::RedisRevocations;
@@ -206,34 +209,6 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// Maps a redis-rs error to a store error of the right kind, keeping it as the source.
-fn map_err(e: redis::RedisError) -> StoreError {
-    use redis::ErrorKind as K;
-    let kind = if e.is_timeout() {
-        StoreErrorKind::Timeout
-    } else if e.code() == Some("WRONGTYPE") {
-        StoreErrorKind::Corrupt
-    } else if e.is_io_error()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || matches!(
-            e.kind(),
-            K::BusyLoadingError
-                | K::TryAgain
-                | K::ClusterDown
-                | K::MasterDown
-                | K::ReadOnly
-                | K::ClusterConnectionNotFound
-        )
-        || e.code() == Some("OOM")
-    {
-        StoreErrorKind::Unavailable
-    } else {
-        StoreErrorKind::Backend
-    };
-    StoreError::new(kind, e)
-}
-
 impl RedisStore {
     /// Connects to Redis at `url`: `redis://[user:password@]host:port[/db]` for one
     /// server, or `redis+cluster://host:port[,host:port...]` for a Cluster (any reachable
@@ -269,19 +244,9 @@ impl RedisStore {
         if let Some(near) = config.near_cache.clone() {
             return Self::connect_tracked(client, near, config).await;
         }
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(config.connect_timeout)
-            .set_response_timeout(config.command_timeout)
-            // Reconnect quickly and keep trying in the background on later calls.
-            .set_number_of_retries(2)
-            .set_max_delay(500);
-        let conn = tokio::time::timeout(
-            config.connect_timeout.saturating_mul(4),
-            ConnectionManager::new_with_config(client, manager_config),
-        )
-        .await
-        .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
-        .map_err(map_err)?;
+        let conn =
+            connect::connection_manager(client, config.connect_timeout, config.command_timeout)
+                .await?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 prefix: config.prefix,
@@ -529,13 +494,7 @@ impl RedisStore {
                 Conn::Tracked(t) => Box::pin(async move { t.send(cmd).await }).await,
             }
         };
-        match tokio::time::timeout(self.inner.command_timeout, fut).await {
-            Ok(r) => r.and_then(RValue::extract_error).map_err(map_err),
-            Err(_) => Err(StoreError::msg(
-                StoreErrorKind::Timeout,
-                "Redis did not answer in time",
-            )),
-        }
+        connect::bounded(self.inner.command_timeout, fut).await
     }
 
     /// Runs `script` with `EVALSHA`, loading it with `EVAL` if the server lacks it.

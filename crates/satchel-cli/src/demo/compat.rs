@@ -1,11 +1,13 @@
-//! `satchel demo --compat express|koa`: the demo in express-session + connect-redis format,
-//! or in koa-session's cookie format, so a Node app on the same domain (and, for Express,
-//! the same Redis) shares its sessions.
+//! `satchel demo --compat express|koa|koa-generic`: the demo in express-session +
+//! connect-redis format, in koa-session's cookie format, or in koa-generic-session +
+//! koa-redis format, so a Node app on the same domain (and, for Express and
+//! koa-generic-session, the same Redis) shares its sessions.
 
 use anyhow::Context as _;
 use satchel::{Engine, SessionConfigBuilder, Stateless};
 use satchel_connect::keygrip::Keygrip;
 use satchel_connect::koa::KoaCookies;
+use satchel_connect::koa_generic::{KoaGenericIds, KoaGenericRedisOptions, KoaGenericRedisStore};
 use satchel_connect::{ConnectRedisOptions, ConnectRedisStore, ExpressIds};
 
 use crate::cli::{Compat, DemoArgs};
@@ -15,6 +17,8 @@ use crate::store_url::StoreUrl;
 const EXPRESS_COOKIE: &str = "connect.sid";
 /// koa-session's default cookie name.
 const KOA_COOKIE: &str = "koa.sess";
+/// koa-generic-session's default cookie name.
+const KOA_GENERIC_COOKIE: &str = satchel_connect::koa_generic::DEFAULT_KEY;
 
 /// Usage errors, found before anything starts (exit code 2).
 pub(crate) fn check_compat(args: &DemoArgs, store: &StoreUrl) -> Result<(), String> {
@@ -36,6 +40,13 @@ pub(crate) fn check_compat(args: &DemoArgs, store: &StoreUrl) -> Result<(), Stri
             Err("--compat koa needs --keys K1,K2 (Koa's app.keys)".into())
         }
         Some(Compat::Koa) => Ok(()),
+        Some(Compat::KoaGeneric) if args.keys.iter().all(String::is_empty) => {
+            Err("--compat koa-generic needs --keys K1,K2 (Koa's app.keys)".into())
+        }
+        Some(Compat::KoaGeneric) => match store {
+            StoreUrl::Redis(url) if url.starts_with("redis://") => Ok(()),
+            _ => Err("--compat koa-generic needs a redis:// store (koa-redis's Redis)".into()),
+        },
     }
 }
 
@@ -62,8 +73,31 @@ pub(crate) async fn engine(
         ));
     }
     let StoreUrl::Redis(url) = store else {
-        anyhow::bail!("--compat express needs a redis:// store (checked before start)");
+        anyhow::bail!(
+            "--compat express and koa-generic need a redis:// store (checked before start)"
+        );
     };
+    if compat == Compat::KoaGeneric {
+        let keys = Keygrip::new(args.keys.iter().filter(|k| !k.is_empty()))
+            .map_err(|_| anyhow::anyhow!("--keys is empty"))?;
+        let config = config
+            .cookie_name(KOA_GENERIC_COOKIE)
+            .build()
+            .context("session configuration")?;
+        let shown = store.redacted();
+        let store = KoaGenericRedisStore::connect(url, KoaGenericRedisOptions::default())
+            .await
+            .with_context(|| format!("connecting to koa-redis's Redis at {shown}"))?;
+        tracing::info!(
+            store = %shown,
+            "koa-generic-session compatible: cookies {KOA_GENERIC_COOKIE} + {KOA_GENERIC_COOKIE}.sig, records koa:sess:<sid> (ids stored raw, as koa-redis does)"
+        );
+        return Ok(Engine::with_id_format(
+            store,
+            config,
+            KoaGenericIds::new(keys),
+        ));
+    }
     let config = config
         .cookie_name(EXPRESS_COOKIE)
         .build()

@@ -5,6 +5,16 @@
 //! hash it to decide whether anything changed). So values are kept here as JSON *text* in
 //! the form JavaScript would produce, never as parsed Rust maps.
 //!
+//! This reader is kept only for the three things serde_json cannot do, each proven by a
+//! capture from Node (serde_json still reads everything else: owners, vectors, Rust
+//! values going in):
+//! - key order: every koa-session and cookie-session vector in `tests/data/vectors.json`
+//!   signs the base64 of `{"user":"alice","n":3,…}` in insertion order, which a sorted
+//!   map would reorder, breaking the signature;
+//! - `Number.prototype.toString` and lone surrogates: `tests/data/js_json_golden.json`
+//!   (what Node 20's `JSON.stringify(JSON.parse(input))` printed for thousands of inputs,
+//!   checked by `tests/js_json.rs`).
+//!
 //! Why a small parser of our own instead of `serde_json::Value`:
 //! - **Key order.** JavaScript objects list integer-like keys (`"0"`, `"42"`) first in
 //!   ascending order, then the other keys in insertion order; a repeated key keeps its

@@ -14,7 +14,7 @@
 //! Live mode: [`KoaCookies`] shares cookie-mode sessions with a Koa app; [`KoaIds`] plus
 //! `KoaRedisStore` (feature `redis`) share external-store sessions kept by koa-redis.
 
-mod ids;
+pub(crate) mod ids;
 mod payload;
 mod redis;
 #[cfg(feature = "redis")]
@@ -22,6 +22,8 @@ mod redis_store;
 mod sealer;
 
 pub use ids::{parse_uuid, KoaIds, UUID_LEN};
+#[cfg(feature = "redis")]
+pub(crate) use redis_store::fuzzing_read;
 #[cfg(feature = "redis")]
 pub use redis_store::{KoaRedisOptions, KoaRedisStore};
 

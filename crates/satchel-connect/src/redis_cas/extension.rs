@@ -25,6 +25,19 @@ pub(crate) struct Extension {
 }
 
 impl Extension {
+    /// The member for `meta`: `persistent` only where the Node fields do not say it, the
+    /// owner only when no property holds it (`owner_key` is `None`).
+    pub(crate) fn of(meta: &satchel::Meta, persistent: bool, owner_key: Option<&str>) -> Self {
+        Extension {
+            created: meta.created_at,
+            idle: meta.idle_timeout,
+            deadline: meta.idle_deadline,
+            absolute: js_deadline(meta.absolute_deadline),
+            persistent: persistent.then_some(meta.persistent),
+            owner: owner_key.is_none().then(|| meta.owner.clone()).flatten(),
+        }
+    }
+
     /// Reads what [`Extension::to_json`] writes.
     ///
     /// # Errors

@@ -1,5 +1,6 @@
-//! Talking to Redis: one multiplexed connection, every command bounded in time, errors
-//! mapped to satchel's kinds, and the three Lua scripts the store needs.
+//! Talking to Redis: the three Lua scripts the store needs, over one multiplexed
+//! connection set up, bounded in time and error-mapped by satchel-redis's shared
+//! [`satchel_redis::connect`] (one implementation for every Redis store).
 //!
 //! The scripts only compare and move JSON text; every decision about its content is made
 //! in Rust (see `patch`), so the format logic lives in one place and the scripts stay a
@@ -11,12 +12,13 @@
 //! | `swap` | `SET key new EX ttl` only if the value is still exactly the one read |
 //! | `rotate` | if `old` still holds the value read: `SET new … NX EX ttl`, then `DEL old` |
 
-use std::future::Future;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Cmd, Script, ScriptInvocation, Value as RValue};
 use satchel::{StoreError, StoreErrorKind, Timestamp};
+// Connection setup, command bounds and error kinds: satchel-redis's, so both mean the same.
+use satchel_redis::connect::{self, store_error};
 
 const READ: &str = r"
 local v = redis.call('GET', KEYS[1])
@@ -78,20 +80,8 @@ impl Redis {
                 "this store connects to one Redis server (redis://host:port), as the Node client does",
             ));
         }
-        let client = redis::Client::open(url).map_err(map_err)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(connect_timeout)
-            .set_response_timeout(command_timeout)
-            // Reconnect quickly and keep trying in the background on later calls.
-            .set_number_of_retries(2)
-            .set_max_delay(500);
-        let conn = tokio::time::timeout(
-            connect_timeout.saturating_mul(4),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
-        .map_err(map_err)?;
+        let client = redis::Client::open(url).map_err(store_error)?;
+        let conn = connect::connection_manager(client, connect_timeout, command_timeout).await?;
         Ok(Redis {
             conn,
             command_timeout,
@@ -193,28 +183,19 @@ impl Redis {
 
     async fn send(&self, cmd: &Cmd) -> Result<RValue, StoreError> {
         let mut conn = self.conn.clone();
-        self.bounded(async move { conn.send_packed_command(cmd).await })
-            .await
+        connect::bounded(self.command_timeout, async move {
+            conn.send_packed_command(cmd).await
+        })
+        .await
     }
 
     /// Runs a script (`EVALSHA`, loading it on `NOSCRIPT`).
     async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<RValue, StoreError> {
         let mut conn = self.conn.clone();
-        self.bounded(async move { invocation.invoke_async::<RValue>(&mut conn).await })
-            .await
-    }
-
-    async fn bounded(
-        &self,
-        fut: impl Future<Output = redis::RedisResult<RValue>>,
-    ) -> Result<RValue, StoreError> {
-        match tokio::time::timeout(self.command_timeout, fut).await {
-            Ok(reply) => reply.and_then(RValue::extract_error).map_err(map_err),
-            Err(_) => Err(StoreError::msg(
-                StoreErrorKind::Timeout,
-                "Redis did not answer in time",
-            )),
-        }
+        connect::bounded(self.command_timeout, async move {
+            invocation.invoke_async::<RValue>(&mut conn).await
+        })
+        .await
     }
 }
 
@@ -225,28 +206,4 @@ fn int(v: &RValue) -> Option<i64> {
         RValue::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
         _ => None,
     }
-}
-
-/// A redis-rs error as a store error of the right kind, kept as the source.
-fn map_err(e: redis::RedisError) -> StoreError {
-    use redis::ErrorKind as K;
-    let kind = if e.is_timeout() {
-        StoreErrorKind::Timeout
-    } else if e.code() == Some("WRONGTYPE") {
-        // Something other than a string under a session key.
-        StoreErrorKind::Corrupt
-    } else if e.is_io_error()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || matches!(
-            e.kind(),
-            K::BusyLoadingError | K::TryAgain | K::MasterDown | K::ReadOnly
-        )
-        || e.code() == Some("OOM")
-    {
-        StoreErrorKind::Unavailable
-    } else {
-        StoreErrorKind::Backend
-    };
-    StoreError::new(kind, e)
 }

@@ -7,9 +7,10 @@
 pub(crate) mod extension;
 pub(crate) mod io;
 pub(crate) mod patch;
+pub(crate) mod store;
 
 use satchel::{
-    Data, Meta, Patch, Record, StoreError, StoreErrorKind, Timestamp, Value, WriteOutcome,
+    Data, Meta, Patch, Record, StoreError, StoreErrorKind, StoreKey, Timestamp, Value, WriteOutcome,
 };
 
 use crate::data::OrderedData;
@@ -72,6 +73,9 @@ pub(crate) trait Layout: Send + Sync + 'static {
 
     /// The property that is satchel's owner, if any.
     fn owner_key(&self) -> Option<&str>;
+
+    /// The Redis key of the record under `key` (prefix included).
+    fn redis_key(&self, key: &StoreKey) -> String;
 }
 
 /// A live record as read: the exact text (what the compare-and-set expects), the record
@@ -92,6 +96,11 @@ impl<L: Layout> Cas<L> {
     /// Operations for `layout` on `redis`.
     pub(crate) fn new(layout: L, redis: Redis) -> Self {
         Cas { layout, redis }
+    }
+
+    /// The Redis key of the record under `key`.
+    pub(crate) fn key(&self, key: &StoreKey) -> String {
+        self.layout.redis_key(key)
     }
 
     /// The live record under `key` at `now`, or `None` (absent, no session for Node, or
@@ -272,6 +281,16 @@ fn new_data(record: &Record, owner_key: Option<&str>) -> Result<OrderedData, Sto
 /// A value the JSON reader refuses (deeper than its nesting limit).
 pub(crate) fn unreadable(e: crate::json::JsonError) -> StoreError {
     StoreError::new(StoreErrorKind::Backend, e)
+}
+
+/// The TTL of a record with `meta` written at `now`: `ceil((deadline − now) / 1000)`
+/// seconds, at least 1 (callers only write live sessions).
+pub(crate) fn ttl_to_deadline(meta: &Meta, now: Timestamp) -> u64 {
+    ceil_ttl(
+        meta.expires_at()
+            .as_millis()
+            .saturating_sub(now.as_millis()),
+    )
 }
 
 /// `ceil(ms / 1000)` seconds, between 1 and [`MAX_TTL_SECONDS`].

@@ -7,7 +7,7 @@ use std::time::Duration;
 use satchel::{Meta, StoreError, Timestamp};
 
 use crate::connect_redis::StoredSession;
-use crate::redis_cas::extension::{js_deadline, js_ms, millis, owner_in, timestamp, Extension};
+use crate::redis_cas::extension::{js_ms, millis, owner_in, timestamp, Extension};
 
 /// Our own writes round the TTL up to whole seconds (connect-redis's rule) and reach Redis
 /// a little after `now`, so a key outlives its recorded deadline by up to ~1 s. Only a key
@@ -91,18 +91,7 @@ pub(super) fn write(stored: &mut StoredSession, meta: &Meta, owner_key: Option<&
         stored.cookie.original_max_age = None;
         stored.cookie.expires = None;
     }
-    let ext = Extension {
-        created: meta.created_at,
-        idle: meta.idle_timeout,
-        deadline: meta.idle_deadline,
-        absolute: js_deadline(meta.absolute_deadline),
-        persistent: None,
-        owner: if owner_key.is_none() {
-            meta.owner.clone()
-        } else {
-            None
-        },
-    };
+    let ext = Extension::of(meta, false, owner_key);
     stored.set_extension(Some(ext.to_json()));
 }
 

@@ -1,7 +1,7 @@
 //! [`ConnectRedisStore`]: a satchel store over the records connect-redis keeps for
 //! express-session (the user-facing documentation is on the type).
 
-mod keys;
+pub(crate) mod keys;
 mod meta;
 mod ops;
 mod options;
@@ -130,4 +130,14 @@ impl ConnectRedisStore {
     pub fn redis_key(&self, key: &StoreKey) -> String {
         keys::redis_key(&self.options().prefix, key)
     }
+
+    /// The shared operations (`ops.rs` implements `SessionStore` with them).
+    fn cas(&self) -> &crate::redis_cas::Cas<ops::Express> {
+        &self.inner.cas
+    }
+}
+
+/// The default layout's reading of `text` (the `fuzzing` module's entry point).
+pub(crate) fn fuzzing_read(text: &str, now: satchel::Timestamp) -> crate::fuzzing::LayoutRead {
+    crate::fuzzing::read_layout(&ops::Express(ConnectRedisOptions::default()), text, now)
 }

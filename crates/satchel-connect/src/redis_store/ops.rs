@@ -1,17 +1,14 @@
 //! connect-redis's record layout for the shared compare-and-set operations
-//! ([`crate::redis_cas`]), and the [`SessionStore`] implementation on top (see the table
+//! ([`crate::redis_cas`]), and the [`SessionStore`](satchel::SessionStore) implementation on top (see the table
 //! in the module docs of [`super`]).
 
-use satchel::{
-    Capabilities, Expires, Meta, Patch, Record, SessionStore, StoreError, StoreErrorKind, StoreKey,
-    Timestamp, WriteOutcome,
-};
+use satchel::{Meta, StoreError, StoreErrorKind, StoreKey, Timestamp};
 
 use super::meta::{self, Context};
 use super::{view, ConnectRedisOptions, ConnectRedisStore};
 use crate::connect_redis::{RedisStoreOptions, StoredSession};
 use crate::data::OrderedData;
-use crate::redis_cas::{ceil_ttl, Layout};
+use crate::redis_cas::Layout;
 
 /// express-session records as connect-redis keeps them.
 pub(super) struct Express(pub(super) ConnectRedisOptions);
@@ -67,77 +64,16 @@ impl Layout for Express {
     /// connect-redis's TTL rule, `ceil((deadline − now) / 1000)`, on the session's
     /// deadline; at least 1 (callers only write live sessions).
     fn ttl_seconds(&self, meta: &Meta, now: Timestamp) -> u64 {
-        ceil_ttl(
-            meta.expires_at()
-                .as_millis()
-                .saturating_sub(now.as_millis()),
-        )
+        crate::redis_cas::ttl_to_deadline(meta, now)
     }
 
     fn owner_key(&self) -> Option<&str> {
         self.0.owner_key.as_deref()
     }
-}
 
-impl SessionStore for ConnectRedisStore {
-    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
-        self.inner.cas.load(&self.redis_key(key), now).await
-    }
-
-    async fn create(
-        &self,
-        key: &StoreKey,
-        record: &Record,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.inner
-            .cas
-            .create(&self.redis_key(key), record, now)
-            .await
-    }
-
-    async fn apply(
-        &self,
-        key: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.inner
-            .cas
-            .write(&self.redis_key(key), None, patch, now)
-            .await
-    }
-
-    async fn rotate(
-        &self,
-        old: &StoreKey,
-        new: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        let new = self.redis_key(new);
-        self.inner
-            .cas
-            .write(&self.redis_key(old), Some(&new), patch, now)
-            .await
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.inner.cas.delete(&self.redis_key(key)).await
-    }
-
-    /// Moves the deadline (and `cookie.expires` and the TTL with it) by a compare-and-set
-    /// of the whole record, so a touch racing a logout never brings the record back.
-    async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
-        match self.apply(key, &Patch::default(), now).await? {
-            WriteOutcome::Applied(expires) => Ok(Some(expires)),
-            _ => Ok(None),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::NONE;
-        caps.atomic_patch = true;
-        caps
+    fn redis_key(&self, key: &StoreKey) -> String {
+        super::keys::redis_key(&self.0.prefix, key)
     }
 }
+
+crate::redis_cas::store::session_store_over_cas!(ConnectRedisStore);

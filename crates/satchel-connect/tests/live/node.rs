@@ -40,6 +40,7 @@ const REQUIRED_PACKAGES: &[&str] = &[
     "cookie-session",
     "koa-session",
     "koa-redis",
+    "koa-generic-session",
 ];
 
 /// Whether every package in [`REQUIRED_PACKAGES`] is installed under `dir`.
@@ -139,6 +140,20 @@ impl NodeApp {
         Self::start(
             "koa-redis-app.mjs",
             &[("KEYS", keys), ("REDIS_URL", redis_url)],
+        )
+        .await
+    }
+
+    /// `node koa-generic-app.mjs 0` (koa-generic-session with koa-redis, cookie maxAge one
+    /// hour) with the given comma-separated keys, Redis URL and key prefix.
+    pub async fn koa_generic(keys: &str, redis_url: &str, prefix: &str) -> NodeApp {
+        Self::start(
+            "koa-generic-app.mjs",
+            &[
+                ("KEYS", keys),
+                ("REDIS_URL", redis_url),
+                ("REDIS_PREFIX", prefix),
+            ],
         )
         .await
     }

@@ -14,6 +14,7 @@ use satchel_axum::{Error, Session, SessionLayer};
 use satchel_connect::cookie_session::CookieSessionCookies;
 use satchel_connect::keygrip::Keygrip;
 use satchel_connect::koa::{KoaCookies, KoaIds, KoaRedisOptions, KoaRedisStore};
+use satchel_connect::koa_generic::{KoaGenericIds, KoaGenericRedisOptions, KoaGenericRedisStore};
 use satchel_connect::{ConnectRedisOptions, ConnectRedisStore, ExpressIds};
 use serde_json::json;
 
@@ -99,6 +100,24 @@ pub async fn start_koa_redis(keys: &[&str], redis_url: &str) -> u16 {
         .build()
         .expect("config");
     let ids = KoaIds::new(Keygrip::new(keys.iter().copied()).expect("keys"));
+    serve(Engine::with_id_format(store, config, ids)).await
+}
+
+/// Serves the app with koa-generic-session cookies (`koa.sid` = the sid, signed in
+/// `koa.sid.sig` with `keys`) over koa-redis's records under `prefix`, idle timeout one
+/// hour (the Koa app's `cookie.maxAge`); returns the port.
+pub async fn start_koa_generic(keys: &[&str], redis_url: &str, prefix: &str) -> u16 {
+    let store =
+        KoaGenericRedisStore::connect(redis_url, KoaGenericRedisOptions::with_prefix(prefix))
+            .await
+            .expect("connect to Redis");
+    let config = SessionConfig::builder()
+        .cookie_name("koa.sid")
+        .idle_timeout(std::time::Duration::from_secs(3600))
+        .dangerous_insecure_cookies()
+        .build()
+        .expect("config");
+    let ids = KoaGenericIds::new(Keygrip::new(keys.iter().copied()).expect("keys"));
     serve(Engine::with_id_format(store, config, ids)).await
 }
 

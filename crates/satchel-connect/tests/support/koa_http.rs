@@ -1,5 +1,4 @@
-//! koa-session http-exchange vectors, cookie mode and koa-redis store mode; and the
-//! keygrip signatures of koa-generic-session.
+//! koa-session http-exchange vectors, cookie mode and koa-redis store mode.
 
 use satchel_connect::cookies::{
     self, clear_signature, reissue_signature, set_signed_pair, CookieOptions,
@@ -154,33 +153,4 @@ pub(crate) fn check(v: &Vector, fixture_session: &OrderedData) -> Coverage {
         assert_eq!(headers, want, "{case}");
     }
     coverage
-}
-
-/// koa-generic-session: only the `.sig` cookies (keygrip over `name=sid`) are checked; its
-/// record format (`{"cookie":{options},…}` under `koa:sess:`) is not implemented here.
-pub(crate) fn check_generic_signatures(v: &Vector) -> Coverage {
-    let case = v.case();
-    let keys = Keygrip::new(v.strings("/inputs/app_keys")).expect("app keys");
-    let headers = v.strings("/outputs/set_cookie");
-    let mut checked = 0;
-    for pair in headers.windows(2) {
-        let (name, value) = set_cookie_pair(&pair[0]);
-        let (sig_name, sig) = set_cookie_pair(&pair[1]);
-        if sig_name == cookies::signature_name(name) {
-            assert_eq!(sig, cookies::signature(&keys, name, value), "{case}");
-            checked += 1;
-        }
-    }
-    if let Some(header) = v.opt_str("/inputs/request/headers/cookie") {
-        let name = v
-            .opt_str("/inputs/session_options/key")
-            .unwrap_or("koa.sid");
-        if let Some((_, check)) = cookies::read_signed(header, name, &keys) {
-            let cleared = headers.iter().any(|h| *h == clear_signature(name, false));
-            assert_eq!(cleared, check == cookies::SignatureCheck::Invalid, "{case}");
-            checked += 1;
-        }
-    }
-    assert!(checked > 0 || headers.is_empty(), "{case}: nothing checked");
-    Coverage::SignaturesOnly
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod cookie_session_http;
 pub(crate) mod express_http;
+pub(crate) mod koa_generic_http;
 pub(crate) mod koa_http;
 
 use satchel_connect::OrderedData;
@@ -163,8 +164,6 @@ pub(crate) enum Coverage {
     Full,
     /// Node's own quirk that we deliberately do not copy (the read side is still checked).
     IntentionalDifference,
-    /// Only the keygrip signatures (koa-generic-session's record format is not implemented).
-    SignaturesOnly,
 }
 
 /// The name and value of a `Set-Cookie` header.

@@ -1,14 +1,14 @@
 //! koa-redis's record layout for the shared compare-and-set operations
 //! ([`crate::redis_cas`]): the koa-session payload plus the `_satchel` member.
 
-use satchel::{Meta, StoreError, StoreErrorKind, Timestamp};
+use satchel::{Meta, StoreError, StoreErrorKind, StoreKey, Timestamp};
 
 use super::KoaRedisOptions;
 use crate::data::OrderedData;
 use crate::koa::payload::from_members;
 use crate::koa::{encode_json, MaxAge, ONE_DAY_MS};
 use crate::payload::{members, PayloadError};
-use crate::redis_cas::extension::{js_deadline, js_ms, millis, owner_in, timestamp, Extension};
+use crate::redis_cas::extension::{js_ms, millis, owner_in, timestamp, Extension};
 use crate::redis_cas::{ceil_ttl, Layout};
 
 /// The member satchel's metadata travels in (koa-session ignores and drops `_` members).
@@ -89,18 +89,7 @@ impl Layout for Koa {
     fn write_meta(&self, doc: &mut KoaRecord, meta: &Meta) {
         doc.expire_ms = Some(js_ms(meta.expires_at()));
         doc.max_age = Some(MaxAge::Ms(millis(meta.idle_timeout).max(1)));
-        let ext = Extension {
-            created: meta.created_at,
-            idle: meta.idle_timeout,
-            deadline: meta.idle_deadline,
-            absolute: js_deadline(meta.absolute_deadline),
-            persistent: Some(meta.persistent),
-            owner: if self.owner_key().is_none() {
-                meta.owner.clone()
-            } else {
-                None
-            },
-        };
+        let ext = Extension::of(meta, true, self.owner_key());
         doc.ext = Some(ext.to_json());
     }
 
@@ -148,6 +137,18 @@ impl Layout for Koa {
 
     fn owner_key(&self) -> Option<&str> {
         self.0.owner_key.as_deref()
+    }
+
+    /// The prefix and the UUID for a [`KoaIds`](crate::koa::KoaIds) id, else the prefix
+    /// and 64 hex digits.
+    fn redis_key(&self, key: &StoreKey) -> String {
+        let prefix = &self.0.prefix;
+        let bytes = key.as_bytes();
+        if bytes[16..].iter().all(|&b| b == 0) {
+            format!("{prefix}{}", crate::koa::ids::format_uuid(&bytes[..16]))
+        } else {
+            format!("{prefix}{}", key.to_hex())
+        }
     }
 }
 

@@ -6,10 +6,7 @@ mod layout;
 use std::sync::Arc;
 use std::time::Duration;
 
-use satchel::{
-    Capabilities, Expires, Patch, Record, SessionStore, StoreError, StoreKey, Timestamp,
-    WriteOutcome,
-};
+use satchel::{StoreError, StoreKey};
 
 use crate::redis_cas::io::Redis;
 use crate::redis_cas::Cas;
@@ -43,7 +40,7 @@ impl Default for KoaRedisOptions {
     }
 }
 
-/// A satchel [`SessionStore`] over the very records koa-redis (4.x) keeps for
+/// A satchel [`SessionStore`](satchel::SessionStore) over the very records koa-redis (4.x) keeps for
 /// koa-session's external-store mode, so a satchel app and a Koa app share sessions live
 /// on one Redis. Use it with [`KoaIds`](crate::koa::KoaIds) as the engine's id format and
 /// the Koa cookie name (`koa.sess`). Cheap to clone: clones share one multiplexed
@@ -120,70 +117,18 @@ impl KoaRedisStore {
     /// The Redis key of the record under `key`: the prefix and the UUID for a
     /// [`KoaIds`](crate::koa::KoaIds) id, else the prefix and 64 hex digits.
     pub fn redis_key(&self, key: &StoreKey) -> String {
-        let prefix = &self.options().prefix;
-        let bytes = key.as_bytes();
-        if bytes[16..].iter().all(|&b| b == 0) {
-            format!("{prefix}{}", super::ids::format_uuid(&bytes[..16]))
-        } else {
-            format!("{prefix}{}", key.to_hex())
-        }
+        crate::redis_cas::Layout::redis_key(&self.inner.layout, key)
+    }
+
+    /// The shared operations (`SessionStore` is implemented with them).
+    fn cas(&self) -> &Cas<layout::Koa> {
+        &self.inner
     }
 }
 
-impl SessionStore for KoaRedisStore {
-    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
-        self.inner.load(&self.redis_key(key), now).await
-    }
+crate::redis_cas::store::session_store_over_cas!(KoaRedisStore);
 
-    async fn create(
-        &self,
-        key: &StoreKey,
-        record: &Record,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.inner.create(&self.redis_key(key), record, now).await
-    }
-
-    async fn apply(
-        &self,
-        key: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.inner
-            .write(&self.redis_key(key), None, patch, now)
-            .await
-    }
-
-    async fn rotate(
-        &self,
-        old: &StoreKey,
-        new: &StoreKey,
-        patch: &Patch,
-        now: Timestamp,
-    ) -> Result<WriteOutcome, StoreError> {
-        let new = self.redis_key(new);
-        self.inner
-            .write(&self.redis_key(old), Some(&new), patch, now)
-            .await
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.inner.delete(&self.redis_key(key)).await
-    }
-
-    /// Moves `_expire` and the TTL by a compare-and-set of the whole record, so a touch
-    /// racing a logout never brings the record back.
-    async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
-        match self.apply(key, &Patch::default(), now).await? {
-            WriteOutcome::Applied(expires) => Ok(Some(expires)),
-            _ => Ok(None),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::NONE;
-        caps.atomic_patch = true;
-        caps
-    }
+/// The default layout's reading of `text` (the `fuzzing` module's entry point).
+pub(crate) fn fuzzing_read(text: &str, now: satchel::Timestamp) -> crate::fuzzing::LayoutRead {
+    crate::fuzzing::read_layout(&layout::Koa(KoaRedisOptions::default()), text, now)
 }

@@ -1,0 +1,95 @@
+//! Connecting to one Redis server and mapping redis-rs errors to satchel's kinds: the one
+//! implementation [`RedisStore`](crate::RedisStore) and satchel-connect's Node-format
+//! stores (connect-redis, koa-redis) share, so a failure means the same thing (and gets
+//! the same 503 or 500) whichever store met it.
+//!
+//! Doc-hidden: an interface between workspace crates, not part of satchel-redis's API.
+
+use std::future::Future;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Value as RValue;
+use satchel::{StoreError, StoreErrorKind};
+
+/// Maps a redis-rs error to a store error of the right kind, keeping it as the source:
+/// timeouts are `Timeout`; a `WRONGTYPE` (something other than a string under a session
+/// key) is `Corrupt`; a lost or refused connection, a server still loading, a Cluster or
+/// primary that is down, a read-only replica and `OOM` are `Unavailable` (the request is
+/// worth retrying later); everything else is `Backend`.
+pub fn store_error(e: redis::RedisError) -> StoreError {
+    use redis::ErrorKind as K;
+    let kind = if e.is_timeout() {
+        StoreErrorKind::Timeout
+    } else if e.code() == Some("WRONGTYPE") {
+        StoreErrorKind::Corrupt
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            K::BusyLoadingError
+                | K::TryAgain
+                | K::ClusterDown
+                | K::MasterDown
+                | K::ReadOnly
+                | K::ClusterConnectionNotFound
+        )
+        || e.code() == Some("OOM")
+    {
+        StoreErrorKind::Unavailable
+    } else {
+        StoreErrorKind::Backend
+    };
+    StoreError::new(kind, e)
+}
+
+/// The error for a connection that was not established in time.
+pub fn connect_timed_out() -> StoreError {
+    StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out")
+}
+
+/// A multiplexed, self-reconnecting connection to one server: each attempt bounded by
+/// `connect_timeout`, each reply by `command_timeout`, two quick retries and then
+/// reconnection in the background on later calls; the whole setup bounded by four
+/// connection attempts.
+///
+/// # Errors
+/// [`store_error`]'s kinds, or `Timeout` when the server did not answer in time.
+pub async fn connection_manager(
+    client: redis::Client,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+) -> Result<ConnectionManager, StoreError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(connect_timeout)
+        .set_response_timeout(command_timeout)
+        // Reconnect quickly and keep trying in the background on later calls.
+        .set_number_of_retries(2)
+        .set_max_delay(500);
+    tokio::time::timeout(
+        connect_timeout.saturating_mul(4),
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| connect_timed_out())?
+    .map_err(store_error)
+}
+
+/// `fut` (one command) bounded by `command_timeout`, an error reply turned into an error,
+/// and errors mapped by [`store_error`].
+///
+/// # Errors
+/// As [`store_error`], or `Timeout` past `command_timeout`.
+pub async fn bounded(
+    command_timeout: Duration,
+    fut: impl Future<Output = redis::RedisResult<RValue>>,
+) -> Result<RValue, StoreError> {
+    match tokio::time::timeout(command_timeout, fut).await {
+        Ok(reply) => reply.and_then(RValue::extract_error).map_err(store_error),
+        Err(_) => Err(StoreError::msg(
+            StoreErrorKind::Timeout,
+            "Redis did not answer in time",
+        )),
+    }
+}
