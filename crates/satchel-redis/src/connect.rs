@@ -81,15 +81,43 @@ pub async fn connection_manager(
 ///
 /// # Errors
 /// As [`store_error`], or `Timeout` past `command_timeout`.
-pub async fn bounded(
+pub fn bounded(
     command_timeout: Duration,
     fut: impl Future<Output = redis::RedisResult<RValue>>,
-) -> Result<RValue, StoreError> {
-    match tokio::time::timeout(command_timeout, fut).await {
+) -> impl Future<Output = Result<RValue, StoreError>> {
+    // A combinator, not an `async fn`: an `async fn` would keep `fut` as its argument and
+    // again inside the awaited `Timeout`, doubling the size of every command's future
+    // (and of every store future that nests it, boxed and copied per call by the engine).
+    futures_util::FutureExt::map(tokio::time::timeout(command_timeout, fut), |r| match r {
         Ok(reply) => reply.and_then(RValue::extract_error).map_err(store_error),
         Err(_) => Err(StoreError::msg(
             StoreErrorKind::Timeout,
             "Redis did not answer in time",
         )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bounded` adds the timer, not a second copy of the command's future.
+    #[tokio::test]
+    async fn a_bounded_command_holds_its_future_once() {
+        fn command() -> impl Future<Output = redis::RedisResult<RValue>> {
+            async {
+                let state = [1u8; 4096];
+                tokio::task::yield_now().await;
+                Ok(RValue::Int(i64::from(state[4095])))
+            }
+        }
+        let inner = std::mem::size_of_val(&command());
+        let fut = bounded(Duration::from_secs(5), command());
+        let size = std::mem::size_of_val(&fut);
+        assert!(
+            size < inner + 256,
+            "bounded {size} bytes around a {inner}-byte command"
+        );
+        assert_eq!(fut.await.expect("answered"), RValue::Int(1));
     }
 }
