@@ -82,12 +82,14 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod durability;
 mod near_cache;
 mod revocations;
 mod scripts;
 mod sentinel;
 mod v2;
 
+pub use durability::{eviction_policy_risk, WaitForReplicas};
 pub use near_cache::{NearCacheConfig, NearCacheStats};
 
 use std::sync::Arc;
@@ -135,6 +137,11 @@ pub struct RedisConfig {
     /// (`None`) by default. Standalone and Sentinel; [`RedisStore::connect_cluster`]
     /// refuses it. See `docs/redis-near-cache.md`.
     pub near_cache: Option<NearCacheConfig>,
+    /// `WAIT` for this many replicas after a logout or `revoke_owner`, so that a failover
+    /// cannot bring a logged-out session back (SEC-43); off (`None`) by default, as it
+    /// holds up the shared connection for a replication round trip. See
+    /// [`WaitForReplicas`] and `docs/reliability.md`.
+    pub wait_for_replicas: Option<WaitForReplicas>,
 }
 
 impl Default for RedisConfig {
@@ -144,6 +151,7 @@ impl Default for RedisConfig {
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
             near_cache: None,
+            wait_for_replicas: None,
         }
     }
 }
@@ -193,6 +201,8 @@ struct Inner {
     /// The near cache, when configured (then `conn` is `Conn::Tracked` or a Sentinel
     /// connection that tracks).
     near: Option<Arc<near_cache::Cache>>,
+    /// [`RedisConfig::wait_for_replicas`] (`durability.rs`).
+    wait_for_replicas: Option<WaitForReplicas>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -242,6 +252,7 @@ impl RedisStore {
     /// When the URL is invalid or Redis cannot be reached within
     /// [`RedisConfig::connect_timeout`].
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, StoreError> {
+        durability::warn_on_risky_eviction_policy(url, &config).await;
         if let Some(nodes) = url.strip_prefix("redis+cluster://") {
             let nodes: Vec<String> = nodes
                 .split(',')
@@ -283,6 +294,7 @@ impl RedisStore {
         .map_err(map_err)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -330,6 +342,7 @@ impl RedisStore {
             })?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -375,6 +388,7 @@ impl RedisStore {
         .map_err(map_err)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -417,6 +431,7 @@ impl RedisStore {
             .map_err(map_err)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -726,7 +741,8 @@ impl SessionStore for RedisStore {
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let result = self.delete_v2(key).await;
         self.forget(&[key]);
-        result
+        result?;
+        self.wait_for_replicas().await
     }
 
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
@@ -754,7 +770,10 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
-        let result = self.revoke_v2(owner, keep).await;
+        let result = match self.revoke_v2(owner, keep).await {
+            Ok(n) => self.wait_for_replicas().await.map(|()| n),
+            Err(e) => Err(e),
+        };
         // The sessions it deleted are not all known here, and Redis sends this store no
         // invalidation for its own writes: forget everything (revocation is rare).
         if let Some(cache) = &self.inner.near {
