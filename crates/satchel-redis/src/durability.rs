@@ -7,10 +7,12 @@
 //! then works again. With [`RedisConfig::wait_for_replicas`] set, `delete` (logout) and
 //! `revoke_owner` ("log out everywhere") end with `WAIT replicas timeout` on the store's
 //! own connection (WAIT covers every earlier write of the connection it is sent on, so
-//! it must be that one) and fail with `Unavailable` when fewer replicas confirmed in
-//! time: the logout is then not acknowledged (503, the cookie is kept) instead of
-//! acknowledged and later undone. The user's retry finds the session gone (on the old
-//! primary or the new one) and waits again.
+//! it must be that one) and fail with `Backend` when fewer replicas confirmed in time:
+//! the logout is then not acknowledged (503, the cookie is kept) instead of acknowledged
+//! and later undone. The user's retry finds the session gone (on the old primary or the
+//! new one) and waits again. Not `Unavailable`: the primary answered, and that kind
+//! would open the engine's circuit breaker, failing every request (not only logouts)
+//! while a replica is missing.
 //!
 //! The cost: the store multiplexes every request over one connection, and Redis answers
 //! a connection's commands in order, so requests queued behind a `WAIT` wait for it too:
@@ -31,7 +33,7 @@ pub struct WaitForReplicas {
     /// primary with one replica; on a Cluster, per primary).
     pub replicas: u32,
     /// How long to wait for them. Keep it below [`RedisConfig::command_timeout`]: past
-    /// that the call fails with `Timeout` instead, which also opens the engine's circuit
+    /// that the call fails with `Timeout` instead, which opens the engine's circuit
     /// breaker.
     pub timeout: Duration,
 }
@@ -66,7 +68,7 @@ impl RedisStore {
         };
         if acked < i64::from(wait.replicas) {
             return Err(StoreError::msg(
-                StoreErrorKind::Unavailable,
+                StoreErrorKind::Backend,
                 "the revocation reached fewer replicas than RedisConfig::wait_for_replicas \
                  asks for; not acknowledged",
             ));

@@ -103,6 +103,9 @@ struct Client {
     conn: Option<Conn>,
     cookie: Option<HeaderValue>,
     acked: u64,
+    /// A logout failed (503 or no answer): it may still have been applied, so finding the
+    /// session gone next is no loss.
+    logout_unsure: bool,
     revoked: Vec<HeaderValue>,
     ledger: Ledger,
     rec: Arc<Recorder>,
@@ -217,12 +220,13 @@ impl Client {
             self.acked = self.acked.max(n);
             Some(true)
         } else if r.status == StatusCode::UNAUTHORIZED {
-            if self.acked > 0 {
+            if self.acked > 0 && !self.logout_unsure {
                 self.ledger.sessions_lost += 1;
                 self.ledger.lost_increments += self.acked;
             }
             self.acked = 0;
             self.cookie = None;
+            self.logout_unsure = false;
             Some(false)
         } else {
             None
@@ -232,12 +236,12 @@ impl Client {
     /// Logs out; whether that was acknowledged.
     async fn logout(&mut self) -> bool {
         let old = self.cookie.clone();
-        let Some(r) = self.send(Method::POST, "/logout", old.clone()).await else {
-            return false;
-        };
-        if !r.status.is_success() {
+        let r = self.send(Method::POST, "/logout", old.clone()).await;
+        if !r.as_ref().is_some_and(|r| r.status.is_success()) {
+            self.logout_unsure = true;
             return false;
         }
+        self.logout_unsure = false;
         self.ledger.logouts += 1;
         if let Some(old) = old {
             self.revoked.push(old);
@@ -306,6 +310,7 @@ impl Load {
                     conn: None,
                     cookie: None,
                     acked: 0,
+                    logout_unsure: false,
                     revoked: Vec::new(),
                     ledger: Ledger::default(),
                     rec: rec.clone(),

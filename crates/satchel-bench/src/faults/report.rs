@@ -230,8 +230,9 @@ mod tests {
             Ledger::default(),
         );
         assert_eq!(r.unavailable, 3);
-        assert_eq!(r.error_window, Duration::from_millis(2405 - 1000));
-        assert_eq!(r.recovery, Duration::from_millis(405));
+        // The slow 503 sent at 1500 ends last, at 2500.
+        assert_eq!(r.error_window, Duration::from_millis(2500 - 1000));
+        assert_eq!(r.recovery, Duration::from_millis(500));
         assert_eq!(r.max_latency, Duration::from_millis(1000));
         assert_eq!(r.hung, 1);
         assert!(table(&[r]).contains("| f | c | 1 × 1 | 6 | 3 | 0 |"));

@@ -35,6 +35,8 @@ pub enum Fault {
     MariadbStop,
     /// `SENTINEL FAILOVER`.
     SentinelFailover,
+    /// The same with `RedisConfig::wait_for_replicas` (1 replica, 200 ms).
+    SentinelFailoverWait,
     /// `kill -9` of the Sentinel-managed primary (restarted afterwards as a replica).
     SentinelKillPrimary,
     /// The same with `RedisConfig::wait_for_replicas` (1 replica, 200 ms).
@@ -47,7 +49,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in campaign order.
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 13] = [
         Fault::RedisKill,
         Fault::RedisKillAof,
         Fault::RedisStop,
@@ -56,6 +58,7 @@ impl Fault {
         Fault::MariadbKill,
         Fault::MariadbStop,
         Fault::SentinelFailover,
+        Fault::SentinelFailoverWait,
         Fault::SentinelKillPrimary,
         Fault::SentinelKillPrimaryWait,
         Fault::ClusterKillPrimary,
@@ -73,6 +76,7 @@ impl Fault {
             Fault::MariadbKill => "mariadb-kill",
             Fault::MariadbStop => "mariadb-stop",
             Fault::SentinelFailover => "sentinel-failover",
+            Fault::SentinelFailoverWait => "sentinel-failover-wait",
             Fault::SentinelKillPrimary => "sentinel-kill-primary",
             Fault::SentinelKillPrimaryWait => "sentinel-kill-primary-wait",
             Fault::ClusterKillPrimary => "cluster-kill-primary",
@@ -97,7 +101,7 @@ impl Fault {
             Fault::PostgresStop => format!("PostgreSQL SIGSTOP {hold:.0} s (all processes), SIGCONT"),
             Fault::MariadbKill => format!("MariaDB `kill -9`, restarted after {hold:.0} s"),
             Fault::MariadbStop => format!("MariaDB SIGSTOP {hold:.0} s, SIGCONT"),
-            Fault::SentinelFailover => "`SENTINEL FAILOVER`".to_owned(),
+            Fault::SentinelFailover | Fault::SentinelFailoverWait => "`SENTINEL FAILOVER`".to_owned(),
             Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait => {
                 "Sentinel primary `kill -9` (replica promoted)".to_owned()
             }
@@ -116,7 +120,7 @@ impl Fault {
             Fault::PostgresKill | Fault::PostgresStop => format!("PostgreSQL, fsync on, synchronous_commit on; pool 10, acquire and statement timeout {t} ms"),
             Fault::MariadbKill | Fault::MariadbStop => format!("MariaDB, innodb_flush_log_at_trx_commit=1; pool 10, acquire and statement timeout {t} ms"),
             Fault::SentinelFailover | Fault::SentinelKillPrimary => format!("primary + 1 replica, 3 sentinels, down-after 1 s; no `wait_for_replicas`; command timeout {t} ms"),
-            Fault::SentinelKillPrimaryWait => format!("as above, `wait_for_replicas` 1 replica / 200 ms; command timeout {t} ms"),
+            Fault::SentinelFailoverWait | Fault::SentinelKillPrimaryWait => format!("primary + 1 replica, 3 sentinels, down-after 1 s; `wait_for_replicas` 1 replica / 200 ms; command timeout {t} ms"),
             Fault::ClusterKillPrimary | Fault::ClusterReshard => format!("3 primaries + 1 replica each, node timeout 2 s; command timeout {t} ms"),
         }
     }
@@ -245,7 +249,10 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
         Fault::MariadbKill | Fault::MariadbStop => {
             Stores::Mariadb(MariaServer::start(dir.join("mariadb"))?)
         }
-        Fault::SentinelFailover | Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait => {
+        Fault::SentinelFailover
+        | Fault::SentinelFailoverWait
+        | Fault::SentinelKillPrimary
+        | Fault::SentinelKillPrimaryWait => {
             Stores::Sentinel(SentinelSet::start(&dir)?)
         }
         Fault::ClusterKillPrimary | Fault::ClusterReshard => {
@@ -260,7 +267,7 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
         Stores::Cluster(s) => s.url(),
     };
     let prefix = format!("faults:{}:", fault.name());
-    let wait = (fault == Fault::SentinelKillPrimaryWait)
+    let wait = matches!(fault, Fault::SentinelKillPrimaryWait | Fault::SentinelFailoverWait)
         .then(|| WaitForReplicas::new(1, Duration::from_millis(200)));
     let params = *p;
     let app = match &stores {
@@ -304,9 +311,10 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
         inject_fault(fault, &mut stores, p)?;
         let back = load.start.elapsed();
         cycles.push(Cycle { inject, back });
+        restart_killed(fault, &mut stores)?;
         recovered &= wait_recovered(&load, back, p.recover_within);
         std::thread::sleep(p.settle);
-        heal(fault, &mut stores)?;
+        wait_full_strength(fault, &stores)?;
     }
     let end = load.start.elapsed();
     let samples = load.rec.clone();
@@ -368,7 +376,7 @@ fn inject_fault(fault: Fault, stores: &mut Stores, p: &Params) -> anyhow::Result
                 procs::cont(pid)?;
             }
         }
-        (Fault::SentinelFailover, Stores::Sentinel(s)) => {
+        (Fault::SentinelFailover | Fault::SentinelFailoverWait, Stores::Sentinel(s)) => {
             s.failover(Duration::from_secs(30))?;
         }
         (Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait, Stores::Sentinel(s)) => {
@@ -394,35 +402,28 @@ fn inject_fault(fault: Fault, stores: &mut Stores, p: &Params) -> anyhow::Result
     Ok(())
 }
 
-/// After a cycle: bring the topology back to full strength for the next one (restart a
-/// killed node as a replica and wait for sync).
-fn heal(fault: Fault, stores: &mut Stores) -> anyhow::Result<()> {
-    match (fault, stores) {
+/// Right after the store is back: restart a node the fault killed (it rejoins as a
+/// replica), as an operator or a supervisor would.
+fn restart_killed(fault: Fault, stores: &mut Stores) -> anyhow::Result<()> {
+    let nodes = match (fault, stores) {
         (Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait, Stores::Sentinel(s)) => {
-            let dead: Vec<u16> = s
-                .data
-                .iter()
-                .filter(|n| n.pid().is_none())
-                .map(|n| n.port)
-                .collect();
-            for port in dead {
-                s.node_mut(port)?.restart()?;
-            }
-            s.wait_healthy(Duration::from_secs(60))
+            &mut s.data
         }
-        (Fault::SentinelFailover, Stores::Sentinel(s)) => s.wait_healthy(Duration::from_secs(60)),
-        (Fault::ClusterKillPrimary, Stores::Cluster(c)) => {
-            let dead: Vec<u16> = c
-                .nodes
-                .iter()
-                .filter(|n| n.pid().is_none())
-                .map(|n| n.port)
-                .collect();
-            for port in dead {
-                c.node_mut(port)?.restart()?;
-            }
-            c.wait_healthy(Duration::from_secs(60))
-        }
+        (Fault::ClusterKillPrimary, Stores::Cluster(c)) => &mut c.nodes,
+        _ => return Ok(()),
+    };
+    for n in nodes.iter_mut().filter(|n| n.pid().is_none()) {
+        n.restart()?;
+    }
+    Ok(())
+}
+
+/// Before the next cycle: wait until the topology is back to full strength (replicas in
+/// sync, the sentinels agreed, every slot covered).
+fn wait_full_strength(fault: Fault, stores: &Stores) -> anyhow::Result<()> {
+    match (fault, stores) {
+        (_, Stores::Sentinel(s)) => s.wait_healthy(Duration::from_secs(60)),
+        (_, Stores::Cluster(c)) => c.wait_healthy(Duration::from_secs(60)),
         _ => Ok(()),
     }
 }
