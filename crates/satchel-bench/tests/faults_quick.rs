@@ -8,7 +8,8 @@
 use satchel_bench::faults::{self, report::Row, Fault, Params};
 
 fn run(fault: Fault) -> Row {
-    let row = faults::run(fault, &Params::quick()).unwrap_or_else(|e| panic!("{}: {e:#}", fault.name()));
+    let row =
+        faults::run(fault, &Params::quick()).unwrap_or_else(|e| panic!("{}: {e:#}", fault.name()));
     eprintln!("{}", faults::report::table(std::slice::from_ref(&row)));
     row
 }
@@ -18,8 +19,14 @@ fn always(fault: Fault, r: &Row) {
     let name = fault.name();
     assert!(r.recovered, "{name}: the app did not recover by itself");
     assert_eq!(r.panics, 0, "{name}: panics");
-    assert_eq!(r.ledger.foreign, 0, "{name}: a client got another user's session");
-    assert!(r.ledger.acked > 0, "{name}: no increment was ever acknowledged");
+    assert_eq!(
+        r.ledger.foreign, 0,
+        "{name}: a client got another user's session"
+    );
+    assert!(
+        r.ledger.acked > 0,
+        "{name}: no increment was ever acknowledged"
+    );
     assert!(
         r.requests > 0 && r.ledger.unverified == 0,
         "{name}: the final ledger check could not reach the store"
@@ -33,9 +40,15 @@ fn always(fault: Fault, r: &Row) {
 fn durable(fault: Fault, r: &Row) {
     always(fault, r);
     let name = fault.name();
-    assert_eq!(r.ledger.lost_increments, 0, "{name}: acknowledged increments lost");
+    assert_eq!(
+        r.ledger.lost_increments, 0,
+        "{name}: acknowledged increments lost"
+    );
     assert_eq!(r.ledger.sessions_lost, 0, "{name}: sessions lost");
-    assert_eq!(r.ledger.resurrected, 0, "{name}: logged-out sessions came back");
+    assert_eq!(
+        r.ledger.resurrected, 0,
+        "{name}: logged-out sessions came back"
+    );
 }
 
 #[test]
@@ -45,7 +58,10 @@ fn redis_kill_without_persistence_logs_everyone_out_and_nothing_else() {
     // A restart of a Redis without persistence loses every session: clients find
     // themselves anonymous (401, then log in again), never an error loop, never someone
     // else, and no logged-out session comes back.
-    assert!(r.ledger.sessions_lost > 0, "the restart should have logged clients out");
+    assert!(
+        r.ledger.sessions_lost > 0,
+        "the restart should have logged clients out"
+    );
     assert_eq!(r.ledger.resurrected, 0);
 }
 
@@ -91,7 +107,10 @@ fn sentinel_failover_recovers() {
 fn sentinel_failover_with_wait_never_brings_a_logout_back() {
     let r = run(Fault::SentinelFailoverWait);
     always(Fault::SentinelFailoverWait, &r);
-    assert_eq!(r.ledger.resurrected, 0, "an acknowledged logout was undone by the failover");
+    assert_eq!(
+        r.ledger.resurrected, 0,
+        "an acknowledged logout was undone by the failover"
+    );
 }
 
 #[test]
@@ -105,7 +124,10 @@ fn sentinel_primary_kill_recovers() {
 fn sentinel_primary_kill_with_wait_never_brings_a_logout_back() {
     let r = run(Fault::SentinelKillPrimaryWait);
     always(Fault::SentinelKillPrimaryWait, &r);
-    assert_eq!(r.ledger.resurrected, 0, "an acknowledged logout was undone by the failover");
+    assert_eq!(
+        r.ledger.resurrected, 0,
+        "an acknowledged logout was undone by the failover"
+    );
 }
 
 #[test]

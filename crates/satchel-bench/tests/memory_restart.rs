@@ -27,10 +27,21 @@ async fn old_cookies_get_a_fresh_anonymous_session_after_a_restart() {
     let first = app::spawn(|| async { Ok(MemoryStore::new()) }, None).expect("app");
     let mut old = Vec::new();
     for user in ["alice", "bob", "carol"] {
-        let r = req(first.addr(), Method::POST, &format!("/login?u={user}"), None).await;
+        let r = req(
+            first.addr(),
+            Method::POST,
+            &format!("/login?u={user}"),
+            None,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK);
         let c = cookie(&r);
-        assert_eq!(req(first.addr(), Method::POST, "/inc", Some(&c)).await.status, StatusCode::OK);
+        assert_eq!(
+            req(first.addr(), Method::POST, "/inc", Some(&c))
+                .await
+                .status,
+            StatusCode::OK
+        );
         old.push(c);
     }
     drop(first);
@@ -44,7 +55,11 @@ async fn old_cookies_get_a_fresh_anonymous_session_after_a_restart() {
     for c in &old {
         // Reads and owner-only writes: anonymous, no error, no session created.
         let r = req(addr, Method::GET, "/n", Some(c)).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "an old cookie must be anonymous");
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "an old cookie must be anonymous"
+        );
         let r = req(addr, Method::POST, "/inc", Some(c)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         // An anonymous write: a fresh session under a new id, counting from 1.
@@ -54,6 +69,9 @@ async fn old_cookies_get_a_fresh_anonymous_session_after_a_restart() {
         let fresh = cookie(&r);
         assert_ne!(&fresh, c, "the old id must not be adopted");
         // Never someone else's: the fresh session has no owner.
-        assert_eq!(req(addr, Method::GET, "/n", Some(&fresh)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            req(addr, Method::GET, "/n", Some(&fresh)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }

@@ -55,14 +55,24 @@ fn fixture(wait: Option<WaitForReplicas>) -> Fixture {
     }
 }
 
-async fn req(addr: std::net::SocketAddr, method: Method, path: &str, cookie: Option<&HeaderValue>) -> (StatusCode, Option<String>) {
+async fn req(
+    addr: std::net::SocketAddr,
+    method: Method,
+    path: &str,
+    cookie: Option<&HeaderValue>,
+) -> (StatusCode, Option<String>) {
     let mut conn = Conn::connect(addr).await.expect("connect to the app");
     let r = conn.request(method, path, cookie).await.expect("answer");
     (r.status, r.cookie)
 }
 
 /// Retries `path` until it answers something other than 503 (the store is failing over).
-async fn settled(addr: std::net::SocketAddr, method: Method, path: &str, cookie: Option<&HeaderValue>) -> StatusCode {
+async fn settled(
+    addr: std::net::SocketAddr,
+    method: Method,
+    path: &str,
+    cookie: Option<&HeaderValue>,
+) -> StatusCode {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, _) = req(addr, method.clone(), path, cookie).await;
@@ -83,9 +93,17 @@ async fn login(addr: std::net::SocketAddr, user: &str) -> HeaderValue {
 /// next stays in the primary's output buffer.
 fn hold_replication(set: &SentinelSet) -> (u16, u16) {
     let primary = set.primary_port().expect("primary");
-    let replica = set.data.iter().find(|n| n.port != primary).expect("replica");
+    let replica = set
+        .data
+        .iter()
+        .find(|n| n.port != primary)
+        .expect("replica");
     replica.stop().expect("SIGSTOP replica");
-    let node = set.data.iter().find(|n| n.port == primary).expect("primary node");
+    let node = set
+        .data
+        .iter()
+        .find(|n| n.port == primary)
+        .expect("primary node");
     let mut c = node.admin().expect("admin");
     let filler = "f".repeat(1 << 20);
     for i in 0..32 {
@@ -100,8 +118,14 @@ fn hold_replication(set: &SentinelSet) -> (u16, u16) {
 
 /// Kills the primary, lets the replica go on, and waits for the sentinels to promote it.
 fn kill_and_fail_over(set: &mut SentinelSet, primary: u16, replica: u16) {
-    set.node_mut(primary).expect("primary").kill9().expect("kill -9");
-    set.node_mut(replica).expect("replica").cont().expect("SIGCONT");
+    set.node_mut(primary)
+        .expect("primary")
+        .kill9()
+        .expect("kill -9");
+    set.node_mut(replica)
+        .expect("replica")
+        .cont()
+        .expect("SIGCONT");
     set.wait_new_primary(primary, Duration::from_secs(60))
         .expect("failover");
 }
@@ -130,28 +154,56 @@ async fn with_wait_a_logout_is_acknowledged_only_once_replicated() {
 
     // Replicated at once: acknowledged, and it survives an immediate kill + failover.
     let other = login(f.addr, "bob").await;
-    assert_eq!(req(f.addr, Method::POST, "/logout", Some(&other)).await.0, StatusCode::OK);
+    assert_eq!(
+        req(f.addr, Method::POST, "/logout", Some(&other)).await.0,
+        StatusCode::OK
+    );
     let primary = f.set.primary_port().expect("primary");
-    f.set.node_mut(primary).expect("primary").kill9().expect("kill -9");
-    f.set.wait_new_primary(primary, Duration::from_secs(60)).expect("failover");
+    f.set
+        .node_mut(primary)
+        .expect("primary")
+        .kill9()
+        .expect("kill -9");
+    f.set
+        .wait_new_primary(primary, Duration::from_secs(60))
+        .expect("failover");
     assert_eq!(
         settled(f.addr, Method::GET, "/n", Some(&other)).await,
         StatusCode::UNAUTHORIZED,
         "an acknowledged logout came back after the failover"
     );
-    f.set.node_mut(primary).expect("old primary").restart().expect("restart");
-    f.set.wait_healthy(Duration::from_secs(60)).expect("healthy");
+    f.set
+        .node_mut(primary)
+        .expect("old primary")
+        .restart()
+        .expect("restart");
+    f.set
+        .wait_healthy(Duration::from_secs(60))
+        .expect("healthy");
 
     // Replication held: the logout is refused (not acknowledged), the cookie kept.
     let (primary, replica) = hold_replication(&f.set);
     let (status, set_cookie) = req(f.addr, Method::POST, "/logout", Some(&cookie)).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "a logout no replica has must not be acknowledged");
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a logout no replica has must not be acknowledged"
+    );
     assert!(set_cookie.is_none(), "a refused logout sets no cookie");
     kill_and_fail_over(&mut f.set, primary, replica);
-    f.set.node_mut(primary).expect("old primary").restart().expect("restart");
-    f.set.wait_healthy(Duration::from_secs(60)).expect("healthy");
+    f.set
+        .node_mut(primary)
+        .expect("old primary")
+        .restart()
+        .expect("restart");
+    f.set
+        .wait_healthy(Duration::from_secs(60))
+        .expect("healthy");
     // The user retries; now it is acknowledged, and the cookie is refused from then on.
-    assert_eq!(settled(f.addr, Method::POST, "/logout", Some(&cookie)).await, StatusCode::OK);
+    assert_eq!(
+        settled(f.addr, Method::POST, "/logout", Some(&cookie)).await,
+        StatusCode::OK
+    );
     assert_eq!(
         settled(f.addr, Method::GET, "/n", Some(&cookie)).await,
         StatusCode::UNAUTHORIZED

@@ -34,7 +34,12 @@ async fn whoami(session: Session) -> Result<Response, Error> {
     })
 }
 
-async fn call(app: &Router, method: &str, path: &str, cookie: Option<&str>) -> (StatusCode, Option<String>, String) {
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
     let mut req = Request::builder().method(method).uri(path);
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
@@ -59,10 +64,8 @@ async fn call(app: &Router, method: &str, path: &str, cookie: Option<&str>) -> (
 
 /// Starts a server with `policy` and a `maxmemory` 1 MB above what it uses empty.
 async fn server(policy: &str) -> Option<common::RedisChild> {
-    let server = common::RedisChild::start_with(&[
-        "--maxmemory-policy".to_owned(),
-        policy.to_owned(),
-    ])?;
+    let server =
+        common::RedisChild::start_with(&["--maxmemory-policy".to_owned(), policy.to_owned()])?;
     let client = redis::Client::open(server.url()).expect("url");
     let mut conn = client
         .get_multiplexed_async_connection()
@@ -125,7 +128,10 @@ async fn evicted_users_become_anonymous(policy: &str) {
             other => panic!("user{i} got {other} under {policy}: an evicted session must be anonymous, not an error"),
         }
     }
-    assert!(anonymous > 0, "nothing was evicted under {policy}: the budget is too big for the test");
+    assert!(
+        anonymous > 0,
+        "nothing was evicted under {policy}: the budget is too big for the test"
+    );
     assert!(themselves > 0, "everyone was evicted under {policy}");
 }
 
@@ -161,10 +167,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
 }
 
 async fn connect_logs(policy: &str) -> Option<String> {
-    let server = common::RedisChild::start_with(&[
-        "--maxmemory-policy".to_owned(),
-        policy.to_owned(),
-    ])?;
+    let server =
+        common::RedisChild::start_with(&["--maxmemory-policy".to_owned(), policy.to_owned()])?;
     let buf = Buf::default();
     let _guard = tracing_subscriber::fmt()
         .with_writer(buf.clone())

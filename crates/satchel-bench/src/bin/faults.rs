@@ -45,13 +45,16 @@ const END: &str = "<!-- faults:end -->";
 fn main() -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .try_init();
     let args = Args::parse();
-    let mut p = if args.quick { Params::quick() } else { Params::full() };
+    let mut p = if args.quick {
+        Params::quick()
+    } else {
+        Params::full()
+    };
     if let Some(c) = args.clients {
         p.load.clients = c;
     }
@@ -114,12 +117,17 @@ fn main() -> anyhow::Result<()> {
     }
     println!("{out}");
     if let Some(path) = args.write_doc {
-        let doc = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let doc =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
         let (head, rest) = doc.split_once(BEGIN).context("no faults:begin marker")?;
         let (_, tail) = rest.split_once(END).context("no faults:end marker")?;
         std::fs::write(&path, format!("{head}{BEGIN}\n{out}\n{END}{tail}"))?;
         eprintln!("faults: wrote {}", path.display());
     }
-    anyhow::ensure!(failures.is_empty(), "{} fault(s) did not run", failures.len());
+    anyhow::ensure!(
+        failures.is_empty(),
+        "{} fault(s) did not run",
+        failures.len()
+    );
     Ok(())
 }

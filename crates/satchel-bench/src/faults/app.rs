@@ -77,7 +77,8 @@ pub fn config(idle: Option<std::time::Duration>) -> anyhow::Result<SessionConfig
     if let Some(idle) = idle {
         b = b.idle_timeout(idle);
     }
-    b.build().map_err(|e| anyhow::anyhow!("session config: {e:?}"))
+    b.build()
+        .map_err(|e| anyhow::anyhow!("session config: {e:?}"))
 }
 
 /// Runs the app on its own thread; `connect` makes the store on the app's runtime (so its
@@ -92,8 +93,12 @@ where
     Fut: std::future::Future<Output = anyhow::Result<S>>,
 {
     let config = config(idle)?;
-    spawn_axum_async("faults-app", &ServerOptions::default(), move || async move {
-        let store = connect().await?;
-        Ok(router(store, config))
-    })
+    spawn_axum_async(
+        "faults-app",
+        &ServerOptions::default(),
+        move || async move {
+            let store = connect().await?;
+            Ok(router(store, config))
+        },
+    )
 }

@@ -125,14 +125,22 @@ fn new_cookie(reply: &Reply) -> Option<Option<HeaderValue>> {
 }
 
 impl Client {
-    async fn send(&mut self, method: Method, path: &str, cookie: Option<HeaderValue>) -> Option<Reply> {
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        cookie: Option<HeaderValue>,
+    ) -> Option<Reply> {
         let at = self.start.elapsed();
         let t0 = Instant::now();
         let result = tokio::time::timeout(CLIENT_CAP, async {
             if self.conn.is_none() {
                 self.conn = Some(Conn::connect(self.addr).await?);
             }
-            let conn = self.conn.as_mut().ok_or_else(|| anyhow::anyhow!("no connection"))?;
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| anyhow::anyhow!("no connection"))?;
             conn.request(method, path, cookie.as_ref()).await
         })
         .await;

@@ -62,10 +62,17 @@ fn failed(s: &Sample) -> bool {
 
 /// The end of the last failed request in `samples` sent in `[from, to)`, and the start of
 /// the first.
-pub fn failure_span(samples: &[Sample], from: Duration, to: Duration) -> Option<(Duration, Duration)> {
+pub fn failure_span(
+    samples: &[Sample],
+    from: Duration,
+    to: Duration,
+) -> Option<(Duration, Duration)> {
     let mut first = None::<Duration>;
     let mut last = None::<Duration>;
-    for s in samples.iter().filter(|s| s.at >= from && s.at < to && failed(s)) {
+    for s in samples
+        .iter()
+        .filter(|s| s.at >= from && s.at < to && failed(s))
+    {
         first = Some(first.map_or(s.at, |f| f.min(s.at)));
         let end = s.at + s.latency;
         last = Some(last.map_or(end, |l| l.max(end)));
@@ -77,7 +84,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }

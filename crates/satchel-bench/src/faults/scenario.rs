@@ -97,16 +97,24 @@ impl Fault {
                 format!("Redis `kill -9`, restarted after {hold:.0} s")
             }
             Fault::RedisStop => format!("Redis SIGSTOP {hold:.0} s, SIGCONT"),
-            Fault::PostgresKill => format!("PostgreSQL `kill -9` (all processes), restarted after {hold:.0} s"),
-            Fault::PostgresStop => format!("PostgreSQL SIGSTOP {hold:.0} s (all processes), SIGCONT"),
+            Fault::PostgresKill => {
+                format!("PostgreSQL `kill -9` (all processes), restarted after {hold:.0} s")
+            }
+            Fault::PostgresStop => {
+                format!("PostgreSQL SIGSTOP {hold:.0} s (all processes), SIGCONT")
+            }
             Fault::MariadbKill => format!("MariaDB `kill -9`, restarted after {hold:.0} s"),
             Fault::MariadbStop => format!("MariaDB SIGSTOP {hold:.0} s, SIGCONT"),
-            Fault::SentinelFailover | Fault::SentinelFailoverWait => "`SENTINEL FAILOVER`".to_owned(),
+            Fault::SentinelFailover | Fault::SentinelFailoverWait => {
+                "`SENTINEL FAILOVER`".to_owned()
+            }
             Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait => {
                 "Sentinel primary `kill -9` (replica promoted)".to_owned()
             }
             Fault::ClusterKillPrimary => "Cluster primary `kill -9` (replica promoted)".to_owned(),
-            Fault::ClusterReshard => "Cluster `redis-cli --cluster reshard` of 2,000 slots".to_owned(),
+            Fault::ClusterReshard => {
+                "Cluster `redis-cli --cluster reshard` of 2,000 slots".to_owned()
+            }
         }
     }
 
@@ -235,9 +243,11 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
     let scratch = Scratch::new(fault.name())?;
     let dir = scratch.path().to_path_buf();
     let mut stores = match fault {
-        Fault::RedisKill | Fault::RedisStop => {
-            Stores::Redis(RedisNode::start(procs::free_port()?, dir.join("redis"), &[])?)
-        }
+        Fault::RedisKill | Fault::RedisStop => Stores::Redis(RedisNode::start(
+            procs::free_port()?,
+            dir.join("redis"),
+            &[],
+        )?),
         Fault::RedisKillAof => Stores::Redis(RedisNode::start(
             procs::free_port()?,
             dir.join("redis"),
@@ -252,9 +262,7 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
         Fault::SentinelFailover
         | Fault::SentinelFailoverWait
         | Fault::SentinelKillPrimary
-        | Fault::SentinelKillPrimaryWait => {
-            Stores::Sentinel(SentinelSet::start(&dir)?)
-        }
+        | Fault::SentinelKillPrimaryWait => Stores::Sentinel(SentinelSet::start(&dir)?),
         Fault::ClusterKillPrimary | Fault::ClusterReshard => {
             Stores::Cluster(ClusterSet::start(&dir)?)
         }
@@ -267,8 +275,11 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
         Stores::Cluster(s) => s.url(),
     };
     let prefix = format!("faults:{}:", fault.name());
-    let wait = matches!(fault, Fault::SentinelKillPrimaryWait | Fault::SentinelFailoverWait)
-        .then(|| WaitForReplicas::new(1, Duration::from_millis(200)));
+    let wait = matches!(
+        fault,
+        Fault::SentinelKillPrimaryWait | Fault::SentinelFailoverWait
+    )
+    .then(|| WaitForReplicas::new(1, Duration::from_millis(200)));
     let params = *p;
     let app = match &stores {
         Stores::Postgres(_) | Stores::Mariadb(_) => {

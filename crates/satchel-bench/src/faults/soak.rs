@@ -178,7 +178,9 @@ impl SoakResult {
 mod tests {
     #[test]
     fn slope_of_a_line() {
-        let pts: Vec<(f64, f64)> = (0..10).map(|i| (f64::from(i), 3.0 + 2.0 * f64::from(i))).collect();
+        let pts: Vec<(f64, f64)> = (0..10)
+            .map(|i| (f64::from(i), 3.0 + 2.0 * f64::from(i)))
+            .collect();
         assert!((super::slope(&pts) - 2.0).abs() < 1e-9);
         assert_eq!(super::slope(&[(1.0, 1.0)]), 0.0);
     }

@@ -82,11 +82,14 @@ impl ClusterSet {
 
     /// `CLUSTER NODES` as seen by the first running node that answers.
     pub fn topology(&self) -> Option<Vec<NodeLine>> {
-        self.nodes.iter().filter(|n| n.pid().is_some()).find_map(|n| {
-            let mut c = n.admin().ok()?;
-            let text: String = query(&mut c, &["CLUSTER", "NODES"]).ok()?;
-            Some(parse_nodes(&text))
-        })
+        self.nodes
+            .iter()
+            .filter(|n| n.pid().is_some())
+            .find_map(|n| {
+                let mut c = n.admin().ok()?;
+                let text: String = query(&mut c, &["CLUSTER", "NODES"]).ok()?;
+                Some(parse_nodes(&text))
+            })
     }
 
     /// Healthy: every running node says `cluster_state:ok`, three primaries serve all
@@ -154,16 +157,12 @@ impl ClusterSet {
             .sum();
         !still
             && served == 16384
-            && self
-                .nodes
-                .iter()
-                .filter(|n| n.pid().is_some())
-                .all(|n| {
-                    n.admin()
-                        .ok()
-                        .and_then(|mut c| query::<String>(&mut c, &["CLUSTER", "INFO"]).ok())
-                        .is_some_and(|i| i.contains("cluster_state:ok"))
-                })
+            && self.nodes.iter().filter(|n| n.pid().is_some()).all(|n| {
+                n.admin()
+                    .ok()
+                    .and_then(|mut c| query::<String>(&mut c, &["CLUSTER", "INFO"]).ok())
+                    .is_some_and(|i| i.contains("cluster_state:ok"))
+            })
     }
 
     /// `redis-cli --cluster reshard`: moves `slots` slots from `from` to `to` (node ids).

@@ -128,9 +128,8 @@ pub fn have(cmd: &str) -> bool {
     if cmd.contains('/') {
         return Path::new(cmd).exists();
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|p| p.join(cmd).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(cmd).is_file()))
 }
 
 /// Fails loudly when a tool is missing (the harness never skips silently).

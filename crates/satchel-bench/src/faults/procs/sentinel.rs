@@ -106,7 +106,9 @@ impl SentinelSet {
         let Some(node) = self.data.iter().find(|n| n.port == port) else {
             return false;
         };
-        let Ok(mut c) = node.admin() else { return false };
+        let Ok(mut c) = node.admin() else {
+            return false;
+        };
         let info: String = query(&mut c, &["INFO", "replication"]).unwrap_or_default();
         info.contains("role:master") && info.contains("state=online")
     }

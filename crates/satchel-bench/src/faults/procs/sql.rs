@@ -75,7 +75,13 @@ impl PgServer {
         let out = as_postgres(&bin.join("initdb"))
             .arg("-D")
             .arg(dir.join("data"))
-            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ])
             .current_dir("/")
             .stdin(Stdio::null())
             .output()
@@ -118,7 +124,12 @@ impl PgServer {
             .arg("-D")
             .arg(self.dir.join("data"))
             .args(["-p", &self.port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+            ])
             .args(["-c", "max_connections=100"])
             .current_dir("/")
             .stdin(Stdio::null())
@@ -220,7 +231,11 @@ impl MariaServer {
         super::require("mariadb-install-db", "apt-get install -y mariadb-server")?;
         super::require("mariadb", "apt-get install -y mariadb-client")?;
         std::fs::create_dir_all(&dir)?;
-        let user = if is_root() { "root".to_owned() } else { whoami() };
+        let user = if is_root() {
+            "root".to_owned()
+        } else {
+            whoami()
+        };
         let out = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
@@ -278,7 +293,11 @@ impl MariaServer {
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.reap();
         let log = self.dir.join("server.log");
-        let user = if is_root() { "root".to_owned() } else { whoami() };
+        let user = if is_root() {
+            "root".to_owned()
+        } else {
+            whoami()
+        };
         let child = Command::new(&self.server)
             .arg("--no-defaults")
             .arg(format!("--user={user}"))
