@@ -60,8 +60,8 @@ fn failed(s: &Sample) -> bool {
     s.status == 0 || (s.status >= 500)
 }
 
-/// The end of the last failed request in `samples` sent in `[from, to)`, and the start of
-/// the first.
+/// The start of the first and the end of the last failed request in `samples` sent at or
+/// after `from` and finished before `to`.
 pub fn failure_span(
     samples: &[Sample],
     from: Duration,
@@ -69,9 +69,10 @@ pub fn failure_span(
 ) -> Option<(Duration, Duration)> {
     let mut first = None::<Duration>;
     let mut last = None::<Duration>;
+    // Requests still in flight when the next fault hit (ending after `to`) belong to it.
     for s in samples
         .iter()
-        .filter(|s| s.at >= from && s.at < to && failed(s))
+        .filter(|s| s.at >= from && s.at + s.latency < to && failed(s))
     {
         first = Some(first.map_or(s.at, |f| f.min(s.at)));
         let end = s.at + s.latency;
@@ -113,6 +114,17 @@ pub fn row(
     for (i, c) in cycles.iter().enumerate() {
         let next = cycles.get(i + 1).map_or(end, |n| n.inject);
         let span = failure_span(samples, c.inject, next);
+        // One line per cycle on stderr, to tell a slow cycle from a slow fault.
+        eprintln!(
+            "faults: {fault}: cycle {i}: inject {:.2} s, back {:.2} s, failures {}",
+            c.inject.as_secs_f64(),
+            c.back.as_secs_f64(),
+            span.map_or("none".to_owned(), |(a, b)| format!(
+                "{:.2} s to {:.2} s",
+                a.as_secs_f64(),
+                b.as_secs_f64()
+            ))
+        );
         let mut until = c.back;
         if let Some((first, last)) = span {
             error_window = error_window.max(last.saturating_sub(first));
