@@ -404,9 +404,13 @@ fn inject_fault(fault: Fault, stores: &mut Stores, p: &Params) -> anyhow::Result
             );
         }
         (Fault::ClusterReshard, Stores::Cluster(c)) => {
-            let primaries = c.primaries();
+            // From the primary with the most slots to the one with the fewest, so that
+            // every cycle has 2,000 slots to move and no primary is left empty.
+            let mut primaries = c.primaries();
             anyhow::ensure!(primaries.len() >= 2, "fewer than two primaries");
-            c.reshard(&primaries[0].id, &primaries[1].id, 2000)?;
+            primaries.sort_by_key(|p| p.slots);
+            let (to, from) = (&primaries[0], &primaries[primaries.len() - 1]);
+            c.reshard(&from.id, &to.id, 2000)?;
         }
         _ => anyhow::bail!("fault {fault:?} does not match its stores"),
     }

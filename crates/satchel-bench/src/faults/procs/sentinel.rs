@@ -133,8 +133,22 @@ impl SentinelSet {
     /// `SENTINEL FAILOVER`, then waits until the sentinels name the other node.
     pub fn failover(&self, within: Duration) -> anyhow::Result<()> {
         let before = self.primary_port().context("no primary known")?;
+        // Right after a resync the sentinels may not consider the replica promotable yet
+        // (NOGOODSLAVE): ask again until they do.
         let mut c = self.sentinels[0].admin()?;
-        let _: String = query(&mut c, &["SENTINEL", "FAILOVER", SERVICE])?;
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match query::<String>(&mut c, &["SENTINEL", "FAILOVER", SERVICE]) {
+                Ok(_) => break,
+                Err(e)
+                    if e.to_string().contains("NOGOODSLAVE")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.wait_new_primary(before, within)
     }
 
