@@ -8,6 +8,7 @@
 //! module under [`variants`] with a `spawn` function plus one line in [`variants::all`].
 
 pub mod client;
+pub mod faults;
 pub mod harness;
 pub mod redis_keys;
 pub mod redis_priority;

@@ -85,12 +85,14 @@ mod admin;
 mod codec;
 #[doc(hidden)]
 pub mod connect;
+mod durability;
 mod near_cache;
 mod revocations;
 mod scripts;
 mod sentinel;
 mod v2;
 
+pub use durability::{eviction_policy_risk, WaitForReplicas};
 pub use near_cache::{NearCacheConfig, NearCacheStats};
 
 use std::sync::Arc;
@@ -139,6 +141,11 @@ pub struct RedisConfig {
     /// (`None`) by default. Standalone and Sentinel; [`RedisStore::connect_cluster`]
     /// refuses it. See `docs/redis-near-cache.md`.
     pub near_cache: Option<NearCacheConfig>,
+    /// `WAIT` for this many replicas after a logout or `revoke_owner`, so that a failover
+    /// cannot bring a logged-out session back (SEC-43); off (`None`) by default, as it
+    /// holds up the shared connection for a replication round trip. See
+    /// [`WaitForReplicas`] and `docs/reliability.md`.
+    pub wait_for_replicas: Option<WaitForReplicas>,
 }
 
 impl Default for RedisConfig {
@@ -148,6 +155,7 @@ impl Default for RedisConfig {
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
             near_cache: None,
+            wait_for_replicas: None,
         }
     }
 }
@@ -197,6 +205,8 @@ struct Inner {
     /// The near cache, when configured (then `conn` is `Conn::Tracked` or a Sentinel
     /// connection that tracks).
     near: Option<Arc<near_cache::Cache>>,
+    /// [`RedisConfig::wait_for_replicas`] (`durability.rs`).
+    wait_for_replicas: Option<WaitForReplicas>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -218,6 +228,7 @@ impl RedisStore {
     /// When the URL is invalid or Redis cannot be reached within
     /// [`RedisConfig::connect_timeout`].
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, StoreError> {
+        durability::warn_on_risky_eviction_policy(url, &config).await;
         if let Some(nodes) = url.strip_prefix("redis+cluster://") {
             let nodes: Vec<String> = nodes
                 .split(',')
@@ -249,6 +260,7 @@ impl RedisStore {
                 .await?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -296,6 +308,7 @@ impl RedisStore {
             })?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -341,6 +354,7 @@ impl RedisStore {
         .map_err(map_err)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -383,6 +397,7 @@ impl RedisStore {
             .map_err(map_err)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
@@ -689,7 +704,8 @@ impl SessionStore for RedisStore {
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let result = self.delete_v2(key).await;
         self.forget(&[key]);
-        result
+        result?;
+        self.wait_for_replicas().await
     }
 
     async fn touch(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Expires>, StoreError> {
@@ -717,7 +733,10 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke_owner(&self, owner: &str, keep: Option<&StoreKey>) -> Result<u64, StoreError> {
-        let result = self.revoke_v2(owner, keep).await;
+        let result = match self.revoke_v2(owner, keep).await {
+            Ok(n) => self.wait_for_replicas().await.map(|()| n),
+            Err(e) => Err(e),
+        };
         // The sessions it deleted are not all known here, and Redis sends this store no
         // invalidation for its own writes: forget everything (revocation is rare).
         if let Some(cache) = &self.inner.near {
