@@ -674,7 +674,11 @@ pub async fn concurrent_rotations_are_atomic<H: Harness>(h: &H) {
         );
         for new in &news {
             let live = store.load(new, now).await.expect("load").is_some();
-            assert_eq!(live, *new == moved[0], "round {round}: only the winner is live");
+            assert_eq!(
+                live,
+                *new == moved[0],
+                "round {round}: only the winner is live"
+            );
         }
         let r = must_load(&store, &moved[0], now).await;
         assert_eq!(get(&r, "rotated"), Some("true"));

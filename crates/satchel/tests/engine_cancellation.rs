@@ -183,7 +183,12 @@ fn n_of(record: &Record) -> i64 {
 
 /// One case: the action's request, dropped after `polls` polls (or finished), then the
 /// store checked. Returns whether the request finished.
-fn case<S: SessionStore + Clone>(store: S, memory: &MemoryStore, action: Action, polls: usize) -> bool {
+fn case<S: SessionStore + Clone>(
+    store: S,
+    memory: &MemoryStore,
+    action: Action,
+    polls: usize,
+) -> bool {
     let clock = TestClock::new(NOW);
     let engine = Engine::with_clock(store, config(), clock);
     let start_owner = match action {
@@ -192,7 +197,9 @@ fn case<S: SessionStore + Clone>(store: S, memory: &MemoryStore, action: Action,
     };
     let old = start(&engine, start_owner);
     let old_key = old.store_key();
-    let before = run(memory.load(&old_key, NOW)).expect("load").expect("stored");
+    let before = run(memory.load(&old_key, NOW))
+        .expect("load")
+        .expect("stored");
     assert_eq!(memory.len(), 1);
 
     let cookie = format!("id={}", old.encode());
@@ -227,7 +234,11 @@ fn case<S: SessionStore + Clone>(store: S, memory: &MemoryStore, action: Action,
             }
         }
         Action::Login | Action::CycleId => {
-            let owner = if matches!(action, Action::Login) { "alice" } else { "bob" };
+            let owner = if matches!(action, Action::Login) {
+                "alice"
+            } else {
+                "bob"
+            };
             let others: Vec<StoreKey> = run(memory.sessions_of(owner, NOW))
                 .expect("sessions_of")
                 .into_iter()
@@ -243,7 +254,9 @@ fn case<S: SessionStore + Clone>(store: S, memory: &MemoryStore, action: Action,
                 }
                 None => {
                     assert_eq!(others.len(), 1, "the old id died without a new one");
-                    let new = run(memory.load(&others[0], NOW)).expect("load").expect("new");
+                    let new = run(memory.load(&others[0], NOW))
+                        .expect("load")
+                        .expect("new");
                     assert_eq!(n_of(&new), 2, "the new record has the request's write");
                     assert_eq!(new.meta.owner.as_deref(), Some(owner));
                     assert_eq!(new.meta.created_at, before.meta.created_at);
@@ -258,7 +271,11 @@ fn case<S: SessionStore + Clone>(store: S, memory: &MemoryStore, action: Action,
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    prop_oneof![Just(Action::Login), Just(Action::CycleId), Just(Action::Logout)]
+    prop_oneof![
+        Just(Action::Login),
+        Just(Action::CycleId),
+        Just(Action::Logout)
+    ]
 }
 
 proptest! {
@@ -292,7 +309,10 @@ fn drops_land_mid_request_and_enough_polls_finish() {
                 !case(Yielding(memory.clone()), &memory, action, polls)
             })
             .count();
-        assert!(unfinished >= 3, "{action:?}: only {unfinished} poll counts cut it short");
+        assert!(
+            unfinished >= 3,
+            "{action:?}: only {unfinished} poll counts cut it short"
+        );
         assert!(
             case(Yielding(memory.clone()), &memory, action, 1_000),
             "{action:?} finishes"
