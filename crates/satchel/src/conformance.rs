@@ -639,7 +639,7 @@ pub async fn concurrent_rotations_are_atomic<H: Harness>(h: &H) {
         let news: Vec<StoreKey> = (0..4).map(|_| key()).collect();
         let mut rotations = Vec::new();
         for new in &news {
-            let (store, old, new) = (store.clone(), old.clone(), new.clone());
+            let (store, old, new) = (store.clone(), old, *new);
             rotations.push(tokio::spawn(async move {
                 store
                     .rotate(&old, &new, &set(&[("rotated", "true")]), now)
@@ -649,7 +649,7 @@ pub async fn concurrent_rotations_are_atomic<H: Harness>(h: &H) {
         }
         let mut patches = Vec::new();
         for i in 0..16 {
-            let (store, old) = (store.clone(), old.clone());
+            let (store, old) = (store.clone(), old);
             patches.push(tokio::spawn(async move {
                 let key = format!("k{i}");
                 let outcome = store
@@ -662,7 +662,7 @@ pub async fn concurrent_rotations_are_atomic<H: Harness>(h: &H) {
         let mut moved = Vec::new();
         for (new, task) in news.iter().zip(rotations) {
             match task.await.expect("task") {
-                WriteOutcome::Applied(_) => moved.push(new.clone()),
+                WriteOutcome::Applied(_) => moved.push(*new),
                 WriteOutcome::Gone => {}
                 other => panic!("round {round}: unexpected rotation outcome {other:?}"),
             }
