@@ -94,7 +94,7 @@ impl ResponseError for Error {
 
 /// A response with `status` and its reason phrase as the whole body, which no cache may
 /// keep (the headers of the middleware's own error responses).
-fn generic(status: StatusCode) -> HttpResponse {
+pub(crate) fn generic(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(ContentType::plaintext())
         .insert_header((CACHE_CONTROL, NO_STORE))

@@ -37,8 +37,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
 mod extract;
 mod middleware;
 
+pub use auth::{AuthRejected, Authenticated};
 pub use extract::{Error, MissingMiddleware, Session};
 pub use middleware::{ResponseFuture, SessionMiddleware, SessionService};

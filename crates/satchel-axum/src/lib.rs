@@ -32,10 +32,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
 mod extract;
 mod layer;
 mod service;
 
+pub use auth::{AuthRejected, Authenticated};
 pub use extract::{Error, MissingLayer, Session};
 pub use layer::SessionLayer;
 pub use service::{ResponseFuture, SessionService};

@@ -30,6 +30,11 @@
 //! | `POST /logout` | logs out, answers `bye` |
 //! | `GET /whoami` | answers `{"owner":<owner or null>}` |
 //! | `POST /login-as/{user}` | logs `user` in, then reads `n`, answers `{"owner":user,"n":n}` |
+//! | `POST /login-pending/{user}` | `login_pending(user, "totp")`, answers `{"pending":user}` |
+//! | `POST /second-factor` | `complete_login()`, answers `{"owner":<owner or null>}` |
+//! | `GET /me` | the `Authenticated` extractor, answers `{"owner":owner}` |
+//! | `POST /sensitive` | `Authenticated` + `requires_recent_auth(`[`RECENT_AUTH`]`)`: `done`, or the refusal's status with the body `confirm your password` |
+//! | `POST /reauth` | `Authenticated`, then `reauthenticated()`, answers `ok` |
 //!
 //! Handlers return the integration's `Error` type through `?` on every session call.
 #![forbid(unsafe_code)]
@@ -52,6 +57,9 @@ use serde_json::{json, Value};
 /// The length of the value `POST /write-big` stores: enough to need two sealed-cookie
 /// chunks.
 pub const BIG_VALUE_LEN: usize = 5000;
+
+/// How recent `POST /sensitive` wants the last authentication.
+pub const RECENT_AUTH: Duration = Duration::from_secs(60);
 
 /// What an adapter must serve.
 #[derive(Debug, Clone)]
@@ -979,6 +987,145 @@ pub async fn shared_cookie_race<I: Integration>(engine: Engine) {
     );
 }
 
+/// A server over a memory store whose engine reads `clock`, with `config`.
+fn setup_clocked<I: Integration>(config: SessionConfig, clock: &satchel::TestClock) -> Server {
+    let engine = Engine::with_clock(MemoryStore::new(), config, clock.clone());
+    Server::start::<I>(Spec::new(Some(engine)))
+}
+
+/// SEC-20: a login records when the owner authenticated; `requires_recent_auth` refuses a
+/// sensitive action once that is older than allowed, with a typed refusal the handler turns
+/// into its own page (default status 401, configurable); `reauthenticated()` makes it
+/// recent again and rotates the id.
+pub async fn step_up_authentication<I: Integration>() {
+    let clock = satchel::TestClock::new(satchel::Timestamp::from_millis(1_000_000));
+    let server = setup_clocked::<I>(insecure_config(), &clock);
+
+    let r = server.get("/me", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "anonymous: {}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(server.post("/sensitive", None).await.status, 401);
+
+    let login = server
+        .post("/login", None)
+        .await
+        .cookie()
+        .expect("login cookie");
+    assert_eq!(
+        server.get("/me", Some(&login)).await.json()["owner"],
+        "alice"
+    );
+    clock.advance(RECENT_AUTH);
+    let r = server.post("/sensitive", Some(&login)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body.as_str()),
+        (200, "done"),
+        "at the limit"
+    );
+
+    clock.advance(Duration::from_millis(1));
+    let r = server.post("/sensitive", Some(&login)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body, "confirm your password");
+    // Still logged in: only the step-up is refused.
+    assert_eq!(
+        server.get("/me", Some(&login)).await.json()["owner"],
+        "alice"
+    );
+
+    let r = server.post("/reauth", Some(&login)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let fresh = r.cookie().expect("reauthentication rotates the id");
+    assert_ne!(fresh, login);
+    assert_eq!(server.post("/sensitive", Some(&fresh)).await.body, "done");
+    assert_eq!(
+        server.get("/me", Some(&login)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the id before the reauthentication is dead"
+    );
+
+    // The statuses are configurable.
+    let config = SessionConfig::builder()
+        .dangerous_insecure_cookies()
+        .auth_statuses(satchel::auth::AuthStatuses {
+            unauthenticated: 403,
+            reauthenticate: 428,
+        })
+        .build()
+        .expect("config");
+    let server = setup_clocked::<I>(config, &clock);
+    assert_eq!(server.get("/me", None).await.status.as_u16(), 403);
+    let login = server
+        .post("/login", None)
+        .await
+        .cookie()
+        .expect("login cookie");
+    clock.advance(RECENT_AUTH * 2);
+    let r = server.post("/sensitive", Some(&login)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body.as_str()),
+        (428, "confirm your password")
+    );
+}
+
+/// SEC-20: a login waiting for its second factor is nobody's: not logged in for `owner()`,
+/// refused by `Authenticated`, even when it started from a logged-in session (whose owner
+/// it unbinds). Completing it rotates the id again and binds the owner; the pending id is
+/// dead afterwards; the previous owner's data is not handed to the new one.
+pub async fn pending_logins_are_never_logged_in<I: Integration>() {
+    let clock = satchel::TestClock::new(satchel::Timestamp::from_millis(1_000_000));
+    let server = setup_clocked::<I>(insecure_config(), &clock);
+
+    let alice = server.post("/login", None).await.cookie().expect("alice");
+    let r = server.post("/write", Some(&alice)).await;
+    assert_eq!(r.n(), 1);
+    let alice = r.cookie().unwrap_or(alice);
+
+    let r = server.post("/login-pending/bob", Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pending = r.cookie().expect("a pending login rotates the id");
+    assert_ne!(pending, alice);
+    assert_eq!(
+        server.get("/whoami", Some(&pending)).await.json()["owner"],
+        Value::Null
+    );
+    let r = server.get("/me", Some(&pending)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "pending is not logged in"
+    );
+    assert_eq!(server.post("/sensitive", Some(&pending)).await.status, 401);
+    assert_eq!(server.post("/reauth", Some(&pending)).await.status, 401);
+    assert_eq!(
+        server.get("/me", Some(&alice)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "alice's id rotated away"
+    );
+
+    let r = server.post("/second-factor", Some(&pending)).await;
+    assert_eq!(r.json()["owner"], "bob");
+    let bob = r.cookie().expect("completing rotates the id");
+    assert_ne!(bob, pending);
+    assert_eq!(server.get("/me", Some(&bob)).await.json()["owner"], "bob");
+    assert_eq!(server.post("/sensitive", Some(&bob)).await.body, "done");
+    assert_eq!(
+        server.get("/read", Some(&bob)).await.n(),
+        0,
+        "alice's data is not bob's"
+    );
+    assert_eq!(
+        server.get("/me", Some(&pending)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Nothing pending: completing changes nothing.
+    let r = server.post("/second-factor", Some(&bob)).await;
+    assert_eq!(r.json()["owner"], Value::Null);
+    assert_eq!(r.cookie(), None);
+    assert_eq!(server.get("/me", Some(&bob)).await.json()["owner"], "bob");
+}
+
 /// Instantiates every behaviour test for one [`Integration`], as `#[tokio::test]`s named
 /// after the functions of this crate.
 #[macro_export]
@@ -1003,6 +1150,8 @@ macro_rules! behaviour_tests {
             error_responses_carry_the_cache_headers,
             cross_site_unsafe_requests_are_refused,
             csrf_check_settings,
+            step_up_authentication,
+            pending_logins_are_never_logged_in,
         );
     };
     (@each $integration:ty; $($name:ident,)*) => {

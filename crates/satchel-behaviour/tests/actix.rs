@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use satchel_actix::{Error, Session, SessionMiddleware};
+use satchel_actix::{AuthRejected, Authenticated, Error, Session, SessionMiddleware};
 use satchel_behaviour::{Integration, Served, Spec};
 use serde_json::json;
 
@@ -93,7 +93,12 @@ fn routes(cfg: &mut web::ServiceConfig, pause: Duration) {
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
         .route("/whoami", web::get().to(whoami))
-        .route("/login-as/{user}", web::post().to(login_as));
+        .route("/login-as/{user}", web::post().to(login_as))
+        .route("/login-pending/{user}", web::post().to(login_pending))
+        .route("/second-factor", web::post().to(second_factor))
+        .route("/me", web::get().to(me))
+        .route("/sensitive", web::post().to(sensitive))
+        .route("/reauth", web::post().to(reauth));
 }
 
 async fn read(session: Session) -> Result<HttpResponse, Error> {
@@ -144,6 +149,43 @@ async fn logout(session: Session) -> &'static str {
 
 async fn whoami(session: Session) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().json(json!({ "owner": session.owner().await? })))
+}
+
+async fn login_pending(session: Session, user: web::Path<String>) -> Result<HttpResponse, Error> {
+    let user = user.into_inner();
+    session.login_pending(user.as_str(), "totp")?;
+    Ok(HttpResponse::Ok().json(json!({ "pending": user })))
+}
+
+async fn second_factor(session: Session) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(json!({ "owner": session.complete_login().await? })))
+}
+
+async fn me(auth: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "owner": auth.owner() }))
+}
+
+async fn sensitive(auth: Authenticated) -> Result<&'static str, actix_web::Error> {
+    match auth.requires_recent_auth(satchel_behaviour::RECENT_AUTH) {
+        Ok(()) => Ok("done"),
+        // The typed refusal becomes the application's own page.
+        Err(AuthRejected::Refused(r))
+            if r.kind() == satchel::auth::AuthRejectionKind::ReauthenticationRequired =>
+        {
+            let status = StatusCode::from_u16(r.status()).expect("status");
+            Err(actix_web::error::InternalError::from_response(
+                "reauthenticate",
+                HttpResponse::build(status).body("confirm your password"),
+            )
+            .into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn reauth(auth: Authenticated) -> Result<&'static str, Error> {
+    auth.reauthenticated()?;
+    Ok("ok")
 }
 
 satchel_behaviour::behaviour_tests!(Actix);

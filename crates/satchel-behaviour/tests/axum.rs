@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use satchel_axum::{Error, Session, SessionLayer};
+use satchel_axum::{AuthRejected, Authenticated, Error, Session, SessionLayer};
 use satchel_behaviour::{Integration, Served, Spec};
 use serde_json::{json, Value};
 
@@ -69,6 +69,44 @@ fn routes(pause: Duration) -> Router {
         .route("/logout", post(logout))
         .route("/whoami", get(whoami))
         .route("/login-as/{user}", post(login_as))
+        .route("/login-pending/{user}", post(login_pending))
+        .route("/second-factor", post(second_factor))
+        .route("/me", get(me))
+        .route("/sensitive", post(sensitive))
+        .route("/reauth", post(reauth))
+}
+
+async fn login_pending(session: Session, Path(user): Path<String>) -> Result<Json<Value>, Error> {
+    session.login_pending(user.as_str(), "totp")?;
+    Ok(Json(json!({ "pending": user })))
+}
+
+async fn second_factor(session: Session) -> Result<Json<Value>, Error> {
+    Ok(Json(json!({ "owner": session.complete_login().await? })))
+}
+
+async fn me(auth: Authenticated) -> Json<Value> {
+    Json(json!({ "owner": auth.owner() }))
+}
+
+async fn sensitive(auth: Authenticated) -> Result<&'static str, axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    match auth.requires_recent_auth(satchel_behaviour::RECENT_AUTH) {
+        Ok(()) => Ok("done"),
+        // The typed refusal becomes the application's own page.
+        Err(AuthRejected::Refused(r))
+            if r.kind() == satchel::auth::AuthRejectionKind::ReauthenticationRequired =>
+        {
+            let status = StatusCode::from_u16(r.status()).expect("status");
+            Err((status, "confirm your password").into_response())
+        }
+        Err(other) => Err(other.into_response()),
+    }
+}
+
+async fn reauth(auth: Authenticated) -> Result<&'static str, Error> {
+    auth.reauthenticated()?;
+    Ok("ok")
 }
 
 async fn read(session: Session) -> Result<Json<Value>, Error> {

@@ -276,7 +276,15 @@ async fn login_is_req_session_user_and_back() {
         .expect("Express accepts it");
     let rkey = format!("{}{sid}", env.prefix);
     let text = env.get(&rkey).await.expect("stored under sess:<id>");
-    assert_eq!(properties(&text), r#"{"n":1,"user":"alice"}"#);
+    // The login's authentication state (SEC-20, `satchel::auth`) travels as the reserved
+    // `_auth` property; Express code sees it and may ignore it.
+    let props: serde_json::Value = serde_json::from_str(&properties(&text)).unwrap();
+    assert_eq!(
+        (&props["n"], &props["user"]),
+        (&serde_json::json!(1), &serde_json::json!("alice"))
+    );
+    assert!(props["_auth"]["at"].is_u64(), "{props}");
+    assert_eq!(props.as_object().unwrap().len(), 3, "{props}");
 
     // Express code sets req.session.user: satchel sees that owner.
     let express_login = r#"{"n":1,"user":"bob"}"#;

@@ -719,6 +719,8 @@ impl SessionStore for RedisStore {
         let mut c = Capabilities::NONE;
         c.owner_index = true;
         c.atomic_patch = true;
+        // One script on a server; across Cluster slots a load, create and delete.
+        c.atomic_rotate = !self.inner.cluster;
         // Redis expires sessions by itself (PXAT at the earlier deadline).
         c.purge = false;
         c

@@ -112,6 +112,7 @@ pub struct SessionConfig {
     pub(crate) circuit_breaker: Option<BreakerPolicy>,
     pub(crate) login_data: LoginData,
     pub(crate) corrupt_records: CorruptRecords,
+    pub(crate) auth_statuses: crate::auth::AuthStatuses,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -129,6 +130,7 @@ impl fmt::Debug for SessionConfig {
             .field("circuit_breaker", &self.circuit_breaker)
             .field("login_data", &self.login_data)
             .field("corrupt_records", &self.corrupt_records)
+            .field("auth_statuses", &self.auth_statuses)
             .finish_non_exhaustive()
     }
 }
@@ -150,6 +152,7 @@ impl Default for SessionConfig {
             circuit_breaker: Some(BreakerPolicy::default()),
             login_data: LoginData::default(),
             corrupt_records: CorruptRecords::TreatAsAbsent,
+            auth_statuses: crate::auth::AuthStatuses::default(),
         }
     }
 }
@@ -197,6 +200,11 @@ impl SessionConfig {
     /// What the engine does with a stored record it cannot decode.
     pub fn corrupt_records(&self) -> CorruptRecords {
         self.corrupt_records
+    }
+
+    /// The statuses the integrations answer an [`crate::auth::AuthRejection`] with.
+    pub fn auth_statuses(&self) -> crate::auth::AuthStatuses {
+        self.auth_statuses
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -320,6 +328,13 @@ impl SessionConfigBuilder {
     /// [`CorruptRecords::TreatAsAbsent`]).
     pub fn corrupt_records(mut self, policy: CorruptRecords) -> Self {
         self.config.corrupt_records = policy;
+        self
+    }
+
+    /// The statuses for requests the `Authenticated` extractors refuse (default `401` for
+    /// both: not logged in, and logged in too long ago for the action).
+    pub fn auth_statuses(mut self, statuses: crate::auth::AuthStatuses) -> Self {
+        self.config.auth_statuses = statuses;
         self
     }
 

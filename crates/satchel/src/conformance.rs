@@ -26,7 +26,10 @@
 //! Each check is also a public `async fn` taking the harness, for stores that want to run
 //! them their own way. Checks use real wall-clock timestamps as their base (remote stores
 //! set TTLs from them) and move time by passing later `now` values, so no check sleeps.
-//! Optional capabilities ([`Capabilities`]) are checked only when the store claims them.
+//! Optional capabilities ([`Capabilities`]) are checked exactly when the store claims them:
+//! the concurrent-apply checks need [`Capabilities::atomic_patch`], the concurrent-rotation
+//! check [`Capabilities::atomic_rotate`], and a check of a capability not claimed passes
+//! without calling the store (it prints that it did not run).
 
 mod corrupt;
 
@@ -79,6 +82,7 @@ macro_rules! conformance_tests {
             concurrent_different_keys_all_survive,
             concurrent_increments_lose_nothing,
             rotate_moves_the_record,
+            concurrent_rotations_are_atomic,
             owner_index_lists_and_revokes,
             purge_removes_only_expired,
             corrupt_records_are_errors,
@@ -483,6 +487,9 @@ pub async fn no_resurrection_after_delete<H: Harness>(h: &H) {
 /// Parallel patches to different keys of one session all survive (SEC-45).
 pub async fn concurrent_different_keys_all_survive<H: Harness>(h: &H) {
     let store = h.store().await;
+    if !claimed(store.capabilities().atomic_patch, "atomic_patch") {
+        return;
+    }
     let now = Timestamp::now();
     let k = key();
     store
@@ -512,6 +519,9 @@ pub async fn concurrent_different_keys_all_survive<H: Harness>(h: &H) {
 /// number of successful writes (SEC-45).
 pub async fn concurrent_increments_lose_nothing<H: Harness>(h: &H) {
     let store = h.store().await;
+    if !claimed(store.capabilities().atomic_patch, "atomic_patch") {
+        return;
+    }
     let now = Timestamp::now();
     let k = key();
     store
@@ -608,6 +618,91 @@ pub async fn rotate_moves_the_record<H: Harness>(h: &H) {
         .expect("rotate");
     assert_eq!(outcome, WriteOutcome::Conflict(vec!["cart".into()]));
     assert!(store.load(&new, now).await.expect("load").is_some());
+}
+
+/// Concurrent rotations of one session and patches to it, for stores that claim
+/// [`Capabilities::atomic_rotate`] (SEC-5, SEC-46): at most one rotation of the old key
+/// succeeds, the others see it gone; the old key is dead and exactly one new key is live
+/// afterwards; every patch reported applied to the old key is in the moved record.
+pub async fn concurrent_rotations_are_atomic<H: Harness>(h: &H) {
+    let store = h.store().await;
+    if !claimed(store.capabilities().atomic_rotate, "atomic_rotate") {
+        return;
+    }
+    for round in 0..8 {
+        let now = Timestamp::now();
+        let old = key();
+        store
+            .create(&old, &record(now, &[("base", "0")]), now)
+            .await
+            .expect("create");
+        let news: Vec<StoreKey> = (0..4).map(|_| key()).collect();
+        let mut rotations = Vec::new();
+        for new in &news {
+            let (store, old, new) = (store.clone(), old, *new);
+            rotations.push(tokio::spawn(async move {
+                store
+                    .rotate(&old, &new, &set(&[("rotated", "true")]), now)
+                    .await
+                    .expect("rotate")
+            }));
+        }
+        let mut patches = Vec::new();
+        for i in 0..16 {
+            let (store, old) = (store.clone(), old);
+            patches.push(tokio::spawn(async move {
+                let key = format!("k{i}");
+                let outcome = store
+                    .apply(&old, &set(&[(&key, "1")]), now)
+                    .await
+                    .expect("apply");
+                (key, outcome)
+            }));
+        }
+        let mut moved = Vec::new();
+        for (new, task) in news.iter().zip(rotations) {
+            match task.await.expect("task") {
+                WriteOutcome::Applied(_) => moved.push(*new),
+                WriteOutcome::Gone => {}
+                other => panic!("round {round}: unexpected rotation outcome {other:?}"),
+            }
+        }
+        assert_eq!(moved.len(), 1, "round {round}: exactly one rotation wins");
+        assert!(
+            store.load(&old, now).await.expect("load").is_none(),
+            "round {round}: the old key is dead"
+        );
+        for new in &news {
+            let live = store.load(new, now).await.expect("load").is_some();
+            assert_eq!(
+                live,
+                *new == moved[0],
+                "round {round}: only the winner is live"
+            );
+        }
+        let r = must_load(&store, &moved[0], now).await;
+        assert_eq!(get(&r, "rotated"), Some("true"));
+        for task in patches {
+            let (key, outcome) = task.await.expect("task");
+            match outcome {
+                WriteOutcome::Applied(_) => assert_eq!(
+                    get(&r, &key),
+                    Some("1"),
+                    "round {round}: a patch reported applied was lost in the move"
+                ),
+                WriteOutcome::Gone => {}
+                other => panic!("round {round}: unexpected patch outcome {other:?}"),
+            }
+        }
+    }
+}
+
+/// Whether the store claims a capability; prints that the check did not run otherwise.
+fn claimed(claim: bool, what: &str) -> bool {
+    if !claim {
+        eprintln!("conformance: the store does not claim {what}; check not run");
+    }
+    claim
 }
 
 /// Owner listing and revocation, for stores that claim an owner index (SEC-19).

@@ -252,7 +252,10 @@ impl Session {
         let exists = {
             let state = self.lock();
             matches!(state.base, Base::Live(..))
-                || matches!(state.changes.rotate, Some(Rotation::Owner(_)))
+                || matches!(
+                    state.changes.rotate,
+                    Some(Rotation::Owner(_) | Rotation::Pending(_))
+                )
                 || state.changes.writes.iter().any(|(_, v)| v.is_some())
         };
         if exists {

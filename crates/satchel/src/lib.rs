@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod auth;
 mod backend;
 mod breaker;
 mod config;

@@ -7,6 +7,7 @@ use parking_lot::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{PendingLogin, StoredAuth};
 use crate::engine::Engine;
 use crate::error::{SessionError, SessionErrorKind};
 use crate::record::Value;
@@ -193,12 +194,110 @@ impl Session {
     ///
     /// # Errors
     /// The error that already failed this request, if any.
+    ///
+    /// This is a complete login: it records the time as the owner's last authentication
+    /// (see [`crate::auth`]; for a login that still waits for a second factor use
+    /// [`Session::login_pending`]).
     pub fn login(&self, owner: impl Into<String>) -> Result<(), SessionError> {
+        let at = self.engine.now();
         let mut state = self.lock();
         state.check()?;
         state.changes.rotate = Some(Rotation::Owner(owner.into()));
         state.resolve_login(self.engine.config().login_data());
+        write_auth(
+            &mut state,
+            &StoredAuth {
+                at: at.as_millis(),
+                pending: None,
+            },
+        );
         Ok(())
+    }
+
+    /// The first step of a multi-factor login: `owner` passed one factor and `factor` (a
+    /// name of the application's choosing: "totp", "webauthn", …) is still to come. The id
+    /// rotates and whoever was logged in is logged out, but **no owner is bound**: until
+    /// [`Session::complete_login`] the session is anonymous to [`Session::owner`] and is
+    /// refused by the `Authenticated` extractors ([`crate::auth::AuthState::Pending`]). The
+    /// data policy is the one a login by `owner` applies ([`crate::LoginData`]).
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn login_pending(
+        &self,
+        owner: impl Into<String>,
+        factor: impl Into<String>,
+    ) -> Result<(), SessionError> {
+        let at = self.engine.now();
+        let owner = owner.into();
+        let mut state = self.lock();
+        state.check()?;
+        let stored = StoredAuth {
+            at: at.as_millis(),
+            pending: Some(PendingLogin {
+                owner: owner.clone(),
+                factor: factor.into(),
+            }),
+        };
+        state.changes.rotate = Some(Rotation::Pending(owner));
+        state.resolve_login(self.engine.config().login_data());
+        write_auth(&mut state, &stored);
+        Ok(())
+    }
+
+    /// Completes a login started with [`Session::login_pending`], once the application
+    /// checked the pending factor: a [`Session::login`] of the pending owner (the id
+    /// rotates again, the owner is bound, the time recorded). Returns that owner, or
+    /// `None` (and changes nothing) when no login is pending.
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn complete_login(&self) -> Result<Option<String>, SessionError> {
+        match self.auth_state().await? {
+            crate::auth::AuthState::Pending { owner, .. } => {
+                self.login(owner.clone())?;
+                Ok(Some(owner))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records that the logged-in owner just authenticated again (confirmed their password
+    /// for a sensitive action): the time becomes their last authentication for
+    /// [`crate::auth::Authenticated::requires_recent_auth`], and the id rotates, as on any
+    /// privilege change. Call it only after checking the credential.
+    ///
+    /// # Errors
+    /// The error that already failed this request, if any.
+    pub fn reauthenticated(&self) -> Result<(), SessionError> {
+        let at = self.engine.now();
+        let mut state = self.lock();
+        state.check()?;
+        if state.changes.rotate.is_none() {
+            state.changes.rotate = Some(Rotation::KeepOwner);
+        }
+        write_auth(
+            &mut state,
+            &StoredAuth {
+                at: at.as_millis(),
+                pending: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Where this session stands with authentication (including a login or logout pending
+    /// in this request): see [`crate::auth`].
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn auth_state(&self) -> Result<crate::auth::AuthState, SessionError> {
+        let owner = self.owner().await?;
+        let stored = self.get_value(crate::auth::AUTH_KEY).await?;
+        Ok(crate::auth::state_of(
+            owner,
+            stored.as_ref().map(Value::get),
+        ))
     }
 
     /// Gives the session a new id, keeping data and owner: call it on any privilege change
@@ -251,8 +350,10 @@ impl Session {
         let mut state = self.lock();
         state.check()?;
         state.accessed = true;
-        if let Some(Rotation::Owner(owner)) = &state.changes.rotate {
-            return Ok(Some(owner.clone()));
+        match &state.changes.rotate {
+            Some(Rotation::Owner(owner)) => return Ok(Some(owner.clone())),
+            Some(Rotation::Pending(_)) => return Ok(None),
+            Some(Rotation::KeepOwner) | None => {}
         }
         Ok(match &state.base {
             Base::Live(_, record) => record.meta.owner.clone(),
@@ -365,5 +466,16 @@ impl Session {
             Base::Live(id, _) | Base::NotLoaded(id) => Some(id.store_key()),
             Base::None | Base::Sealed(_) => None,
         }
+    }
+}
+
+/// Writes the authentication state into this request's changes (no store call now).
+fn write_auth(state: &mut State, stored: &StoredAuth) {
+    // A struct of a u64 and strings always serialises.
+    if let Ok(value) = Value::from_serialize(stored) {
+        state
+            .changes
+            .writes
+            .insert(crate::auth::AUTH_KEY, Some(value));
     }
 }

@@ -30,6 +30,9 @@ pub(crate) enum Rotation {
     KeepOwner,
     /// Rotate and bind this owner.
     Owner(String),
+    /// Rotate and bind no owner: the first step of a multi-factor login by this owner
+    /// (see `crate::auth`). The data policy is the one a login by them would apply.
+    Pending(String),
 }
 
 /// A requested change of expiry policy, resolved to deadlines at save time.
@@ -279,7 +282,8 @@ impl State {
     /// gets loaded, since only a loaded record tells who was logged in before; until then
     /// [`State::login_needs_owner`] holds and the save loads first.
     pub(crate) fn resolve_login(&mut self, policy: LoginData) {
-        let Some(Rotation::Owner(new)) = &self.changes.rotate else {
+        let (Some(Rotation::Owner(new)) | Some(Rotation::Pending(new))) = &self.changes.rotate
+        else {
             return;
         };
         let clear = match (policy, &self.base) {
@@ -301,7 +305,10 @@ impl State {
     /// Whether a pending login can only apply `policy` once the record is loaded.
     pub(crate) fn login_needs_owner(&self, policy: LoginData) -> bool {
         policy == LoginData::KeepUnlessOtherOwner
-            && matches!(self.changes.rotate, Some(Rotation::Owner(_)))
+            && matches!(
+                self.changes.rotate,
+                Some(Rotation::Owner(_) | Rotation::Pending(_))
+            )
             && matches!(self.base, Base::NotLoaded(_) | Base::Sealed(_))
     }
 

@@ -53,9 +53,18 @@ pub struct Capabilities {
     /// [`SessionStore::purge_expired`] does work (stores that expire records by themselves,
     /// like Redis, may not need it).
     pub purge: bool,
-    /// `apply` and `rotate` are atomic (the guarantees in the module docs hold under
-    /// concurrency). Stores built on plain load/save cannot promise this.
+    /// `apply` is atomic: guarantees 1–3 of the module docs hold under concurrency (two
+    /// patches to different keys both survive, a stale expectation is always a conflict).
+    /// Stores built on plain load/save cannot promise this. The conformance suite runs its
+    /// concurrent-apply checks exactly when a store claims it.
     pub atomic_patch: bool,
+    /// `rotate` is atomic: under concurrent rotations and patches of one session, exactly
+    /// one of the old and new keys is live at any moment, at most one rotation of a key
+    /// succeeds, and no patch reported applied to the old key is lost in the move. The
+    /// default [`SessionStore::rotate`] (load, create, delete) is not; nor is a rotation
+    /// across Redis Cluster slots. The conformance suite runs its concurrent-rotation check
+    /// exactly when a store claims it.
+    pub atomic_rotate: bool,
 }
 
 impl Capabilities {
@@ -64,12 +73,14 @@ impl Capabilities {
         owner_index: false,
         purge: false,
         atomic_patch: false,
+        atomic_rotate: false,
     };
     /// Every capability.
     pub const ALL: Capabilities = Capabilities {
         owner_index: true,
         purge: true,
         atomic_patch: true,
+        atomic_rotate: true,
     };
 }
 
@@ -129,7 +140,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// case), [`WriteOutcome::Conflict`] as for `apply`.
     ///
     /// The default implementation is **not atomic** (load, create, delete): a store that
-    /// can do better must override it and say so in [`Capabilities::atomic_patch`].
+    /// can do better must override it and say so in [`Capabilities::atomic_rotate`].
     fn rotate(
         &self,
         old: &StoreKey,

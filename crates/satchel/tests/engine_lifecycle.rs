@@ -437,7 +437,9 @@ async fn login_without_session_creates_owned_session() {
     let id = browser.id().expect("cookie").to_owned();
     let record = env.record(&id).await.expect("record");
     assert_eq!(record.meta.owner.as_deref(), Some("carol"));
-    assert!(record.data.is_empty());
+    // Only the login's authentication state (SEC-20).
+    let keys: Vec<_> = record.data.keys().map(String::as_str).collect();
+    assert_eq!(keys, [satchel::auth::AUTH_KEY]);
 }
 
 // ---------------------------------------------------------------------------------------

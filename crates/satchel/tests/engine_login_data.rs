@@ -58,7 +58,7 @@ async fn default_keeps_anonymous_and_same_owner_data_and_clears_another_owners()
     let record = env.record(browser.id().expect("id")).await.expect("record");
     assert_eq!(record.meta.owner.as_deref(), Some("carol"));
     assert!(
-        record.data.is_empty(),
+        record.data.keys().all(|k| k == satchel::auth::AUTH_KEY),
         "{:?}",
         record.data.keys().collect::<Vec<_>>()
     );
@@ -88,7 +88,11 @@ async fn reads_after_a_login_as_another_owner_see_empty_data() {
     assert!(done.error.is_none(), "{:?}", done.error);
     let record = env.record(browser.id().expect("id")).await.expect("record");
     let keys: Vec<_> = record.data.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["n"]);
+    assert_eq!(
+        keys,
+        [satchel::auth::AUTH_KEY, "n"],
+        "the login's auth state and n"
+    );
     assert_eq!(record.data["n"].get(), "1");
 }
 
@@ -107,7 +111,11 @@ async fn blind_login_as_another_owner_keeps_only_this_requests_writes() {
     assert_eq!((counts.load, counts.rotate), (1, 1), "{counts:?}");
     let record = env.record(browser.id().expect("id")).await.expect("record");
     let keys: Vec<_> = record.data.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["theme"]);
+    assert_eq!(
+        keys,
+        [satchel::auth::AUTH_KEY, "theme"],
+        "the login's auth state and theme"
+    );
     assert_eq!(record.meta.owner.as_deref(), Some("carol"));
 }
 

@@ -383,11 +383,28 @@ async fn sessions(session: Session) -> Result<Response> {
     Ok(Json(json!({"sessions": list})).into_response())
 }
 
+/// "Log out everywhere else" is sensitive (SEC-20): it needs a login at most this old.
+const REVOKE_NEEDS_LOGIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 async fn revoke_others(session: Session) -> Result<Response> {
-    if session.owner().await?.is_none() {
+    use satchel::auth::{AuthError, Authenticated};
+    let auth = match Authenticated::from_session(&session).await {
+        Ok(auth) => auth,
+        Err(AuthError::Session(err)) => return Err(err.into()),
+        Err(AuthError::Rejected(_)) => {
+            return Ok((
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"error": "log in first"})),
+            )
+                .into_response())
+        }
+    };
+    if let Err(refused) = auth.requires_recent_auth(REVOKE_NEEDS_LOGIN_WITHIN) {
+        // The demo has no passwords: logging in again is its "confirm your password".
+        let status = StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::UNAUTHORIZED);
         return Ok((
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "log in first"})),
+            status,
+            Json(json!({"error": "confirm who you are: log in again", "reauthenticate": true})),
         )
             .into_response());
     }

@@ -859,8 +859,11 @@ impl Engine {
                 None => patch.remove.push(key),
             }
         }
-        if let Some(Rotation::Owner(owner)) = &changes.rotate {
-            patch.owner = Some(Some(owner.clone()));
+        match &changes.rotate {
+            Some(Rotation::Owner(owner)) => patch.owner = Some(Some(owner.clone())),
+            // A pending login unbinds whoever was logged in: a partial login is nobody's.
+            Some(Rotation::Pending(_)) => patch.owner = Some(None),
+            Some(Rotation::KeepOwner) | None => {}
         }
         patch.expiry = self.expiry_change(changes.expiry, known, now);
         patch
