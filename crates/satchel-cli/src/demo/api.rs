@@ -386,6 +386,17 @@ async fn sessions(session: Session) -> Result<Response> {
 /// "Log out everywhere else" is sensitive (SEC-20): it needs a login at most this old.
 const REVOKE_NEEDS_LOGIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
+/// Whether the session's login is complete and at most [`REVOKE_NEEDS_LOGIN_WITHIN`] old
+/// (the form route's check; the JSON route below answers the typed refusal itself).
+pub(super) async fn login_is_recent(session: &Session) -> Result<bool> {
+    use satchel::auth::{AuthError, Authenticated};
+    match Authenticated::from_session(session).await {
+        Ok(auth) => Ok(auth.requires_recent_auth(REVOKE_NEEDS_LOGIN_WITHIN).is_ok()),
+        Err(AuthError::Session(err)) => Err(err.into()),
+        Err(AuthError::Rejected(_)) => Ok(false),
+    }
+}
+
 async fn revoke_others(session: Session) -> Result<Response> {
     use satchel::auth::{AuthError, Authenticated};
     let auth = match Authenticated::from_session(&session).await {

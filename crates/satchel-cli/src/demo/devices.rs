@@ -130,6 +130,16 @@ pub(super) async fn revoke_others(
         flash(&session, "error", "Log in first.").await?;
         return Ok(Redirect::to("/"));
     }
+    if !super::api::login_is_recent(&session).await? {
+        // The demo has no passwords: logging in again is its "confirm your password".
+        flash(
+            &session,
+            "error",
+            "Signing out your other devices needs a recent login: log in again first.",
+        )
+        .await?;
+        return Ok(Redirect::to("/"));
+    }
     match log_out_everywhere_else(&session).await {
         Ok(n) => {
             let message = match (&directory, n) {

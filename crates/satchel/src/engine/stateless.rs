@@ -274,7 +274,9 @@ impl Engine {
                                 false,
                                 Some(match rotation {
                                     Rotation::Owner(_) => Rotated::Login,
-                                    Rotation::KeepOwner => Rotated::CycleId,
+                                    // A login waiting for its second factor binds no
+                                    // owner yet: audited as an id change, as in `save`.
+                                    Rotation::KeepOwner | Rotation::Pending(_) => Rotated::CycleId,
                                 }),
                             ));
                             let old = std::mem::replace(id, self.new_id());
