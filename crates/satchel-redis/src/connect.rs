@@ -104,12 +104,10 @@ mod tests {
     /// `bounded` adds the timer, not a second copy of the command's future.
     #[tokio::test]
     async fn a_bounded_command_holds_its_future_once() {
-        fn command() -> impl Future<Output = redis::RedisResult<RValue>> {
-            async {
-                let state = [1u8; 4096];
-                tokio::task::yield_now().await;
-                Ok(RValue::Int(i64::from(state[4095])))
-            }
+        async fn command() -> redis::RedisResult<RValue> {
+            let state = [1u8; 4096];
+            tokio::task::yield_now().await;
+            Ok(RValue::Int(i64::from(state[4095])))
         }
         let inner = std::mem::size_of_val(&command());
         let fut = bounded(Duration::from_secs(5), command());

@@ -517,12 +517,10 @@ mod tests {
     /// (its argument, then the awaited copy), which doubled every boxed store call.
     #[tokio::test]
     async fn a_guarded_call_is_not_twice_the_call() {
-        fn call() -> impl Future<Output = Result<u8, StoreError>> {
-            async {
-                let state = [7u8; 4096];
-                tokio::task::yield_now().await;
-                Ok(state[4095])
-            }
+        async fn call() -> Result<u8, StoreError> {
+            let state = [7u8; 4096];
+            tokio::task::yield_now().await;
+            Ok(state[4095])
         }
         let (breaker, _store, _clock) = breaker();
         let inner = std::mem::size_of_val(&call());
