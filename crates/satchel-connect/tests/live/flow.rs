@@ -39,6 +39,30 @@ pub async fn counter_goes_both_ways(
     );
 }
 
+/// Koa (on `node`) takes over a session a Rust app signed with the old key: it reads it
+/// (`owner`, `n = 0`), counts to 1, and re-signs `cookie.sig` with its first key; the
+/// `cookie` value itself (the session's key, `value`) stays.
+pub async fn koa_reads_counts_and_resigns(
+    user: &mut User,
+    node: u16,
+    owner: &str,
+    cookie: &str,
+    value: &str,
+) {
+    let sig = format!("{cookie}.sig");
+    let signed_by_rust = user.cookie(&sig).unwrap().to_owned();
+    let res = user.send(node, "GET", "/whoami").await;
+    assert_eq!(
+        (res.status, res.json()),
+        (200, json!({"user": owner, "n": 0})),
+        "Koa reads Rust's session"
+    );
+    let res = user.send(node, "POST", "/incr").await;
+    assert_eq!((res.status, res.json()), (200, json!({"n": 1})));
+    assert_ne!(user.cookie(&sig).unwrap(), signed_by_rust, "Koa re-signed");
+    assert_eq!(user.cookie(cookie), Some(value));
+}
+
 /// A copy of `user` whose cookie `name` has one character changed (its seventh).
 pub fn tampered(user: &User, name: &str) -> User {
     let mut forged = User {
