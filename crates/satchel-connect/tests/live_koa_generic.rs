@@ -10,7 +10,7 @@
 mod live;
 mod redis_env;
 
-use live::http::{request, User};
+use live::http::User;
 use live::node::{ensure_packages, NodeApp};
 use live::{flow, satchel_app};
 use serde_json::json;
@@ -67,14 +67,7 @@ async fn login_on_koa_count_on_rust_logout_on_rust() {
     // A forged sid (valid shape, another's signature) is no session on either side.
     let sig = user.cookie("koa.sid.sig").unwrap().to_owned();
     let forged = format!("{COOKIE}=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; koa.sid.sig={sig}");
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
-    assert_eq!(
-        request(koa, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&forged, rust, koa).await, (401, 401));
 
     let old = format!("{COOKIE}={sid}; koa.sid.sig={sig}");
     let res = user.send(rust, "POST", "/logout").await;
@@ -87,11 +80,7 @@ async fn login_on_koa_count_on_rust_logout_on_rust() {
         "logged out on Koa"
     );
     // A client that kept the old cookies is logged out on both sides, and stays so.
-    assert_eq!(request(koa, "GET", "/whoami", Some(&old)).await.status, 401);
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&old)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&old, rust, koa).await, (401, 401));
     assert_eq!(env.get(&key).await, None, "nothing revived it");
     drop(node);
 }

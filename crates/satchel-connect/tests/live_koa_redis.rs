@@ -14,7 +14,7 @@ mod redis_env;
 
 use std::sync::Mutex;
 
-use live::http::{request, User};
+use live::http::User;
 use live::node::{ensure_packages, NodeApp};
 use live::{flow, satchel_app};
 use serde_json::json;
@@ -94,14 +94,7 @@ async fn koa_redis_login_is_shared_with_rust_until_rust_logs_out() {
     // A forged key (valid UUID, signature of another) is no session on either side.
     let sig = user.cookie("koa.sess.sig").unwrap().to_owned();
     let forged = format!("{COOKIE}=00000000-0000-4000-8000-000000000000; koa.sess.sig={sig}");
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
-    assert_eq!(
-        request(koa, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&forged, rust, koa).await, (401, 401));
 
     let old = format!("{COOKIE}={key}; koa.sess.sig={sig}");
     let res = user.send(rust, "POST", "/logout").await;
@@ -110,11 +103,7 @@ async fn koa_redis_login_is_shared_with_rust_until_rust_logs_out() {
     assert_eq!(user.send(koa, "GET", "/whoami").await.status, 401);
     assert_eq!(env.get(&key).await, None, "the Redis key is gone");
     // A client that kept the old cookies is logged out on both sides, and stays so.
-    assert_eq!(request(koa, "GET", "/whoami", Some(&old)).await.status, 401);
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&old)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&old, rust, koa).await, (401, 401));
     assert_eq!(env.get(&key).await, None, "nothing revived it");
     drop(node);
 }
