@@ -1,15 +1,16 @@
 //! JavaScript dates (`cookie.expires` in express-session records, koa-generic-session's
 //! `cookie.expires`) → satchel-connect's reader of `Date.prototype.toJSON` text, and the
-//! writers of `toISOString` / `toUTCString` (the `Expires` attribute).
+//! writer of `toISOString` and the `Set-Cookie` header with an `Expires` attribute.
 //!
 //! Checked, beyond "no panic": a date that parses prints (`toISOString`) to text that
 //! parses to the same instant; any instant in JavaScript's range prints to ISO text that
 //! parses back to it and has the fixed 24-character (or 27 for extended years) shape;
-//! the UTC string exists exactly where the ISO string does.
+//! a `Set-Cookie` header with that expiry is written (no formatting error) exactly where
+//! the ISO string exists.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use satchel_connect::fuzzing::{js_date_iso, js_date_parse, js_date_utc};
+use satchel_connect::fuzzing::{js_date_iso, js_date_parse, set_cookie_expiring};
 
 fuzz_target!(|value: &[u8]| {
     if let Ok(text) = std::str::from_utf8(value) {
@@ -23,7 +24,7 @@ fuzz_target!(|value: &[u8]| {
         let iso = js_date_iso(ms).expect("within ±8.64e15 ms");
         assert!(matches!(iso.len(), 24 | 27), "{iso}");
         assert_eq!(js_date_parse(&iso), Some(ms), "{iso}");
-        assert!(js_date_utc(ms).is_some());
+        assert!(set_cookie_expiring(ms).is_some());
         assert_eq!(js_date_iso(8_640_000_000_000_001), None);
     }
 });

@@ -14,9 +14,15 @@ pub fn js_date_iso(ms: i64) -> Option<String> {
     crate::js_date::to_iso_string(ms)
 }
 
-/// `new Date(ms).toUTCString()`, `None` outside JavaScript's date range.
-pub fn js_date_utc(ms: i64) -> Option<String> {
-    crate::js_date::to_utc_string(ms)
+/// The `Set-Cookie` header of a cookie expiring at `ms` (what both Node writers send with
+/// an expiry), `None` outside JavaScript's date range.
+pub fn set_cookie_expiring(ms: i64) -> Option<String> {
+    let expires_ms = Some(ms);
+    let opts = crate::cookies::CookieOptions {
+        expires_ms,
+        ..Default::default()
+    };
+    crate::cookies::set_cookie("n", "v", &opts, 0).ok()
 }
 
 /// A Redis value read by one of the live stores' layouts at `now`, and what the store

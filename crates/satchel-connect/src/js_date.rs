@@ -1,6 +1,10 @@
 //! JavaScript `Date` text forms, on millisecond Unix times (JavaScript's time values):
-//! `toISOString()` (stored JSON), `toUTCString()` (`Expires` attributes) and the ISO
-//! form `new Date(string)` reads back.
+//! `toISOString()` (stored JSON) and the ISO form `new Date(string)` reads back. The
+//! `toUTCString()` of `Expires` attributes is the `cookie` crate's writer (the same text
+//! for years 1000–9999; outside them the crate drops JavaScript's zero padding and signs
+//! years past 9999. A browser's RFC 6265 date parser skips the sign, so the only dates it
+//! reads differently are in the years 10–99 AD, which only a hand-made record holds:
+//! Node's `0010` is ignored, the crate's `10` read as 2010).
 //!
 //! The calendar arithmetic and RFC 3339 parsing are the `time` crate's (feature
 //! `large-dates`: JavaScript dates reach the year ±275,760); what is left here is only
@@ -16,23 +20,19 @@ use time::OffsetDateTime;
 /// JavaScript dates reach ±100,000,000 days from the epoch; beyond that a Date is invalid.
 const MAX_TIME_MS: i64 = 8_640_000_000_000_000;
 
-/// The instant `ms`, when it is a valid JavaScript date.
-fn datetime(ms: i64) -> Option<OffsetDateTime> {
+/// The instant `ms`, when it is a valid JavaScript date (`Expires` attributes: the
+/// `cookie` crate writes them).
+pub(crate) fn instant(ms: i64) -> Option<OffsetDateTime> {
     if !(-MAX_TIME_MS..=MAX_TIME_MS).contains(&ms) {
         return None;
     }
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
 }
 
-/// The first three letters of a month or weekday name (`Jan`, `Thu`).
-fn short(name: impl std::fmt::Display) -> String {
-    name.to_string().chars().take(3).collect()
-}
-
 /// `new Date(ms).toISOString()`: `2026-01-01T01:00:00.123Z` (six-digit signed years outside
 /// 0–9999). `None` where JavaScript would throw (an invalid date).
 pub(crate) fn to_iso_string(ms: i64) -> Option<String> {
-    let d = datetime(ms)?;
+    let d = instant(ms)?;
     let y = d.year();
     let year = if (0..=9999).contains(&y) {
         format!("{y:04}")
@@ -47,26 +47,6 @@ pub(crate) fn to_iso_string(ms: i64) -> Option<String> {
         d.minute(),
         d.second(),
         d.millisecond()
-    ))
-}
-
-/// `new Date(ms).toUTCString()`: `Thu, 01 Jan 2026 01:00:00 GMT` (milliseconds dropped).
-pub(crate) fn to_utc_string(ms: i64) -> Option<String> {
-    let d = datetime(ms)?;
-    let y = d.year();
-    let year = if y < 0 {
-        format!("-{:04}", y.unsigned_abs())
-    } else {
-        format!("{y:04}")
-    };
-    Some(format!(
-        "{}, {:02} {} {year} {:02}:{:02}:{:02} GMT",
-        short(d.weekday()),
-        d.day(),
-        short(d.month()),
-        d.hour(),
-        d.minute(),
-        d.second()
     ))
 }
 
@@ -164,22 +144,9 @@ mod tests {
     }
 
     #[test]
-    fn utc_string() {
-        assert_eq!(
-            to_utc_string(NOW + 3_600_000).as_deref(),
-            Some("Thu, 01 Jan 2026 01:00:00 GMT")
-        );
-        assert_eq!(
-            to_utc_string(0).as_deref(),
-            Some("Thu, 01 Jan 1970 00:00:00 GMT")
-        );
-        assert_eq!(
-            to_utc_string(NOW + 86_400_000).as_deref(),
-            Some("Fri, 02 Jan 2026 00:00:00 GMT")
-        );
-        assert_eq!(
-            to_utc_string(-1).as_deref(),
-            Some("Wed, 31 Dec 1969 23:59:59 GMT")
-        );
+    fn instants_in_javascript_range() {
+        assert_eq!(instant(0), Some(OffsetDateTime::UNIX_EPOCH));
+        assert!(instant(MAX_TIME_MS).is_some() && instant(-MAX_TIME_MS).is_some());
+        assert_eq!(instant(MAX_TIME_MS + 1), None);
     }
 }

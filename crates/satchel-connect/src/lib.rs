@@ -99,6 +99,7 @@ mod payload;
 mod redis_cas;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod signed_ids;
 pub mod uri;
 
 pub use attributes::{Priority, SameSite};

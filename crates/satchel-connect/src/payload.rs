@@ -1,10 +1,14 @@
 //! Cookie payloads of cookie-session and koa-session: `base64(JSON.stringify(object))`,
 //! standard alphabet with padding, never percent-encoded.
 
+use satchel::sealed::OpenError;
+use satchel::{Data, Value};
+
 use crate::b64;
 use crate::cookies::{check_signature, SignatureCheck};
 use crate::json::{self, JsonError};
 use crate::keygrip::Keygrip;
+use crate::OrderedData;
 
 /// Why a payload cookie does not give a session. In every case Node starts a new, empty
 /// session instead (it never answers with an error), and for a bad signature it also
@@ -83,4 +87,30 @@ pub(crate) fn verify(
         SignatureCheck::Missing => Err(PayloadError::MissingSignature),
         SignatureCheck::Invalid => Err(PayloadError::BadSignature),
     }
+}
+
+/// The satchel data and owner of an opened cookie-session or koa-session payload: the
+/// first `owner_key` property holding a string is the owner (it is not data: the sealers
+/// write it back from the owner). Any other value under that name, such as the object
+/// many apps keep as `user`, stays data, so re-sealing never drops it.
+///
+/// # Errors
+/// `Malformed` for a value that is not JSON satchel holds.
+pub(crate) fn split_owner(
+    payload: &OrderedData,
+    owner_key: Option<&str>,
+) -> Result<(Data, Option<String>), OpenError> {
+    let mut data = Data::with_capacity(payload.len());
+    let mut owner = None;
+    for (key, value) in payload.iter() {
+        if owner.is_none() && owner_key == Some(key) {
+            if let Ok(name) = serde_json::from_str::<String>(value) {
+                owner = Some(name);
+                continue;
+            }
+        }
+        let value = Value::from_json(value).map_err(|_| OpenError::Malformed)?;
+        data.insert(key.to_owned(), value);
+    }
+    Ok((data, owner))
 }

@@ -47,17 +47,24 @@ fn properties(json: &str) -> String {
         .to_json_object()
 }
 
+/// `env`'s store, the time, and the Redis key of [`SID`], seeded with an express-session
+/// record of [`DATA`] for an hour (what a login on Express leaves).
+async fn seeded(env: &redis_env::Env) -> (satchel_connect::ConnectRedisStore, Timestamp, String) {
+    let store = env.store(env.options()).await;
+    let now = Timestamp::now();
+    let rkey = format!("{}{SID}", env.prefix);
+    env.set(&rkey, &express_json(DATA, Some(3_600_000), now), 3600)
+        .await;
+    (store, now, rkey)
+}
+
 #[tokio::test]
 async fn express_records_read_and_patch_byte_for_byte() {
     let Some(env) = redis_env::Env::new("byte_for_byte").await else {
         return;
     };
-    let store = env.store(env.options()).await;
-    let now = Timestamp::now();
-    let rkey = format!("{}{SID}", env.prefix);
+    let (store, now, rkey) = seeded(&env).await;
     assert_eq!(store.redis_key(&key(SID)), rkey);
-    env.set(&rkey, &express_json(DATA, Some(3_600_000), now), 3600)
-        .await;
 
     let r = store.load(&key(SID), now).await.unwrap().expect("live");
     assert_eq!(r.data.get("user").map(Value::get), Some("\"alice\""));
@@ -97,11 +104,7 @@ async fn rust_writes_merge_with_express_writes_and_stale_reads_conflict() {
     let Some(env) = redis_env::Env::new("merge").await else {
         return;
     };
-    let store = env.store(env.options()).await;
-    let now = Timestamp::now();
-    let rkey = format!("{}{SID}", env.prefix);
-    env.set(&rkey, &express_json(DATA, Some(3_600_000), now), 3600)
-        .await;
+    let (store, now, rkey) = seeded(&env).await;
     let _read = store.load(&key(SID), now).await.unwrap().expect("live");
 
     // Meanwhile Express sets another key (a whole-record SET, as connect-redis does).
@@ -140,11 +143,7 @@ async fn a_session_express_destroyed_is_never_revived() {
     let Some(env) = redis_env::Env::new("no_revival").await else {
         return;
     };
-    let store = env.store(env.options()).await;
-    let now = Timestamp::now();
-    let rkey = format!("{}{SID}", env.prefix);
-    env.set(&rkey, &express_json(DATA, Some(3_600_000), now), 3600)
-        .await;
+    let (store, now, rkey) = seeded(&env).await;
     let _read = store.load(&key(SID), now).await.unwrap().expect("live");
     let () = redis::cmd("DEL")
         .arg(&rkey)

@@ -12,7 +12,7 @@
 mod live;
 mod redis_env;
 
-use live::http::{request, User};
+use live::http::User;
 use live::node::{ensure_packages, NodeApp};
 use live::{flow, satchel_app};
 use satchel_connect::express;
@@ -75,18 +75,8 @@ async fn express_login_is_shared_with_rust_until_rust_logs_out() {
     assert_eq!(res.status, 401, "logged out on Express");
     assert_eq!(env.get(&key).await, None, "the Redis key is gone");
     // Even a client that kept the old cookie is logged out on both sides.
-    assert_eq!(
-        request(express, "GET", "/whoami", Some(&old_cookie))
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&old_cookie))
-            .await
-            .status,
-        401
-    );
+    let on_both = flow::whoami_on_both(&old_cookie, rust, express).await;
+    assert_eq!(on_both, (401, 401));
     assert_eq!(env.get(&key).await, None, "and nothing revived it");
     drop(node);
 }
@@ -128,18 +118,8 @@ async fn a_session_rust_creates_is_accepted_by_express() {
     let old =
         satchel_connect::uri::encode_uri_component(&express::cookie_value(&id, "old keyboard cat"));
     let old_cookie = format!("{COOKIE}={old}");
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&old_cookie))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        request(express, "GET", "/whoami", Some(&old_cookie))
-            .await
-            .status,
-        200
-    );
+    let on_both = flow::whoami_on_both(&old_cookie, rust, express).await;
+    assert_eq!(on_both, (200, 200));
 
     // Express's logout (destroy) ends it for Rust too.
     let res = user.send(express, "POST", "/logout").await;

@@ -10,7 +10,7 @@
 mod live;
 mod redis_env;
 
-use live::http::{request, User};
+use live::http::User;
 use live::node::{ensure_packages, NodeApp};
 use live::{flow, satchel_app};
 use serde_json::json;
@@ -67,14 +67,7 @@ async fn login_on_koa_count_on_rust_logout_on_rust() {
     // A forged sid (valid shape, another's signature) is no session on either side.
     let sig = user.cookie("koa.sid.sig").unwrap().to_owned();
     let forged = format!("{COOKIE}=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; koa.sid.sig={sig}");
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
-    assert_eq!(
-        request(koa, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&forged, rust, koa).await, (401, 401));
 
     let old = format!("{COOKIE}={sid}; koa.sid.sig={sig}");
     let res = user.send(rust, "POST", "/logout").await;
@@ -87,11 +80,7 @@ async fn login_on_koa_count_on_rust_logout_on_rust() {
         "logged out on Koa"
     );
     // A client that kept the old cookies is logged out on both sides, and stays so.
-    assert_eq!(request(koa, "GET", "/whoami", Some(&old)).await.status, 401);
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&old)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&old, rust, koa).await, (401, 401));
     assert_eq!(env.get(&key).await, None, "nothing revived it");
     drop(node);
 }
@@ -115,7 +104,6 @@ async fn login_on_rust_count_on_koa_logout_on_koa() {
     assert_eq!((res.status, res.json()), (200, json!({"user": "bob"})));
     let sid = sid(&user);
     let key = format!("{}{sid}", env.prefix);
-    let signed_with_key2 = user.cookie("koa.sid.sig").unwrap().to_owned();
     let stored = env.get(&key).await.expect("Rust stored prefix + sid");
     assert!(
         stored.starts_with(r#"{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":3600000,"satchel":{"#)
@@ -123,20 +111,7 @@ async fn login_on_rust_count_on_koa_logout_on_koa() {
         "{stored}"
     );
 
-    let res = user.send(node.port, "GET", "/whoami").await;
-    assert_eq!(
-        (res.status, res.json()),
-        (200, json!({"user": "bob", "n": 0})),
-        "Koa reads Rust's session"
-    );
-    let res = user.send(node.port, "POST", "/incr").await;
-    assert_eq!((res.status, res.json()), (200, json!({"n": 1})));
-    assert_ne!(
-        user.cookie("koa.sid.sig").unwrap(),
-        signed_with_key2,
-        "Koa re-signed"
-    );
-    assert_eq!(user.cookie(COOKIE), Some(sid.as_str()));
+    flow::koa_reads_counts_and_resigns(&mut user, node.port, "bob", COOKIE, &sid).await;
     for n in 2..=3 {
         let res = user.send(rust, "POST", "/incr").await;
         assert_eq!(

@@ -14,7 +14,7 @@ mod redis_env;
 
 use std::sync::Mutex;
 
-use live::http::{request, User};
+use live::http::User;
 use live::node::{ensure_packages, NodeApp};
 use live::{flow, satchel_app};
 use serde_json::json;
@@ -94,14 +94,7 @@ async fn koa_redis_login_is_shared_with_rust_until_rust_logs_out() {
     // A forged key (valid UUID, signature of another) is no session on either side.
     let sig = user.cookie("koa.sess.sig").unwrap().to_owned();
     let forged = format!("{COOKIE}=00000000-0000-4000-8000-000000000000; koa.sess.sig={sig}");
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
-    assert_eq!(
-        request(koa, "GET", "/whoami", Some(&forged)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&forged, rust, koa).await, (401, 401));
 
     let old = format!("{COOKIE}={key}; koa.sess.sig={sig}");
     let res = user.send(rust, "POST", "/logout").await;
@@ -110,11 +103,7 @@ async fn koa_redis_login_is_shared_with_rust_until_rust_logs_out() {
     assert_eq!(user.send(koa, "GET", "/whoami").await.status, 401);
     assert_eq!(env.get(&key).await, None, "the Redis key is gone");
     // A client that kept the old cookies is logged out on both sides, and stays so.
-    assert_eq!(request(koa, "GET", "/whoami", Some(&old)).await.status, 401);
-    assert_eq!(
-        request(rust, "GET", "/whoami", Some(&old)).await.status,
-        401
-    );
+    assert_eq!(flow::whoami_on_both(&old, rust, koa).await, (401, 401));
     assert_eq!(env.get(&key).await, None, "nothing revived it");
     drop(node);
 }
@@ -138,27 +127,13 @@ async fn a_session_rust_creates_is_a_koa_redis_session() {
     let res = user.send(old, "POST", "/login?user=bob").await;
     assert_eq!((res.status, res.json()), (200, json!({"user": "bob"})));
     let key = seen.key(&user);
-    let signed_with_key2 = user.cookie("koa.sess.sig").unwrap().to_owned();
     let stored = env.get(&key).await.expect("Rust stored the UUID key");
     assert!(
         stored.starts_with(r#"{"user":"bob","_expire":"#),
         "{stored}"
     );
 
-    let res = user.send(node.port, "GET", "/whoami").await;
-    assert_eq!(
-        (res.status, res.json()),
-        (200, json!({"user": "bob", "n": 0})),
-        "Koa accepts Rust's session"
-    );
-    let res = user.send(node.port, "POST", "/incr").await;
-    assert_eq!((res.status, res.json()), (200, json!({"n": 1})));
-    assert_ne!(
-        user.cookie("koa.sess.sig").unwrap(),
-        signed_with_key2,
-        "Koa re-signed"
-    );
-    assert_eq!(user.cookie(COOKIE), Some(key.as_str()));
+    flow::koa_reads_counts_and_resigns(&mut user, node.port, "bob", COOKIE, &key).await;
     let res = user.send(rust, "GET", "/whoami").await;
     assert_eq!(
         (res.status, res.json()),

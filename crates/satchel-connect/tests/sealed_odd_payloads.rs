@@ -85,6 +85,29 @@ async fn unreadable_koa_session_cookies_are_no_session() {
         let done = koa.finish(&session, 200).await;
         assert!(done.error.is_none(), "{shape}: {:?}", done.error);
     }
+    // A `user` that is no owner name (an object, as many Koa apps keep) is data, and a
+    // write keeps it (it used to be dropped on open).
+    let json = r#"{"n":1,"user":{"id":7},"_expire":4102444800000,"_maxAge":86400000}"#;
+    let session = koa.begin([signed("koa.sess", &b64(json)).as_bytes()]);
+    let user = session
+        .get::<serde_json::Value>("user")
+        .await
+        .expect("user");
+    assert_eq!(user, Some(serde_json::json!({"id": 7})));
+    session.insert("n", &2).expect("insert");
+    let done = koa.finish(&session, 200).await;
+    let cookie = done.set_cookie.expect("re-sealed");
+    let value = cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .expect("pair")
+        .1;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .expect("base64");
+    let payload = String::from_utf8(payload).expect("utf-8");
+    assert!(payload.contains(r#""user":{"id":7}"#), "{payload}");
 }
 
 #[tokio::test]

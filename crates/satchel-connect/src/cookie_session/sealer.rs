@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use satchel::sealed::{CookieSealer, OpenError, Opened, Unsealed};
-use satchel::{
-    Clock, Data, Meta, Record, SessionId, StoreError, StoreErrorKind, SystemClock, Timestamp, Value,
-};
+use satchel::{Clock, Meta, Record, SessionId, StoreError, StoreErrorKind, SystemClock, Timestamp};
 
 use super::{decode_signed, encode};
 use crate::cookies::{signature, SIGNATURE_SUFFIX};
 use crate::keygrip::Keygrip;
+use crate::payload::split_owner;
 use crate::{OrderedData, PayloadError};
 
 /// How far in the future "no absolute deadline" lies (cookie-session has none): about 146
@@ -190,18 +189,7 @@ impl CookieSealer for CookieSessionCookies {
     ) -> Result<Opened, OpenError> {
         let (payload, key_index) = decode_signed(cookie_name, sealed, companion, &self.keys)
             .map_err(|e| e.open_error())?;
-        let mut data = Data::with_capacity(payload.len());
-        let mut owner = None;
-        for (key, value) in payload.iter() {
-            if owner.is_none() && self.owner_key.as_deref() == Some(key) {
-                if let Ok(name) = serde_json::from_str::<String>(value) {
-                    owner = Some(name);
-                    continue;
-                }
-            }
-            let value = Value::from_json(value).map_err(|_| OpenError::Malformed)?;
-            data.insert(key.to_owned(), value);
-        }
+        let (data, owner) = split_owner(&payload, self.owner_key.as_deref())?;
         // No expiry in the payload: valid for max age from now, as the browser would keep
         // a cookie cookie-session wrote now (see the module docs).
         let now = self.clock.now();
@@ -228,7 +216,7 @@ impl CookieSealer for CookieSessionCookies {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use satchel::TestClock;
+    use satchel::{Data, TestClock, Value};
 
     use super::*;
 

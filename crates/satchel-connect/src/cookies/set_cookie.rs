@@ -1,10 +1,7 @@
 //! `cookies.set(name, value, opts)`: one `Set-Cookie` header (`Cookie.prototype.toHeader`).
 
-use crate::attributes::{valid_domain, valid_path, Priority, SameSite};
+use crate::attributes::{valid_domain, valid_path, Priority, SameSite, SetCookie};
 use crate::js_date;
-
-/// The `expires` the package writes when it deletes a cookie (an empty value).
-pub const EPOCH_UTC: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
 
 /// The cookie options the `cookies` package turns into attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +69,10 @@ fn field_content(s: &str) -> bool {
         .all(|c| c == '\t' || (' '..='~').contains(&c) || ('\u{80}'..='\u{ff}').contains(&c))
 }
 
-/// The `Set-Cookie` header for `name=value` at `now_ms`. An empty value deletes the cookie:
-/// `expires` becomes the epoch whatever the options say.
+/// The `Set-Cookie` header for `name=value` at `now_ms`, written by the `cookie` crate
+/// ([`SetCookie`]; the package's lowercase names and order are not kept, see
+/// [`attributes`](crate::attributes)). An empty value deletes the cookie: `expires`
+/// becomes the epoch whatever the options say.
 ///
 /// # Errors
 /// Where the package throws (see [`CookieError`]).
@@ -89,7 +88,15 @@ pub fn set_cookie(
     if !field_content(value) || value.contains(';') {
         return Err(CookieError::Value);
     }
-    let expires = if value.is_empty() {
+    let path = opts.path.as_deref().filter(|p| !p.is_empty());
+    if path.is_some_and(|p| !valid_path(p)) {
+        return Err(CookieError::Path);
+    }
+    let domain = opts.domain.as_deref().filter(|d| !d.is_empty());
+    if domain.is_some_and(|d| !valid_domain(d)) {
+        return Err(CookieError::Domain);
+    }
+    let expires_ms = if value.is_empty() {
         Some(0)
     } else {
         match opts.max_age_ms.filter(|&ms| ms != 0) {
@@ -97,43 +104,23 @@ pub fn set_cookie(
             None => opts.expires_ms,
         }
     };
-    let mut out = format!("{name}={value}");
-    if let Some(path) = opts.path.as_deref().filter(|p| !p.is_empty()) {
-        if !valid_path(path) {
-            return Err(CookieError::Path);
-        }
-        out.push_str("; path=");
-        out.push_str(path);
+    let expires = match expires_ms {
+        Some(ms) => Some(js_date::instant(ms).ok_or(CookieError::Expires)?),
+        None => None,
+    };
+    Ok(SetCookie {
+        name,
+        value,
+        path,
+        domain,
+        expires,
+        http_only: opts.http_only,
+        secure: opts.secure,
+        partitioned: opts.partitioned,
+        priority: opts.priority,
+        same_site: opts.same_site,
     }
-    if let Some(ms) = expires {
-        out.push_str("; expires=");
-        out.push_str(&js_date::to_utc_string(ms).ok_or(CookieError::Expires)?);
-    }
-    if let Some(domain) = opts.domain.as_deref().filter(|d| !d.is_empty()) {
-        if !valid_domain(domain) {
-            return Err(CookieError::Domain);
-        }
-        out.push_str("; domain=");
-        out.push_str(domain);
-    }
-    if let Some(priority) = opts.priority {
-        out.push_str("; priority=");
-        out.push_str(priority.as_lowercase());
-    }
-    if let Some(same_site) = opts.same_site {
-        out.push_str("; samesite=");
-        out.push_str(same_site.as_lowercase());
-    }
-    if opts.secure {
-        out.push_str("; secure");
-    }
-    if opts.http_only {
-        out.push_str("; httponly");
-    }
-    if opts.partitioned {
-        out.push_str("; partitioned");
-    }
-    Ok(out)
+    .header())
 }
 
 #[cfg(test)]
@@ -143,7 +130,7 @@ mod tests {
     const NOW: i64 = 1_767_225_600_123;
 
     #[test]
-    fn attributes_in_package_order() {
+    fn every_attribute_and_deletion() {
         let opts = CookieOptions {
             max_age_ms: Some(3_600_000),
             same_site: Some(SameSite::Lax),
@@ -155,11 +142,11 @@ mod tests {
         };
         assert_eq!(
             set_cookie("session", "eyJ9+/=", &opts, NOW).as_deref(),
-            Ok("session=eyJ9+/=; path=/; expires=Thu, 01 Jan 2026 01:00:00 GMT; domain=example.test; priority=high; samesite=lax; secure; httponly; partitioned")
+            Ok("session=eyJ9+/=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.test; Expires=Thu, 01 Jan 2026 01:00:00 GMT; Partitioned; Priority=high")
         );
         assert_eq!(
             set_cookie("session", "", &CookieOptions::default(), NOW).as_deref(),
-            Ok("session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly")
+            Ok("session=; HttpOnly; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
         );
     }
 
@@ -169,10 +156,24 @@ mod tests {
         assert_eq!(set_cookie("a=b", "v", &d, NOW), Err(CookieError::Name));
         assert_eq!(set_cookie("a", "v;w", &d, NOW), Err(CookieError::Value));
         assert_eq!(set_cookie("a", "✓", &d, NOW), Err(CookieError::Value));
-        let bad_path = CookieOptions {
-            path: Some("/;".into()),
-            ..d
-        };
-        assert_eq!(set_cookie("a", "v", &bad_path, NOW), Err(CookieError::Path));
+        let bad = |opts: CookieOptions| set_cookie("a", "v", &opts, NOW);
+        let path = Some("/;".into());
+        assert_eq!(
+            bad(CookieOptions { path, ..d.clone() }),
+            Err(CookieError::Path)
+        );
+        let domain = Some("a..b".into());
+        assert_eq!(
+            bad(CookieOptions {
+                domain,
+                ..d.clone()
+            }),
+            Err(CookieError::Domain)
+        );
+        let max_age_ms = Some(i64::MAX);
+        assert_eq!(
+            bad(CookieOptions { max_age_ms, ..d }),
+            Err(CookieError::Expires)
+        );
     }
 }

@@ -94,25 +94,35 @@ pub fn set_signed_pair(
 
 /// The header that clears `<name>.sig` after a bad signature: default attributes only
 /// (`path=/`, `httponly`, plus `secure` on HTTPS requests) and the epoch expiry.
-pub fn clear_signature(name: &str, https: bool) -> String {
-    format!(
-        "{}=; path=/; expires={}; {}httponly",
-        signature_name(name),
-        super::EPOCH_UTC,
-        if https { "secure; " } else { "" }
-    )
+///
+/// # Errors
+/// For a name the package refuses.
+pub fn clear_signature(name: &str, https: bool) -> Result<String, CookieError> {
+    set_cookie(&signature_name(name), "", &default_options(https), 0)
 }
 
 /// The header that re-signs `name=value` with the first key after an older key matched.
 /// Like Node, it carries default attributes only, never the session's `expires` or
 /// `samesite`: the signature becomes a browser-session cookie.
-pub fn reissue_signature(keys: &Keygrip, name: &str, value: &str, https: bool) -> String {
-    format!(
-        "{}={}; path=/; {}httponly",
-        signature_name(name),
-        signature(keys, name, value),
-        if https { "secure; " } else { "" }
-    )
+///
+/// # Errors
+/// For a name the package refuses.
+pub fn reissue_signature(
+    keys: &Keygrip,
+    name: &str,
+    value: &str,
+    https: bool,
+) -> Result<String, CookieError> {
+    let sig = signature(keys, name, value);
+    set_cookie(&signature_name(name), &sig, &default_options(https), 0)
+}
+
+/// What `cookies.get` passes when it re-signs or clears: the defaults, `secure` on HTTPS.
+fn default_options(secure: bool) -> CookieOptions {
+    CookieOptions {
+        secure,
+        ..CookieOptions::default()
+    }
 }
 
 #[cfg(test)]
@@ -144,21 +154,20 @@ mod tests {
             Some(("abd", SignatureCheck::Invalid))
         );
         assert_eq!(read_signed("other=1", "session", &keys), None);
+        let epoch = "; HttpOnly; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
         assert_eq!(
             clear_signature("session", false),
-            "session.sig=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"
+            Ok(format!("session.sig={epoch}"))
         );
         assert!(reissue_signature(&keys, "session", "abc", true)
-            .ends_with("; path=/; secure; httponly"));
+            .is_ok_and(|h| h.ends_with("; HttpOnly; Secure; Path=/")));
+        assert_eq!(clear_signature("a=b", false), Err(CookieError::Name));
         let [value, sig] =
             set_signed_pair(&keys, "session", "", &CookieOptions::default(), 0).expect("headers");
-        assert_eq!(
-            value,
-            "session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"
-        );
+        assert_eq!(value, format!("session={epoch}"));
         assert_eq!(
             sig,
-            "session.sig=k_Qx6rvjGyv5_AfzAcBl-b8UDHw; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"
+            format!("session.sig=k_Qx6rvjGyv5_AfzAcBl-b8UDHw{epoch}")
         );
     }
 }

@@ -1,8 +1,10 @@
-//! The `Set-Cookie` header express-session sends (cookie 0.7.2's `serialize`).
+//! The `Set-Cookie` header express-session sends (cookie 0.7.2's `serialize`), written by
+//! the `cookie` crate ([`SetCookie`]): the same attributes and values, refused where the
+//! package throws.
 
 use super::cookie::CookieInfo;
 use super::signature::cookie_value;
-use crate::attributes::{valid_domain, valid_path, Priority};
+use crate::attributes::{valid_domain, valid_path, Priority, SetCookie};
 use crate::js_date;
 use crate::uri::encode_uri_component;
 
@@ -32,9 +34,10 @@ pub enum SetCookieError {
 }
 
 /// `Set-Cookie` for session `sid` signed with `secret` (express-session's `setcookie` with
-/// `secrets[0]`), attributes from `cookie` in the order and spelling of the `cookie`
-/// package: `Domain`, `Path`, `Expires` (seconds; milliseconds dropped), `HttpOnly`,
-/// `Secure`, `Partitioned`, `Priority`, `SameSite`. `Max-Age` is never written.
+/// `secrets[0]`), with the attributes of `cookie` the package writes: `Domain`, `Path`,
+/// `Expires` (to the second), `HttpOnly`, `Secure`, `Partitioned`, `Priority`, `SameSite`.
+/// `Max-Age` is never written. The text is the `cookie` crate's (see
+/// [`attributes`](crate::attributes)).
 ///
 /// Call [`CookieInfo::touch`] first, as express-session does before every write.
 ///
@@ -49,51 +52,40 @@ pub fn set_cookie(
     if name.is_empty() || !name.bytes().all(is_token_byte) {
         return Err(SetCookieError::Name);
     }
+    let domain = cookie.domain.as_deref().filter(|d| !d.is_empty());
+    if domain.is_some_and(|d| !valid_domain(d)) {
+        return Err(SetCookieError::Domain);
+    }
+    if !valid_path(&cookie.path) {
+        return Err(SetCookieError::Path);
+    }
+    let expires = match cookie.expires {
+        Some(ms) => Some(js_date::instant(ms).ok_or(SetCookieError::Expires)?),
+        None => None,
+    };
+    let priority = match cookie.priority.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => Some(Priority::parse(p).ok_or(SetCookieError::Priority)?),
+        None => None,
+    };
+    let same_site = match &cookie.same_site {
+        Some(value) => value.policy().ok_or(SetCookieError::SameSite)?,
+        None => None,
+    };
     // encodeURIComponent's output always satisfies the package's value check.
-    let mut out = format!(
-        "{name}={}",
-        encode_uri_component(&cookie_value(sid, secret))
-    );
-    if let Some(domain) = cookie.domain.as_deref().filter(|d| !d.is_empty()) {
-        if !valid_domain(domain) {
-            return Err(SetCookieError::Domain);
-        }
-        out.push_str("; Domain=");
-        out.push_str(domain);
+    let value = encode_uri_component(&cookie_value(sid, secret));
+    Ok(SetCookie {
+        name,
+        value: &value,
+        path: Some(cookie.path.as_str()).filter(|p| !p.is_empty()),
+        domain,
+        expires,
+        http_only: cookie.http_only,
+        secure: cookie.secure == Some(true),
+        partitioned: cookie.partitioned == Some(true),
+        priority,
+        same_site,
     }
-    if !cookie.path.is_empty() {
-        if !valid_path(&cookie.path) {
-            return Err(SetCookieError::Path);
-        }
-        out.push_str("; Path=");
-        out.push_str(&cookie.path);
-    }
-    if let Some(expires) = cookie.expires {
-        let date = js_date::to_utc_string(expires).ok_or(SetCookieError::Expires)?;
-        out.push_str("; Expires=");
-        out.push_str(&date);
-    }
-    if cookie.http_only {
-        out.push_str("; HttpOnly");
-    }
-    if cookie.secure == Some(true) {
-        out.push_str("; Secure");
-    }
-    if cookie.partitioned == Some(true) {
-        out.push_str("; Partitioned");
-    }
-    if let Some(priority) = cookie.priority.as_deref().filter(|p| !p.is_empty()) {
-        let priority = Priority::parse(priority).ok_or(SetCookieError::Priority)?;
-        out.push_str("; Priority=");
-        out.push_str(priority.as_title());
-    }
-    if let Some(same_site) = &cookie.same_site {
-        if let Some(policy) = same_site.policy().ok_or(SetCookieError::SameSite)? {
-            out.push_str("; SameSite=");
-            out.push_str(policy.as_title());
-        }
-    }
-    Ok(out)
+    .header())
 }
 
 /// RFC 7230 `tchar`, the cookie package's name check.
@@ -109,7 +101,7 @@ mod tests {
     const NOW: i64 = 1_767_225_600_123;
 
     #[test]
-    fn attribute_order_and_spelling() {
+    fn every_attribute() {
         let mut c = CookieInfo::new(Some(600_000), NOW);
         c.domain = Some("example.test".into());
         c.secure = Some(true);
@@ -118,7 +110,7 @@ mod tests {
         c.same_site = Some(SameSiteValue::Text("strict".into()));
         assert_eq!(
             set_cookie("connect.sid", "fEq6LLq_w2X38Zw_ce5rrmmlv8HO8tz8", "keyboard cat", &c).as_deref(),
-            Ok("connect.sid=s%3AfEq6LLq_w2X38Zw_ce5rrmmlv8HO8tz8.O3URxphqXw8ZaSFuGyvtPZMQDL5x8usK4U0No22wDuw; Domain=example.test; Path=/; Expires=Thu, 01 Jan 2026 00:10:00 GMT; HttpOnly; Secure; Partitioned; Priority=High; SameSite=Strict")
+            Ok("connect.sid=s%3AfEq6LLq_w2X38Zw_ce5rrmmlv8HO8tz8.O3URxphqXw8ZaSFuGyvtPZMQDL5x8usK4U0No22wDuw; HttpOnly; SameSite=Strict; Secure; Path=/; Domain=example.test; Expires=Thu, 01 Jan 2026 00:10:00 GMT; Partitioned; Priority=high")
         );
     }
 
@@ -132,6 +124,15 @@ mod tests {
         let mut c = base.clone();
         c.domain = Some("bad domain".into());
         assert_eq!(set_cookie("n", "s", "k", &c), Err(SetCookieError::Domain));
+        let mut c = base.clone();
+        c.path = "/a;b".into();
+        assert_eq!(set_cookie("n", "s", "k", &c), Err(SetCookieError::Path));
+        let mut c = base.clone();
+        c.expires = Some(i64::MAX);
+        assert_eq!(set_cookie("n", "s", "k", &c), Err(SetCookieError::Expires));
+        let mut c = base.clone();
+        c.priority = Some("urgent".into());
+        assert_eq!(set_cookie("n", "s", "k", &c), Err(SetCookieError::Priority));
         let mut c = base.clone();
         c.same_site = Some(SameSiteValue::Text("sometimes".into()));
         assert_eq!(set_cookie("n", "s", "k", &c), Err(SetCookieError::SameSite));

@@ -4,8 +4,9 @@
 use rand::RngCore;
 use satchel::{IdFormat, SessionId, StoreKey};
 
-use crate::cookies::{check_signature, signature, SignatureCheck, SIGNATURE_SUFFIX};
+use crate::cookies::SIGNATURE_SUFFIX;
 use crate::keygrip::Keygrip;
+use crate::signed_ids::SignedCompanion;
 
 /// Length of `crypto.randomUUID()`'s text: 8-4-4-4-12 hex digits.
 pub const UUID_LEN: usize = 36;
@@ -32,15 +33,17 @@ pub const UUID_LEN: usize = 36;
 /// Not supported: a custom `genid` or koa-session's `prefix` option (keys that are not a
 /// bare UUID never decode: such users start a new session on the Rust side), and the
 /// `externalKey` option (the key must travel in the cookie).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct KoaIds {
-    keys: Keygrip,
+    sig: SignedCompanion,
 }
 
 impl KoaIds {
     /// A format signing with Koa's `app.keys` (the first signs, every key verifies).
     pub fn new(keys: Keygrip) -> Self {
-        KoaIds { keys }
+        KoaIds {
+            sig: SignedCompanion::new(keys),
+        }
     }
 
     /// The external key (the UUID text) `id` stands for, when it is one this format holds.
@@ -48,15 +51,6 @@ impl KoaIds {
         let bytes = id.as_bytes();
         let (uuid, rest) = bytes.split_at(16);
         rest.iter().all(|&b| b == 0).then(|| format_uuid(uuid))
-    }
-}
-
-impl std::fmt::Debug for KoaIds {
-    // Keys: how many, never what.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KoaIds")
-            .field("keys", &self.keys.len())
-            .finish()
     }
 }
 
@@ -130,21 +124,16 @@ impl IdFormat for KoaIds {
         cookie_value: &[u8],
         companion: Option<&[u8]>,
     ) -> Option<SessionId> {
-        let uuid = parse_uuid(cookie_value)?;
-        let value = std::str::from_utf8(cookie_value).ok()?;
-        let sig = std::str::from_utf8(companion?).ok()?;
-        match check_signature(&self.keys, cookie_name, value, Some(sig)) {
-            SignatureCheck::Valid { .. } => {
+        self.sig
+            .decode(cookie_name, cookie_value, companion, |value| {
                 let mut bytes = [0u8; 32];
-                bytes[..16].copy_from_slice(&uuid);
+                bytes[..16].copy_from_slice(&parse_uuid(value)?);
                 Some(SessionId::from_raw(bytes))
-            }
-            SignatureCheck::Missing | SignatureCheck::Invalid => None,
-        }
+            })
     }
 
     fn companion(&self, cookie_name: &str, encoded: &str) -> Option<String> {
-        Some(signature(&self.keys, cookie_name, encoded))
+        self.sig.sign(cookie_name, encoded)
     }
 }
 

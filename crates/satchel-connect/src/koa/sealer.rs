@@ -22,15 +22,13 @@
 use std::time::Duration;
 
 use satchel::sealed::{CookieSealer, OpenError, Opened, Unsealed};
-use satchel::{Data, Meta, Record, SessionId, StoreError, StoreErrorKind, Timestamp, Value};
+use satchel::{Meta, Record, SessionId, StoreError, StoreErrorKind, Timestamp};
 
 use super::{decode_signed, encode, MaxAge, ONE_DAY_MS};
-use crate::cookies::signature;
+use crate::cookies::{signature, SIGNATURE_SUFFIX};
 use crate::keygrip::Keygrip;
+use crate::payload::split_owner;
 use crate::{OrderedData, PayloadError};
-
-/// koa-session's signature cookie suffix.
-const SIG_SUFFIX: &str = ".sig";
 
 /// How far in the future "no absolute deadline" lies (Koa has none): about 285 million
 /// years, far enough never to bind, small enough for every timestamp sum to stay exact.
@@ -110,7 +108,7 @@ impl CookieSealer for KoaCookies {
     }
 
     fn companion_suffix(&self) -> Option<&str> {
-        Some(SIG_SUFFIX)
+        Some(SIGNATURE_SUFFIX)
     }
 
     fn companion(&self, cookie_name: &str, sealed: &str) -> Option<String> {
@@ -128,16 +126,7 @@ impl CookieSealer for KoaCookies {
         let (payload, key_index) =
             decode_signed(cookie_name, sealed, companion, &self.keys, i64::MIN)
                 .map_err(|e| e.open_error())?;
-        let mut data = Data::with_capacity(payload.data.len());
-        let mut owner = None;
-        for (key, value) in payload.data.iter() {
-            if self.owner_key.as_deref() == Some(key) {
-                owner = serde_json::from_str::<String>(value).ok();
-                continue;
-            }
-            let value = Value::from_json(value).map_err(|_| OpenError::Malformed)?;
-            data.insert(key.to_owned(), value);
-        }
+        let (data, owner) = split_owner(&payload.data, self.owner_key.as_deref())?;
         let max_age = match payload.max_age {
             Some(MaxAge::Ms(ms)) if ms > 0 => ms,
             _ => ONE_DAY_MS,

@@ -3,9 +3,10 @@
 
 use satchel::{IdFormat, SessionId, StoreKey};
 
-use crate::cookies::{check_signature, signature, SignatureCheck, SIGNATURE_SUFFIX};
+use crate::cookies::SIGNATURE_SUFFIX;
 use crate::express_ids::{is_express_id, uid_safe_id};
 use crate::keygrip::Keygrip;
+use crate::signed_ids::SignedCompanion;
 use crate::ExpressIds;
 
 /// koa-generic-session's id format: the cookie value is the session id, `uid-safe(24)`
@@ -30,29 +31,22 @@ use crate::ExpressIds;
 /// Not supported: a custom `genSid` (ids that are not 32 base64url characters never
 /// decode: such users start a new session on the Rust side), a custom `sessionIdStore`,
 /// and unsigned cookies (`cookie.signed: false`).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct KoaGenericIds {
-    keys: Keygrip,
+    sig: SignedCompanion,
 }
 
 impl KoaGenericIds {
     /// A format signing with Koa's `app.keys` (the first signs, every key verifies).
     pub fn new(keys: Keygrip) -> Self {
-        KoaGenericIds { keys }
+        KoaGenericIds {
+            sig: SignedCompanion::new(keys),
+        }
     }
 
     /// The koa-generic-session sid (`ctx.sessionId`) `id` stands for, when it is one.
     pub fn sid(id: &SessionId) -> Option<&str> {
         ExpressIds::sid(id)
-    }
-}
-
-impl std::fmt::Debug for KoaGenericIds {
-    // Keys: how many, never what.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KoaGenericIds")
-            .field("keys", &self.keys.len())
-            .finish()
     }
 }
 
@@ -84,20 +78,15 @@ impl IdFormat for KoaGenericIds {
         cookie_value: &[u8],
         companion: Option<&[u8]>,
     ) -> Option<SessionId> {
-        let bytes: [u8; 32] = cookie_value.try_into().ok()?;
-        if !is_express_id(&bytes) {
-            return None;
-        }
-        let value = std::str::from_utf8(cookie_value).ok()?;
-        let sig = std::str::from_utf8(companion?).ok()?;
-        match check_signature(&self.keys, cookie_name, value, Some(sig)) {
-            SignatureCheck::Valid { .. } => Some(SessionId::from_raw(bytes)),
-            SignatureCheck::Missing | SignatureCheck::Invalid => None,
-        }
+        self.sig
+            .decode(cookie_name, cookie_value, companion, |value| {
+                let bytes: [u8; 32] = value.try_into().ok()?;
+                is_express_id(&bytes).then(|| SessionId::from_raw(bytes))
+            })
     }
 
     fn companion(&self, cookie_name: &str, encoded: &str) -> Option<String> {
-        Some(signature(&self.keys, cookie_name, encoded))
+        self.sig.sign(cookie_name, encoded)
     }
 }
 

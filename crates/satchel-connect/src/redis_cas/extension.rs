@@ -38,6 +38,19 @@ impl Extension {
         }
     }
 
+    /// The metadata the member holds, `persistent` as the layout reads it (its Node
+    /// fields, or the member's own `persistent`).
+    pub(crate) fn into_meta(self, persistent: bool) -> satchel::Meta {
+        satchel::Meta {
+            created_at: self.created,
+            idle_timeout: self.idle,
+            idle_deadline: self.deadline,
+            absolute_deadline: self.absolute.unwrap_or(Timestamp::MAX),
+            persistent,
+            owner: self.owner,
+        }
+    }
+
     /// Reads what [`Extension::to_json`] writes.
     ///
     /// # Errors

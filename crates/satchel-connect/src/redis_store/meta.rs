@@ -31,17 +31,7 @@ pub(super) struct Context<'a> {
 pub(super) fn read(stored: &StoredSession, cx: Context<'_>) -> Result<Meta, StoreError> {
     let persistent = stored.cookie.expires.is_some();
     let mut meta = match stored.extension() {
-        Some(text) => {
-            let ext = Extension::parse(text)?;
-            Meta {
-                created_at: ext.created,
-                idle_timeout: ext.idle,
-                idle_deadline: ext.deadline,
-                absolute_deadline: ext.absolute.unwrap_or(Timestamp::MAX),
-                persistent,
-                owner: ext.owner,
-            }
-        }
+        Some(text) => Extension::parse(text)?.into_meta(persistent),
         None => express_meta(stored, cx),
     };
     if let Some(redis) = cx.redis_deadline {

@@ -9,6 +9,8 @@ pub(crate) mod express_http;
 pub(crate) mod koa_generic_http;
 pub(crate) mod koa_http;
 
+use std::collections::BTreeSet;
+
 use satchel_connect::OrderedData;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -159,7 +161,8 @@ pub(crate) fn load() -> Vectors {
 /// What a checker could reproduce of one http-exchange vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Coverage {
-    /// Every Set-Cookie header and Redis command reproduced byte for byte, and the
+    /// Every Set-Cookie header reproduced as a browser reads it ([`parsed_set_cookies`]),
+    /// every Redis command byte for byte, and the
     /// request's cookie/record read as Node's handler saw it.
     Full,
     /// Node's own quirk that we deliberately do not copy (the read side is still checked).
@@ -170,6 +173,42 @@ pub(crate) enum Coverage {
 pub(crate) fn set_cookie_pair(header: &str) -> (&str, &str) {
     let first = header.split(';').next().unwrap_or("");
     first.split_once('=').expect("name=value")
+}
+
+/// A `Set-Cookie` header as a browser reads it: the name and value exactly, the
+/// attributes as a set, names and values in lowercase (RFC 6265 compares attribute names
+/// and keywords case-insensitively) except `Path`'s value, the one that is case-sensitive.
+/// Node's spelling and order are not compared: satchel writes the `cookie` crate's.
+pub(crate) type ParsedSetCookie = (String, String, BTreeSet<(String, String)>);
+
+/// [`ParsedSetCookie`] of each header, in order.
+pub(crate) fn parsed_set_cookies<S: AsRef<str>>(headers: &[S]) -> Vec<ParsedSetCookie> {
+    headers
+        .iter()
+        .map(|header| {
+            let mut parts = header.as_ref().split(';');
+            let (name, value) = parts
+                .next()
+                .and_then(|pair| pair.split_once('='))
+                .expect("name=value");
+            let attributes = parts
+                .map(|attribute| {
+                    let (k, v) = attribute
+                        .trim()
+                        .split_once('=')
+                        .unwrap_or((attribute.trim(), ""));
+                    let k = k.to_ascii_lowercase();
+                    let v = if k == "path" {
+                        v.to_owned()
+                    } else {
+                        v.to_ascii_lowercase()
+                    };
+                    (k, v)
+                })
+                .collect();
+            (name.to_owned(), value.to_owned(), attributes)
+        })
+        .collect()
 }
 
 /// The data object of `handler_saw.session` (or the fixtures' session data).

@@ -61,14 +61,8 @@ impl Layout for Koa {
         let mut meta = match &doc.ext {
             Some(text) => {
                 let ext = Extension::parse(text)?;
-                Meta {
-                    created_at: ext.created,
-                    idle_timeout: ext.idle,
-                    idle_deadline: ext.deadline,
-                    absolute_deadline: ext.absolute.unwrap_or(Timestamp::MAX),
-                    persistent: ext.persistent.unwrap_or(true),
-                    owner: ext.owner,
-                }
+                let persistent = ext.persistent.unwrap_or(true);
+                ext.into_meta(persistent)
             }
             None => koa_meta(doc, redis_deadline, now),
         };

@@ -62,14 +62,14 @@ impl Layout for Generic {
             (None, None) => now.saturating_add(idle_timeout),
         };
         let mut meta = match ext {
-            Some(ext) => Meta {
-                created_at: ext.created,
-                idle_timeout,
-                idle_deadline,
-                absolute_deadline: ext.absolute.unwrap_or(Timestamp::MAX),
-                persistent: ext.persistent.unwrap_or(true),
-                owner: ext.owner,
-            },
+            Some(ext) => {
+                let persistent = ext.persistent.unwrap_or(true);
+                Meta {
+                    idle_timeout,
+                    idle_deadline,
+                    ..ext.into_meta(persistent)
+                }
+            }
             None => Meta {
                 created_at: Timestamp::from_millis(idle_deadline.as_millis().saturating_sub(idle)),
                 idle_timeout,
