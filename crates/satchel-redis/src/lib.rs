@@ -146,6 +146,11 @@ pub struct RedisConfig {
     /// holds up the shared connection for a replication round trip. See
     /// [`WaitForReplicas`] and `docs/reliability.md`.
     pub wait_for_replicas: Option<WaitForReplicas>,
+    /// Write with `SET … IFEQ` instead of the Lua script where the server has it (Valkey
+    /// ≥ 8.1, Redis ≥ 8.4; asked once at connect): the same checks for about a quarter of
+    /// the server CPU per write (`src/v2/ifeq.rs`). On by default; `false` keeps the
+    /// script on every server. Not used with the near cache, whose writes need the script.
+    pub use_set_ifeq: bool,
 }
 
 impl Default for RedisConfig {
@@ -156,6 +161,7 @@ impl Default for RedisConfig {
             command_timeout: Duration::from_secs(1),
             near_cache: None,
             wait_for_replicas: None,
+            use_set_ifeq: true,
         }
     }
 }
@@ -207,6 +213,8 @@ struct Inner {
     near: Option<Arc<near_cache::Cache>>,
     /// [`RedisConfig::wait_for_replicas`] (`durability.rs`).
     wait_for_replicas: Option<WaitForReplicas>,
+    /// Whether plain writes go through `SET … IFEQ` (`v2/ifeq.rs`).
+    set_ifeq: v2::ifeq::SetIfeq,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -258,7 +266,8 @@ impl RedisStore {
         let conn =
             connect::connection_manager(client, config.connect_timeout, config.command_timeout)
                 .await?;
-        Ok(RedisStore {
+        let use_set_ifeq = config.use_set_ifeq;
+        let store = RedisStore {
             inner: Arc::new(Inner {
                 wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
@@ -266,11 +275,16 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 v2: v2::Scripts::new(false),
                 bases: v2::bases::Bases::default(),
+                set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: false,
                 near: None,
             }),
             conn: Conn::Single(conn),
-        })
+        };
+        if use_set_ifeq {
+            store.probe_set_ifeq().await;
+        }
+        Ok(store)
     }
 
     /// Standalone with the near cache: the tracking connection instead of a
@@ -314,6 +328,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 v2: v2::Scripts::new(true),
                 bases: v2::bases::Bases::default(),
+                set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: false,
                 near: Some(cache),
             }),
@@ -352,7 +367,8 @@ impl RedisStore {
         .await
         .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
         .map_err(map_err)?;
-        Ok(RedisStore {
+        let use_set_ifeq = config.use_set_ifeq;
+        let store = RedisStore {
             inner: Arc::new(Inner {
                 wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
@@ -360,11 +376,16 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 v2: v2::Scripts::new(false),
                 bases: v2::bases::Bases::default(),
+                set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: true,
                 near: None,
             }),
             conn: Conn::Cluster(conn),
-        })
+        };
+        if use_set_ifeq {
+            store.probe_set_ifeq().await;
+        }
+        Ok(store)
     }
 
     /// Connects to the primary of the Sentinel-monitored service `service` through any of
@@ -395,7 +416,8 @@ impl RedisStore {
             .await
             .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
             .map_err(map_err)?;
-        Ok(RedisStore {
+        let probe = config.use_set_ifeq && near.is_none();
+        let store = RedisStore {
             inner: Arc::new(Inner {
                 wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
@@ -403,11 +425,16 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 v2: v2::Scripts::new(near.is_some()),
                 bases: v2::bases::Bases::default(),
+                set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: false,
                 near,
             }),
             conn: Conn::Sentinel(conn),
-        })
+        };
+        if probe {
+            store.probe_set_ifeq().await;
+        }
+        Ok(store)
     }
 
     /// The Redis key of `owner`'s index (a sorted set).

@@ -1,6 +1,7 @@
 //! The satchel conformance suite against standalone Redis (`SATCHEL_REDIS_URL`) and a
 //! Redis Cluster (`SATCHEL_REDIS_CLUSTER_URL`, `redis+cluster://host:port,...`), and on
-//! standalone again with the near cache on. Each test gets its own random key prefix.
+//! standalone again with the near cache on, and on Valkey ≥ 8.1 (`SATCHEL_VALKEY_URL`),
+//! where writes use `SET … IFEQ`. Each test gets its own random key prefix.
 
 mod common;
 
@@ -51,6 +52,15 @@ mod standalone {
 mod cluster {
     async fn setup(_check: &str) -> Option<super::Redis> {
         super::on("SATCHEL_REDIS_CLUSTER_URL").await
+    }
+    satchel::conformance_tests!(setup = setup);
+}
+
+/// Valkey ≥ 8.1: plain writes go through `SET … IFEQ` instead of the Lua script
+/// (`tests/set_ifeq.rs` checks that they really do).
+mod valkey {
+    async fn setup(_check: &str) -> Option<super::Redis> {
+        super::on("SATCHEL_VALKEY_URL").await
     }
     satchel::conformance_tests!(setup = setup);
 }

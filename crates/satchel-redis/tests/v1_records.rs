@@ -17,7 +17,11 @@ fn json(s: &str) -> Value {
 /// Standalone and (when configured) Cluster stores with fresh prefixes, each with the URL.
 async fn stores() -> Vec<(RedisStore, String)> {
     let mut out = Vec::new();
-    for var in ["SATCHEL_REDIS_URL", "SATCHEL_REDIS_CLUSTER_URL"] {
+    for var in [
+        "SATCHEL_REDIS_URL",
+        "SATCHEL_REDIS_CLUSTER_URL",
+        "SATCHEL_VALKEY_URL",
+    ] {
         if let Some(url) = common::url(var) {
             let store = RedisStore::connect(
                 &url,

@@ -18,7 +18,11 @@ fn json(s: &str) -> Value {
 /// Two stores on the same prefix with separate connections, per configured topology.
 async fn pairs() -> Vec<(RedisStore, RedisStore)> {
     let mut out = Vec::new();
-    for var in ["SATCHEL_REDIS_URL", "SATCHEL_REDIS_CLUSTER_URL"] {
+    for var in [
+        "SATCHEL_REDIS_URL",
+        "SATCHEL_REDIS_CLUSTER_URL",
+        "SATCHEL_VALKEY_URL",
+    ] {
         if let Some(url) = common::url(var) {
             let prefix = common::prefix();
             let a = RedisStore::connect(&url, RedisConfig::with_prefix(prefix.clone()))

@@ -39,10 +39,16 @@ struct Map {
     bytes: usize,
 }
 
-/// What a base costs in memory, roughly: its data, its owner and a fixed overhead.
+/// What a base costs in memory, roughly: its data, its owner, the stored bytes it was
+/// read as, and a fixed overhead.
 fn cost(loaded: &Loaded) -> usize {
     let r = &loaded.record;
-    64 + r.meta.owner.as_ref().map_or(0, String::len)
+    let stored = match &loaded.token {
+        super::Token::V2 { value, .. } => value.len(),
+        super::Token::V1(fields) => fields.iter().map(Vec::len).sum(),
+    };
+    64 + stored
+        + r.meta.owner.as_ref().map_or(0, String::len)
         + r.data
             .iter()
             .map(|(k, v)| 32 + k.len() + v.get().len())
@@ -139,7 +145,10 @@ mod tests {
     fn loaded(value_len: usize) -> Loaded {
         let text = format!("\"{}\"", "x".repeat(value_len));
         Loaded {
-            token: super::super::Token::V2([b'2'; super::super::format::CAS_LEN]),
+            token: super::super::Token::V2 {
+                prefix: [b'2'; super::super::format::CAS_LEN],
+                value: Vec::new(),
+            },
             record: Record {
                 data: [("k".to_owned(), Value::from_json(text).expect("json"))]
                     .into_iter()

@@ -31,6 +31,7 @@
 
 pub(crate) mod bases;
 pub(crate) mod format;
+pub(crate) mod ifeq;
 mod ops;
 pub(crate) mod scripts;
 
@@ -50,8 +51,14 @@ pub(crate) const MAX_ATTEMPTS: usize = 32;
 /// The version a record was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Token {
-    /// A v2 value's version prefix (format version, write token, expiry).
-    V2(format::CasPrefix),
+    /// A v2 value: its version prefix (format version, write token, expiry) and the
+    /// whole value as stored (what `SET … IFEQ` compares, `ifeq.rs`).
+    V2 {
+        /// The first [`format::CAS_LEN`] bytes of `value`.
+        prefix: format::CasPrefix,
+        /// The stored bytes.
+        value: Vec<u8>,
+    },
     /// A layout-v1 hash, as its flat `HGETALL` reply (field, value, ...): its next write
     /// replaces it by a v2 value if it is still exactly this.
     V1(Vec<Vec<u8>>),
@@ -167,7 +174,7 @@ impl RedisStore {
             Ok(RValue::BulkString(value)) => {
                 let (prefix, record) = format::decode(&value)?;
                 Loaded {
-                    token: Token::V2(prefix),
+                    token: Token::V2 { prefix, value },
                     record,
                 }
             }
@@ -233,8 +240,8 @@ impl RedisStore {
             if patch.too_large(&base.record.data) {
                 return Ok((WriteOutcome::TooLarge, Some(base)));
             }
-            let prefix = match &base.token {
-                Token::V2(prefix) => *prefix,
+            let (prefix, stored) = match &base.token {
+                Token::V2 { prefix, value } => (*prefix, value.as_slice()),
                 Token::V1(fields) => {
                     // Rewrite the record as it is in v2 first, then write on that.
                     match self.upgrade(key, &base.record, fields).await? {
@@ -255,7 +262,7 @@ impl RedisStore {
                 .cas(
                     key,
                     new,
-                    &prefix,
+                    (&prefix, stored),
                     &value,
                     &base.record.meta,
                     &next.meta,
@@ -265,7 +272,10 @@ impl RedisStore {
             match reply {
                 RValue::Int(1) => {
                     let loaded = Loaded {
-                        token: Token::V2(format::cas_prefix(&value)?),
+                        token: Token::V2 {
+                            prefix: format::cas_prefix(&value)?,
+                            value,
+                        },
                         record: next,
                     };
                     return Ok((
@@ -283,7 +293,10 @@ impl RedisStore {
                 RValue::BulkString(current) => {
                     let (prefix, record) = format::decode(&current)?;
                     base = Loaded {
-                        token: Token::V2(prefix),
+                        token: Token::V2 {
+                            prefix,
+                            value: current,
+                        },
                         record,
                     };
                 }
@@ -297,14 +310,17 @@ impl RedisStore {
     }
 
     /// One version-checked write of `value` (the record with meta `next`) on the version
-    /// `prefix` of `key` (meta `old`), moving it to `new` if given; with the owner index
-    /// change it implies (standalone: in the same script; Cluster: after it).
+    /// `base` of `key` (its prefix and stored bytes; meta `old`), moving it to `new` if
+    /// given; with the owner index change it implies (standalone: in the same script;
+    /// Cluster: after it). The plain write (no move, no index change) is a `SET … IFEQ`
+    /// where the server has it (`ifeq.rs`), else the `write` script; the reply is the
+    /// script's either way.
     #[allow(clippy::too_many_arguments)]
     async fn cas(
         &self,
         key: &StoreKey,
         new: Option<&StoreKey>,
-        prefix: &format::CasPrefix,
+        (prefix, stored): (&format::CasPrefix, &[u8]),
         value: &[u8],
         old: &Meta,
         next: &Meta,
@@ -314,6 +330,14 @@ impl RedisStore {
         let member = key.to_hex();
         let new_member = new.map_or_else(|| member.clone(), StoreKey::to_hex);
         let change = IndexChange::of(old, next, &member, &new_member);
+        if new.is_none() && change.is_empty() && self.uses_set_ifeq(stored) {
+            if let Some(reply) = self
+                .write_ifeq(&k, stored, value, &pxat(next.expires_at()))
+                .await?
+            {
+                return Ok(reply);
+            }
+        }
         let mut args = vec![
             prefix.to_vec(),
             format::digits(now.as_millis()).to_vec(),
@@ -415,7 +439,10 @@ impl RedisStore {
         args.extend(fields.iter().cloned());
         match self.eval(&self.inner.v2.upgrade, &[&k], &args).await? {
             RValue::Int(1) => Ok(Upgraded::Done(Loaded {
-                token: Token::V2(format::cas_prefix(&value)?),
+                token: Token::V2 {
+                    prefix: format::cas_prefix(&value)?,
+                    value,
+                },
                 record: record.clone(),
             })),
             RValue::Int(0) => Ok(Upgraded::Gone),

@@ -127,8 +127,10 @@ impl RedisStore {
             if base.record.meta.is_expired(now) {
                 return Ok(None);
             }
-            let prefix = match &base.token {
-                Token::V2(p) if format::touchable(&base.record.meta) => *p,
+            let (prefix, mut stored) = match &base.token {
+                Token::V2 { prefix, value } if format::touchable(&base.record.meta) => {
+                    (*prefix, value.clone())
+                }
                 _ => {
                     let (outcome, stored) = self
                         .apply_on(key, Some(base), &Patch::default(), now)
@@ -155,12 +157,19 @@ impl RedisStore {
             match self.eval(&self.inner.v2.touch, &[&k], &args).await? {
                 RValue::Int(1) => {
                     let expires = touched.meta.expires();
+                    // What the script left: the same bytes with the new `e`.
                     let mut prefix = prefix;
                     prefix[format::E_AT..].copy_from_slice(&e);
+                    if let Some(slot) = stored.get_mut(format::E_AT..format::CAS_LEN) {
+                        slot.copy_from_slice(&e);
+                    }
                     self.inner.bases.put(
                         key,
                         Loaded {
-                            token: Token::V2(prefix),
+                            token: Token::V2 {
+                                prefix,
+                                value: stored,
+                            },
                             record: touched,
                         },
                     );
@@ -174,7 +183,10 @@ impl RedisStore {
                 RValue::BulkString(current) => {
                     let (prefix, record) = format::decode(&current)?;
                     base = Loaded {
-                        token: Token::V2(prefix),
+                        token: Token::V2 {
+                            prefix,
+                            value: current,
+                        },
                         record,
                     };
                 }
@@ -304,7 +316,7 @@ impl RedisStore {
                 return Ok(0);
             }
             match loaded.token {
-                Token::V2(prefix) => {
+                Token::V2 { prefix, .. } => {
                     let args = [prefix.to_vec()];
                     match self.eval(&self.inner.v2.delete_if, &[&k], &args).await? {
                         RValue::Int(1) => return Ok(1),

@@ -14,6 +14,8 @@ pub fn url(var: &str) -> Option<String> {
                 "eval \"$(scripts/services start cluster)\""
             } else if var.contains("SENTINEL") {
                 "eval \"$(scripts/services start sentinel)\""
+            } else if var.contains("VALKEY") {
+                "eval \"$(scripts/services start valkey)\""
             } else {
                 "eval \"$(scripts/services start redis)\""
             };
@@ -92,6 +94,8 @@ pub struct RedisChild {
     pub port: u16,
     /// Extra server arguments.
     extra: Vec<String>,
+    /// The server binary (`redis-server`, or a `valkey-server`).
+    bin: String,
 }
 
 impl RedisChild {
@@ -106,6 +110,57 @@ impl RedisChild {
             child: None,
             port,
             extra: Vec::new(),
+            bin: "redis-server".to_owned(),
+        };
+        if !me.spawn() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("redis-server is not installed (apt-get install -y redis-server)");
+            }
+            loud("SKIPPED: redis-server is not installed");
+            return None;
+        }
+        Some(me)
+    }
+
+    /// Starts the `valkey-server` named by `SATCHEL_VALKEY_SERVER` (Valkey ≥ 8.1, which has
+    /// `SET … IFEQ`; `scripts/services start valkey` sets it) on a free port, or `None`
+    /// after a loud skip (a failure under `CI=true`) when it is not set.
+    pub fn start_valkey() -> Option<Self> {
+        let Some(bin) = std::env::var("SATCHEL_VALKEY_SERVER")
+            .ok()
+            .filter(|b| !b.is_empty())
+        else {
+            let how = "eval \"$(scripts/services start valkey)\"";
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("SATCHEL_VALKEY_SERVER is not set; `{how}` sets it");
+            }
+            loud(&format!(
+                "SKIPPED: SATCHEL_VALKEY_SERVER is not set (`{how}`)"
+            ));
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut me = RedisChild {
+            child: None,
+            port,
+            extra: Vec::new(),
+            bin,
+        };
+        assert!(me.spawn(), "{} did not start", me.bin);
+        Some(me)
+    }
+
+    /// Starts redis-server on `port` (e.g. where another server just died), or `None` as
+    /// for [`RedisChild::start`].
+    pub fn start_on(port: u16) -> Option<Self> {
+        let mut me = RedisChild {
+            child: None,
+            port,
+            extra: Vec::new(),
+            bin: "redis-server".to_owned(),
         };
         if !me.spawn() {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -133,6 +188,7 @@ impl RedisChild {
             child: None,
             port,
             extra: extra.to_vec(),
+            bin: "redis-server".to_owned(),
         };
         if !me.spawn() {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -145,7 +201,7 @@ impl RedisChild {
     }
 
     fn spawn(&mut self) -> bool {
-        let child = std::process::Command::new("redis-server")
+        let child = std::process::Command::new(&self.bin)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(&self.extra)
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
