@@ -651,6 +651,44 @@ mod tests {
         assert!(store.len() <= 64, "{} records", store.len());
     }
 
+    /// A renewal's forward takes the old record's place (the count does not grow) and is
+    /// the first thing evicted, before any anonymous session (docs/id-renewal.md).
+    #[tokio::test]
+    async fn forwards_are_evicted_before_sessions() {
+        let store = MemoryStore::builder().max_sessions(3).shards(1).build();
+        let now = Timestamp::from_millis(1_000_000);
+        let key = || crate::SessionId::generate().store_key();
+        let (old, new, other) = (key(), key(), key());
+        for k in [old, other] {
+            store
+                .create(&k, &record(now, 60), now)
+                .await
+                .expect("create");
+        }
+        let until = now.saturating_add(Duration::from_secs(30));
+        let outcome = store
+            .renew(&old, &new, &Patch::default(), b"fw", until, now)
+            .await
+            .expect("renew");
+        assert!(matches!(outcome, WriteOutcome::Applied(_)), "{outcome:?}");
+        assert_eq!(store.len(), 3, "forward + renewed + other");
+        // Full: the next session pushes out the forward, not a session.
+        let third = key();
+        store
+            .create(&third, &record(now, 60), now)
+            .await
+            .expect("create");
+        assert_eq!(store.len(), 3);
+        assert_eq!(
+            store.load_forward_now(&old, now),
+            None,
+            "the forward went first"
+        );
+        for k in [new, other, third] {
+            assert!(store.load(&k, now).await.expect("load").is_some());
+        }
+    }
+
     #[tokio::test]
     async fn eviction_prefers_the_soonest_to_expire() {
         let store = MemoryStore::builder().max_sessions(8).shards(1).build();
