@@ -394,3 +394,26 @@ impl SessionStore for NoRenewal {
         self.0.delete(key).await
     }
 }
+
+/// On the MemoryStore a renewal and a followed forward still complete inline
+/// (`finish_now`, which integrations try first): no await of theirs waits.
+#[tokio::test]
+async fn renewal_completes_inline_on_the_memory_store() {
+    let s = Setup::new(true);
+    let first = s.browser().await;
+    s.clock.advance(HOUR);
+    let (mut a, mut b) = (first.clone(), first.clone());
+    let (ra, rb) = (a.begin(&s.engine), b.begin(&s.engine));
+    assert_eq!(ra.get::<i64>("n").await.expect("get"), Some(1));
+    assert_eq!(rb.get::<i64>("n").await.expect("get"), Some(1));
+    rb.insert("b", &2).expect("insert");
+    let done_a = s.engine.finish_now(&ra, 200).expect("inline");
+    a.receive(&done_a);
+    let done_b = s.engine.finish_now(&rb, 200).expect("inline");
+    b.receive(&done_b);
+    assert!(done_a.error.is_none() && done_b.error.is_none());
+    assert_ne!(a.id(), first.id(), "renewed inline");
+    assert_eq!(a.id(), b.id(), "the forward followed inline");
+    let r = s.record(a.id().expect("id")).await.expect("renewed");
+    assert_eq!(r.data.get("b").map(|v| v.get()), Some("2"));
+}
