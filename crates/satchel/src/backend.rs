@@ -144,6 +144,42 @@ impl Backend {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        observe::write(Op::Renew);
+        match self {
+            Backend::Memory(m) => counted(m.renew_now(old, new, patch, forward, grace_until, now)),
+            Backend::Dyn(d) => {
+                timed(
+                    Op::Renew,
+                    d.renew(old, new, patch, forward, grace_until, now),
+                )
+                .await
+            }
+            Backend::Sealed(_) => stateless(),
+        }
+    }
+
+    pub(crate) async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Backend::Memory(m) => counted(Ok(m.load_forward_now(key, now))),
+            Backend::Dyn(d) => timed(Op::LoadForward, d.load_forward(key, now)).await,
+            Backend::Sealed(_) => stateless(),
+        }
+    }
+
     pub(crate) async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         observe::write(Op::Delete);
         match self {

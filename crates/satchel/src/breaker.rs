@@ -373,6 +373,27 @@ impl<S: SessionStore> SessionStore for CircuitBreaker<S> {
         self.guard(self.inner.rotate(old, new, patch, now)).await
     }
 
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.guard(self.inner.renew(old, new, patch, forward, grace_until, now))
+            .await
+    }
+
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.guard(self.inner.load_forward(key, now)).await
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.guard(self.inner.delete(key)).await
     }

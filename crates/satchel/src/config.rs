@@ -72,6 +72,32 @@ pub enum ConfigError {
     /// The touch threshold is a percentage of the idle timeout: 0 to 100.
     #[error("touch threshold must be a percentage from 0 to 100")]
     TouchPercent,
+    /// Id renewal: the grace window must be positive, at most 5 minutes and shorter than
+    /// the renewal interval.
+    #[error("id renewal: need 0 < renewal grace <= 5 min and grace < renewal interval")]
+    Renewal,
+    /// An engine configured with a renewal interval over a store that does not claim
+    /// [`crate::Capabilities::renewal`], or with an interop id format (renewal is for
+    /// satchel's own ids). Found by the engine's constructor, never at request time.
+    #[error("id renewal is configured but the store does not claim renewal (or ids are in an interop format)")]
+    RenewalUnsupported,
+}
+
+/// The grace window unless [`SessionConfigBuilder::renewal_grace`] sets one.
+const DEFAULT_RENEWAL_GRACE: Duration = Duration::from_secs(30);
+
+/// The most a renewal grace window may last: an old id stays usable that long after its
+/// renewal, so the window stays short.
+pub const MAX_RENEWAL_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// Periodic id renewal (SEC-49, `docs/id-renewal.md`): off unless
+/// [`SessionConfigBuilder::renew_id_after`] is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewal {
+    /// Once an id is this old, the next request renews it.
+    pub interval: Duration,
+    /// How long the old id still leads to the renewed session afterwards.
+    pub grace: Duration,
 }
 
 /// What the engine does with a stored record it cannot decode (a store reported
@@ -113,6 +139,10 @@ pub struct SessionConfig {
     pub(crate) login_data: LoginData,
     pub(crate) corrupt_records: CorruptRecords,
     pub(crate) auth_statuses: crate::auth::AuthStatuses,
+    /// `None` (the default): ids change only on login and `cycle_id`.
+    pub(crate) renewal: Option<Renewal>,
+    /// The grace window set before (or without) an interval; applied by `build`.
+    pub(crate) renewal_grace: Duration,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -131,6 +161,7 @@ impl fmt::Debug for SessionConfig {
             .field("login_data", &self.login_data)
             .field("corrupt_records", &self.corrupt_records)
             .field("auth_statuses", &self.auth_statuses)
+            .field("renewal", &self.renewal)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +184,8 @@ impl Default for SessionConfig {
             login_data: LoginData::default(),
             corrupt_records: CorruptRecords::TreatAsAbsent,
             auth_statuses: crate::auth::AuthStatuses::default(),
+            renewal: None,
+            renewal_grace: DEFAULT_RENEWAL_GRACE,
         }
     }
 }
@@ -205,6 +238,11 @@ impl SessionConfig {
     /// The statuses the integrations answer an [`crate::auth::AuthRejection`] with.
     pub fn auth_statuses(&self) -> crate::auth::AuthStatuses {
         self.auth_statuses
+    }
+
+    /// Periodic id renewal, if configured.
+    pub fn renewal(&self) -> Option<Renewal> {
+        self.renewal
     }
 
     /// Whether a read-only request at `elapsed` into an idle window should extend it.
@@ -338,6 +376,29 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Renews the session id once it is `interval` old (SEC-49; off by default): the next
+    /// request, read-only ones included, moves the session to a fresh id and answers with
+    /// its cookie; the old id leads to the renewed session for [`Self::renewal_grace`]
+    /// (so other tabs' requests in flight do not fail) and is dead afterwards. Needs a
+    /// store that claims [`crate::Capabilities::renewal`] (the engine's constructor checks).
+    pub fn renew_id_after(mut self, interval: Duration) -> Self {
+        self.config.renewal = Some(Renewal {
+            interval,
+            grace: self.config.renewal_grace,
+        });
+        self
+    }
+
+    /// How long an id renewed by [`Self::renew_id_after`] stays usable (default 30 s, at
+    /// most [`MAX_RENEWAL_GRACE`], shorter than the interval).
+    pub fn renewal_grace(mut self, grace: Duration) -> Self {
+        self.config.renewal_grace = grace;
+        if let Some(r) = &mut self.config.renewal {
+            r.grace = grace;
+        }
+        self
+    }
+
     /// Validates and returns the configuration.
     ///
     /// # Errors
@@ -378,6 +439,11 @@ impl SessionConfigBuilder {
         }
         if c.touch_percent > 100 {
             return Err(ConfigError::TouchPercent);
+        }
+        if let Some(r) = c.renewal {
+            if r.grace.is_zero() || r.grace > MAX_RENEWAL_GRACE || r.grace >= r.interval {
+                return Err(ConfigError::Renewal);
+            }
         }
         Ok(c)
     }

@@ -28,15 +28,20 @@
 //! set TTLs from them) and move time by passing later `now` values, so no check sleeps.
 //! Optional capabilities ([`Capabilities`]) are checked exactly when the store claims them:
 //! the concurrent-apply checks need [`Capabilities::atomic_patch`], the concurrent-rotation
-//! check [`Capabilities::atomic_rotate`], and a check of a capability not claimed passes
+//! check [`Capabilities::atomic_rotate`], the renewal checks [`Capabilities::renewal`], and a check of a capability not claimed passes
 //! without calling the store (it prints that it did not run).
 
 mod corrupt;
+mod renewal;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use corrupt::{corrupt_records_are_errors, corrupt_records_are_no_session};
+pub use renewal::{
+    a_forward_is_never_a_session, concurrent_renewals_move_once,
+    renew_leaves_a_forward_until_the_grace_deadline,
+};
 
 use crate::error::StoreErrorKind;
 use crate::id::{SessionId, StoreKey};
@@ -83,6 +88,9 @@ macro_rules! conformance_tests {
             concurrent_increments_lose_nothing,
             rotate_moves_the_record,
             concurrent_rotations_are_atomic,
+            renew_leaves_a_forward_until_the_grace_deadline,
+            a_forward_is_never_a_session,
+            concurrent_renewals_move_once,
             owner_index_lists_and_revokes,
             purge_removes_only_expired,
             corrupt_records_are_errors,

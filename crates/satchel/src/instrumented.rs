@@ -150,6 +150,32 @@ impl<S: SessionStore> SessionStore for Instrumented<S> {
         self.inner.rotate(old, new, patch, now).await
     }
 
+    /// Counted as a rotation: it is one, with a forward record left behind.
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.count(&self.counters.rotate, true)?;
+        self.inner
+            .renew(old, new, patch, forward, grace_until, now)
+            .await
+    }
+
+    /// Counted as a load: it is the read that follows a load that found nothing.
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.count(&self.counters.load, false)?;
+        self.inner.load_forward(key, now).await
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.count(&self.counters.delete, true)?;
         self.inner.delete(key).await

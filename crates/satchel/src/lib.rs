@@ -63,6 +63,7 @@ mod memory;
 pub mod observe;
 mod patch_source;
 mod record;
+mod renewal;
 pub mod sealed;
 mod session;
 mod state;
@@ -82,7 +83,8 @@ pub use instrumented::{Calls, Instrumented};
 
 pub use breaker::{BreakerPolicy, CircuitBreaker};
 pub use config::{
-    ConfigError, CorruptRecords, LoginData, SameSite, SessionConfig, SessionConfigBuilder,
+    ConfigError, CorruptRecords, LoginData, Renewal, SameSite, SessionConfig, SessionConfigBuilder,
+    MAX_RENEWAL_GRACE,
 };
 pub use engine::{Engine, Finish, Stateless};
 pub use error::{SessionError, SessionErrorKind, StoreError, StoreErrorKind};
@@ -90,6 +92,7 @@ pub use id::{SessionId, StoreKey, ENCODED_ID_LEN};
 pub use id_format::IdFormat;
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use record::{Data, Expires, ExpiryChange, Meta, Patch, Record, Value};
+pub use renewal::ID_ISSUED_AT_KEY;
 pub use session::{Flash, OwnerSession, Session, FLASH_KEY};
 pub use state::Expiry;
 pub use store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};

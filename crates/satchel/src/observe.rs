@@ -29,6 +29,10 @@ pub(crate) enum Op {
     Create,
     Patch,
     Rotate,
+    /// A periodic id renewal (`renew`).
+    Renew,
+    /// The read of a renewal's forward record after a load found nothing.
+    LoadForward,
     Delete,
     Touch,
     SessionsOf,
@@ -49,6 +53,8 @@ pub(crate) enum Loaded {
 pub(crate) enum Rotated {
     Login,
     CycleId,
+    /// A periodic id renewal (SEC-49).
+    Renewal,
 }
 
 /// Registers the help text and unit of every satchel metric with the installed recorder
@@ -100,9 +106,10 @@ pub(crate) fn write(op: Op) {
             Op::Create => metrics::counter!("satchel_store_writes_total", "kind" => "create"),
             Op::Patch => metrics::counter!("satchel_store_writes_total", "kind" => "patch"),
             Op::Rotate => metrics::counter!("satchel_store_writes_total", "kind" => "rotate"),
+            Op::Renew => metrics::counter!("satchel_store_writes_total", "kind" => "renew"),
             Op::Delete => metrics::counter!("satchel_store_writes_total", "kind" => "delete"),
             Op::Touch => metrics::counter!("satchel_store_writes_total", "kind" => "touch"),
-            Op::Load | Op::SessionsOf | Op::RevokeOwner | Op::Purge => return,
+            Op::Load | Op::LoadForward | Op::SessionsOf | Op::RevokeOwner | Op::Purge => return,
         };
         counter.increment(1);
     }
@@ -148,6 +155,10 @@ pub(crate) fn latency(op: Op, took: Duration) {
             Op::Create => metrics::histogram!("satchel_store_latency_seconds", "op" => "create"),
             Op::Patch => metrics::histogram!("satchel_store_latency_seconds", "op" => "patch"),
             Op::Rotate => metrics::histogram!("satchel_store_latency_seconds", "op" => "rotate"),
+            Op::Renew => metrics::histogram!("satchel_store_latency_seconds", "op" => "renew"),
+            Op::LoadForward => {
+                metrics::histogram!("satchel_store_latency_seconds", "op" => "load_forward")
+            }
             Op::Delete => metrics::histogram!("satchel_store_latency_seconds", "op" => "delete"),
             Op::Touch => metrics::histogram!("satchel_store_latency_seconds", "op" => "touch"),
             Op::SessionsOf => {
@@ -178,6 +189,7 @@ pub(crate) fn rotated(reason: Rotated, new: &StoreKey, old: Option<&StoreKey>) {
     match reason {
         Rotated::Login => metrics::counter!("satchel_rotations_total", "reason" => "login"),
         Rotated::CycleId => metrics::counter!("satchel_rotations_total", "reason" => "cycle_id"),
+        Rotated::Renewal => metrics::counter!("satchel_rotations_total", "reason" => "renewal"),
     }
     .increment(1);
     let previous = old.map(StoreKey::short);
@@ -196,6 +208,13 @@ pub(crate) fn rotated(reason: Rotated, new: &StoreKey, old: Option<&StoreKey>) {
             session = %new.short(),
             previous,
             "session id rotated"
+        ),
+        Rotated::Renewal => tracing::info!(
+            target: AUDIT_TARGET,
+            event = "renewal",
+            session = %new.short(),
+            previous,
+            "session id renewed after the renewal interval"
         ),
     }
 }

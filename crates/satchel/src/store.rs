@@ -65,6 +65,13 @@ pub struct Capabilities {
     /// across Redis Cluster slots. The conformance suite runs its concurrent-rotation check
     /// exactly when a store claims it.
     pub atomic_rotate: bool,
+    /// [`SessionStore::renew`] is atomic and [`SessionStore::load_forward`] reads what it
+    /// left (periodic id renewal, SEC-49, `docs/id-renewal.md`): the move and the forward
+    /// record at the old key happen in one step, so the old key never holds nothing in
+    /// between, and at most one renewal of a key succeeds. An engine configured with a
+    /// renewal interval refuses a store that does not claim it. The conformance suite runs
+    /// its renewal checks exactly when a store claims it.
+    pub renewal: bool,
 }
 
 impl Capabilities {
@@ -74,6 +81,7 @@ impl Capabilities {
         purge: false,
         atomic_patch: false,
         atomic_rotate: false,
+        renewal: false,
     };
     /// Every capability.
     pub const ALL: Capabilities = Capabilities {
@@ -81,6 +89,7 @@ impl Capabilities {
         purge: true,
         atomic_patch: true,
         atomic_rotate: true,
+        renewal: true,
     };
 }
 
@@ -166,6 +175,46 @@ pub trait SessionStore: Send + Sync + 'static {
             }
             Ok(outcome)
         }
+    }
+
+    /// Periodic id renewal (SEC-49): moves the live record from `old` to `new` and applies
+    /// `patch` to it (as [`SessionStore::rotate`], same outcomes), and in the same atomic
+    /// step leaves at `old` a forward record holding `forward` (opaque bytes the engine
+    /// made; never an id), readable through [`SessionStore::load_forward`] until
+    /// `grace_until`, after which `old` is absent.
+    ///
+    /// A forward record is never a session: `load`, `apply`, `touch`, `rotate` and `renew`
+    /// on `old` see it as absent (`Gone`), `sessions_of` does not list it, `delete` and
+    /// `purge_expired` (once past `grace_until`) remove it, and `create` on its key is
+    /// [`WriteOutcome::KeyTaken`] while it lives.
+    ///
+    /// The default answers [`crate::StoreErrorKind::Unsupported`]: built from the other
+    /// operations the old key would hold nothing for one round trip, which is exactly what
+    /// renewal must avoid. A store that implements it claims [`Capabilities::renewal`].
+    fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send {
+        let _ = (old, new, patch, forward, grace_until, now);
+        async { Err(StoreError::unsupported("id renewal")) }
+    }
+
+    /// The bytes of the live forward record under `key` (left by
+    /// [`SessionStore::renew`]), or `None` if there is none or its grace window is over.
+    ///
+    /// The default is `None`: a store that cannot renew holds no forward records.
+    fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send {
+        let _ = (key, now);
+        async { Ok(None) }
     }
 
     /// Removes the record under `key`, if any. Deleting nothing is not an error.
@@ -265,6 +314,21 @@ pub(crate) trait DynStore: Send + Sync + 'static {
         patch: &'a Patch,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>>;
+    #[allow(clippy::too_many_arguments)]
+    fn renew<'a>(
+        &'a self,
+        old: &'a StoreKey,
+        new: &'a StoreKey,
+        patch: &'a Patch,
+        forward: &'a [u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>>;
+    fn load_forward<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>>;
     fn touch<'a>(
         &'a self,
@@ -318,6 +382,32 @@ impl<S: SessionStore> DynStore for S {
         now: Timestamp,
     ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
         Box::pin(SessionStore::rotate(self, old, new, patch, now))
+    }
+    fn renew<'a>(
+        &'a self,
+        old: &'a StoreKey,
+        new: &'a StoreKey,
+        patch: &'a Patch,
+        forward: &'a [u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<WriteOutcome, StoreError>> {
+        Box::pin(SessionStore::renew(
+            self,
+            old,
+            new,
+            patch,
+            forward,
+            grace_until,
+            now,
+        ))
+    }
+    fn load_forward<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(SessionStore::load_forward(self, key, now))
     }
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(SessionStore::delete(self, key))

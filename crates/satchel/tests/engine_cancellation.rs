@@ -83,6 +83,33 @@ impl<S: SessionStore + Clone> SessionStore for Yielding<S> {
         yield_now().await;
         r
     }
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        yield_now().await;
+        let r = self
+            .0
+            .renew(old, new, patch, forward, grace_until, now)
+            .await;
+        yield_now().await;
+        r
+    }
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        yield_now().await;
+        let r = self.0.load_forward(key, now).await;
+        yield_now().await;
+        r
+    }
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         yield_now().await;
         let r = self.0.delete(key).await;
@@ -148,15 +175,26 @@ enum Action {
     CycleId,
     /// bob's session with `n = 1` logs out.
     Logout,
+    /// bob's session with `n = 1`, past the renewal interval, reads `n` and writes
+    /// `n = 2`: a periodic renewal (SEC-49).
+    Renew,
 }
+
+/// The renewal interval of [`Action::Renew`]'s engine.
+const RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
-fn config() -> SessionConfig {
-    SessionConfig::builder()
-        .no_store_circuit_breaker()
-        .build()
-        .expect("config")
+fn config(renewal: bool) -> SessionConfig {
+    let builder = SessionConfig::builder().no_store_circuit_breaker();
+    let builder = if renewal {
+        builder
+            .idle_timeout(3 * RENEW_AFTER)
+            .renew_id_after(RENEW_AFTER)
+    } else {
+        builder
+    };
+    builder.build().expect("config")
 }
 
 /// Stores the starting session through the engine; returns its id.
@@ -189,11 +227,12 @@ fn case<S: SessionStore + Clone>(
     action: Action,
     polls: usize,
 ) -> bool {
+    let renew = matches!(action, Action::Renew);
     let clock = TestClock::new(NOW);
-    let engine = Engine::with_clock(store, config(), clock);
+    let engine = Engine::with_clock(store, config(renew), clock.clone());
     let start_owner = match action {
         Action::Login => None,
-        Action::CycleId | Action::Logout => Some("bob"),
+        Action::CycleId | Action::Logout | Action::Renew => Some("bob"),
     };
     let old = start(&engine, start_owner);
     let old_key = old.store_key();
@@ -201,11 +240,18 @@ fn case<S: SessionStore + Clone>(
         .expect("load")
         .expect("stored");
     assert_eq!(memory.len(), 1);
+    if renew {
+        clock.advance(RENEW_AFTER);
+    }
 
     let cookie = format!("id={}", old.encode());
     let request = async {
         let session = engine.begin([cookie.as_bytes()]);
         match action {
+            Action::Renew => {
+                let n: i64 = session.get("n").await.expect("get").unwrap_or(0);
+                session.insert("n", &(n + 1)).expect("insert");
+            }
             Action::Login | Action::CycleId => {
                 let n: i64 = session.get("n").await.expect("get").unwrap_or(0);
                 session.insert("n", &(n + 1)).expect("insert");
@@ -223,6 +269,35 @@ fn case<S: SessionStore + Clone>(
 
     let old_now = run(memory.load(&old_key, NOW)).expect("load");
     match action {
+        Action::Renew => {
+            // Exactly one of: the old session untouched (and no forward), or the renewed
+            // session with the write plus the forward at the old key.
+            let forward = run(memory.load_forward(&old_key, NOW)).expect("load_forward");
+            let others: Vec<StoreKey> = run(memory.sessions_of("bob", NOW))
+                .expect("sessions_of")
+                .into_iter()
+                .map(|info| info.key)
+                .filter(|k| *k != old_key)
+                .collect();
+            match old_now {
+                Some(record) => {
+                    assert!(!finished, "a finished renewal moved the record");
+                    assert_eq!(record, before, "the old session is untouched");
+                    assert!(others.is_empty() && forward.is_none(), "half a renewal");
+                    assert_eq!(memory.len(), 1);
+                }
+                None => {
+                    assert_eq!(others.len(), 1, "the old id died without a new one");
+                    assert!(forward.is_some(), "renewed without a forward");
+                    assert_eq!(memory.len(), 2, "the renewed session and the forward");
+                    let new = run(memory.load(&others[0], NOW))
+                        .expect("load")
+                        .expect("new");
+                    assert_eq!(n_of(&new), 2, "the new record has the request's write");
+                    assert_eq!(new.meta.created_at, before.meta.created_at);
+                }
+            }
+        }
         Action::Logout => {
             assert!(memory.len() <= 1, "a logout never adds a record");
             match old_now {
@@ -274,7 +349,8 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         Just(Action::Login),
         Just(Action::CycleId),
-        Just(Action::Logout)
+        Just(Action::Logout),
+        Just(Action::Renew)
     ]
 }
 
@@ -301,7 +377,12 @@ proptest! {
 /// finishes given enough polls.
 #[test]
 fn drops_land_mid_request_and_enough_polls_finish() {
-    for action in [Action::Login, Action::CycleId, Action::Logout] {
+    for action in [
+        Action::Login,
+        Action::CycleId,
+        Action::Logout,
+        Action::Renew,
+    ] {
         let memory = MemoryStore::new();
         let unfinished = (0..16)
             .filter(|&polls| {

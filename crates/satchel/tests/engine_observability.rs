@@ -351,3 +351,81 @@ fn memory_store_evictions_and_purges_are_counted() {
         })
     });
 }
+
+/// A periodic id renewal (SEC-49) is reported like the other rotations: one `renew`
+/// store write (timed, as the shim's calls are), `satchel_rotations_total{reason=renewal}`
+/// and one `renewal` audit event naming the new and the previous reference; an old id
+/// that only follows the forward afterwards is no second renewal.
+#[test]
+fn renewal_is_counted_and_audited_as_a_rotation() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let _serial = SERIAL.lock().await;
+            start_capture();
+            let m = &snapshotter;
+            let hour = Duration::from_secs(3600);
+            let env = Env::with_config(
+                SessionConfig::builder()
+                    .idle_timeout(3 * hour)
+                    .renew_id_after(hour)
+                    .build()
+                    .expect("config"),
+            );
+            let mut browser = env.browser_with(&[("n", j(1))]).await;
+            let old = browser.cookie().expect("cookie").to_owned();
+            let mut stale = browser.clone();
+            env.clock.advance(hour);
+            let _ = delta(m);
+            let from = logs().len();
+            let session = browser.begin(&env.engine);
+            assert_eq!(session.get::<i64>("n").await.expect("get"), Some(1));
+            browser.finish(&env.engine, &session, 200).await;
+            let new = browser.cookie().expect("cookie").to_owned();
+            assert_ne!(new, old);
+            let d = delta(m);
+            assert_eq!(d["satchel_rotations_total{reason=renewal}"], 1, "{d:?}");
+            assert_eq!(d["satchel_store_writes_total{kind=renew}"], 1, "{d:?}");
+            assert_eq!(d["satchel_store_latency_seconds{op=renew}"], 1, "{d:?}");
+            assert!(
+                !d.contains_key("satchel_store_writes_total{kind=touch}"),
+                "{d:?}"
+            );
+            let renewals = |from: usize| -> Vec<String> {
+                audit_since(from)
+                    .into_iter()
+                    .filter(|l| l.contains("event=\"renewal\""))
+                    .collect()
+            };
+            let audit = renewals(from);
+            assert_eq!(audit.len(), 1, "{audit:?}");
+            assert!(
+                audit[0].contains(&format!("session={}", reference(&new)))
+                    && audit[0].contains(&format!("previous=\"{}\"", reference(&old))),
+                "{audit:?}"
+            );
+
+            // The old id inside the grace window: a forward followed, no renewal.
+            let from = logs().len();
+            let session = stale.begin(&env.engine);
+            assert_eq!(session.get::<i64>("n").await.expect("get"), Some(1));
+            stale.finish(&env.engine, &session, 200).await;
+            assert_eq!(stale.cookie(), Some(new.as_str()));
+            let d = delta(m);
+            assert_eq!(
+                d["satchel_store_latency_seconds{op=load_forward}"], 1,
+                "{d:?}"
+            );
+            assert!(
+                !d.contains_key("satchel_rotations_total{reason=renewal}"),
+                "{d:?}"
+            );
+            assert!(renewals(from).is_empty());
+        })
+    });
+}

@@ -58,7 +58,26 @@ impl Engine {
             return Ok(()); // loaded already, or nothing to load (a store engine has no sealed base)
         };
         let key = id.store_key();
-        let loaded = crate::backend::counted(memory.load_packed(&key, self.now()));
+        let now = self.now();
+        let loaded = crate::backend::counted(memory.load_packed(&key, now));
+        if let (Ok(None), Some(_)) = (&loaded, self.0.config.renewal) {
+            // The old id of a renewal inside its grace window leads to the renewed one.
+            let forward = memory.load_forward_now(&key, now);
+            if let Some(new) = self.open_forward(id, &key, forward) {
+                let new_key = new.store_key();
+                match crate::backend::counted(memory.load_packed(&new_key, now)) {
+                    Ok(None) => {} // ended since: the old id is just unknown
+                    Ok(found) => {
+                        state.set_base(Base::None);
+                        return self.adopt_followed(state, (new, found), now);
+                    }
+                    Err(err) => {
+                        state.set_base(Base::None);
+                        return self.loaded(state, new, &new_key, Err(err));
+                    }
+                }
+            }
+        }
         match state.set_base(Base::None) {
             Base::NotLoaded(id) => self.loaded(state, id, &key, loaded),
             // Not reached: the base was matched above, under the same lock.
@@ -130,6 +149,8 @@ impl Engine {
             patch: Patch::default(),
             known: true,
             rotate: false,
+            renew: false,
+            forwarded: false,
             expiry_changed: changes.expiry.is_some(),
             rotation: None,
             expiry: changes.expiry,

@@ -14,6 +14,7 @@
 
 mod corrupt;
 mod inline;
+mod renew;
 mod stateless;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use parking_lot::Mutex;
 pub use stateless::Stateless;
 
 use crate::backend::Backend;
-use crate::config::SessionConfig;
+use crate::config::{ConfigError, SessionConfig};
 use crate::cookie::{self, Incoming, IncomingSealed};
 use crate::error::{cause_chain, SessionError, SessionErrorKind, StoreError};
 use crate::id::{SessionId, StoreKey};
@@ -122,11 +123,22 @@ impl Engine {
     }
 
     /// A stateless engine reading time from `clock`.
+    ///
+    /// # Panics
+    /// If the configuration asks for id renewal
+    /// ([`crate::SessionConfigBuilder::renew_id_after`]): a sealed cookie has no server
+    /// state to forward from (it is re-sealed with a new issue time on every write
+    /// instead), and a renewal asked for is never silently dropped.
     pub fn stateless_with_clock(
         stateless: Stateless,
         config: SessionConfig,
         clock: impl Clock,
     ) -> Self {
+        assert!(
+            config.renewal.is_none(),
+            "{}",
+            ConfigError::RenewalUnsupported
+        );
         Engine(Arc::new(Inner {
             store: Backend::Sealed(Box::new(stateless)),
             config,
@@ -146,19 +158,52 @@ impl Engine {
     /// (reading this engine's clock) unless the configuration turns it off
     /// ([`crate::SessionConfigBuilder::no_store_circuit_breaker`]): during an outage,
     /// requests answer 503 at once instead of each waiting for the store's timeout.
+    ///
+    /// # Panics
+    /// On the configuration errors [`Engine::try_new`] returns.
     pub fn new<S: SessionStore>(store: S, config: SessionConfig) -> Self {
         Self::with_clock(store, config, SystemClock)
     }
 
+    /// [`Engine::new`], returning a configuration the store cannot serve as an error:
+    /// [`ConfigError::RenewalUnsupported`] when id renewal is configured and the store
+    /// does not claim [`Capabilities::renewal`].
+    ///
+    /// # Errors
+    /// As said.
+    pub fn try_new<S: SessionStore>(store: S, config: SessionConfig) -> Result<Self, ConfigError> {
+        Self::try_with_clock(store, config, SystemClock)
+    }
+
     /// An engine over `store` reading time from `clock` (tests use [`crate::TestClock`]).
+    ///
+    /// # Panics
+    /// On the configuration errors [`Engine::try_with_clock`] returns.
     pub fn with_clock<S: SessionStore>(store: S, config: SessionConfig, clock: impl Clock) -> Self {
+        match Self::try_with_clock(store, config, clock) {
+            Ok(engine) => engine,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// [`Engine::with_clock`], returning a configuration the store cannot serve as an
+    /// error (see [`Engine::try_new`]).
+    ///
+    /// # Errors
+    /// As for [`Engine::try_new`].
+    pub fn try_with_clock<S: SessionStore>(
+        store: S,
+        config: SessionConfig,
+        clock: impl Clock,
+    ) -> Result<Self, ConfigError> {
+        renew::check(&config, SessionStore::capabilities(&store), false)?;
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        Engine(Arc::new(Inner {
+        Ok(Engine(Arc::new(Inner {
             store: Backend::new(store, config.circuit_breaker.map(|p| (p, &clock))),
             config,
             clock,
             ids: None,
-        }))
+        })))
     }
 
     /// An engine over `store` whose session ids travel in `format` instead of satchel's
@@ -173,12 +218,19 @@ impl Engine {
     }
 
     /// [`Engine::with_id_format`] reading time from `clock`.
+    ///
+    /// # Panics
+    /// If the configuration asks for id renewal: forward records carry satchel's own ids
+    /// ([`ConfigError::RenewalUnsupported`]).
     pub fn with_id_format_and_clock<S: SessionStore>(
         store: S,
         config: SessionConfig,
         format: impl IdFormat,
         clock: impl Clock,
     ) -> Self {
+        if let Err(err) = renew::check(&config, SessionStore::capabilities(&store), true) {
+            panic!("{err}");
+        }
         let clock: Arc<dyn Clock> = Arc::new(clock);
         Engine(Arc::new(Inner {
             store: Backend::new(store, config.circuit_breaker.map(|p| (p, &clock))),
@@ -370,12 +422,23 @@ impl Engine {
             }
         };
         let key = id.store_key();
-        let loaded = self.0.store.load_packed(&key, self.now()).await;
+        let now = self.now();
+        let loaded = self.0.store.load_packed(&key, now).await;
+        let followed = match &loaded {
+            Ok(None) if self.0.config.renewal.is_some() => {
+                Box::pin(self.follow_load(&id, &key, now)).await
+            }
+            _ => Ok(None),
+        };
         let mut state = session.lock();
         if !matches!(&state.base, Base::NotLoaded(current) if *current == id) {
             return state.check(); // someone else resolved it meanwhile
         }
-        self.loaded(&mut state, id, &key, loaded)
+        match followed {
+            Ok(Some(followed)) => self.adopt_followed(&mut state, followed, now),
+            Ok(None) => self.loaded(&mut state, id, &key, loaded),
+            Err(err) => self.loaded(&mut state, id, &key, Err(err)),
+        }
     }
 
     /// Makes what the store answered for `id` the request's base.
@@ -471,7 +534,9 @@ impl Engine {
         let Some(planned) = &write else {
             return Ok(());
         };
-        let outcome = if planned.rotate {
+        let outcome = if planned.renew {
+            Box::pin(self.renew_write(&planned.key, planned.id, &planned.patch, now)).await
+        } else if planned.rotate {
             Box::pin(self.rotate_write(&planned.key, &planned.patch, now)).await
         } else {
             let mut attempts = 0;
@@ -483,6 +548,16 @@ impl Engine {
                     _ => break (outcome, None),
                 }
             }
+        };
+        // Gone under the old id: a renewal may have forwarded it (docs/id-renewal.md).
+        let outcome = match (&outcome, write.as_mut()) {
+            ((Ok(WriteOutcome::Gone), _), Some(planned)) if self.0.config.renewal.is_some() => {
+                match Box::pin(self.follow_write(planned, now)).await {
+                    Some(followed) => followed,
+                    None => outcome,
+                }
+            }
+            _ => outcome,
         };
         let recreate = write
             .take()
@@ -536,10 +611,17 @@ impl Engine {
                     // Changed meanwhile by a clone of the session.
                     _ => SessionId::from_raw(write.id).with_store_key(write.key),
                 });
-                if write.rotate || expires.persistent || write.expiry_changed {
+                if write.rotate
+                    || write.renew
+                    || write.forwarded
+                    || expires.persistent
+                    || write.expiry_changed
+                {
                     state.cookie = self.cookie_for(&final_id, expires, now);
                 }
-                if write.rotate {
+                if write.renew {
+                    observe::rotated(Rotated::Renewal, &final_id.store_key(), Some(&write.key));
+                } else if write.rotate {
                     let reason = match &write.rotation {
                         Some(Rotation::Owner(_)) => Rotated::Login,
                         _ => Rotated::CycleId,
@@ -547,8 +629,9 @@ impl Engine {
                     observe::rotated(reason, &final_id.store_key(), Some(&write.key));
                 }
                 state.base = match record {
-                    // Keep the local copy current only if the handler may still read it.
-                    Some(mut record) if mode == SaveMode::Explicit => {
+                    // Keep the local copy current only if the handler may still read it
+                    // (a followed forward's copy is the old record's: read afresh).
+                    Some(mut record) if mode == SaveMode::Explicit && !write.forwarded => {
                         write.patch.apply_to(&mut record, now);
                         Base::Live(final_id, record)
                     }
@@ -638,7 +721,11 @@ impl Engine {
             Base::NotLoaded(id) => (id, None),
             Base::Live(id, record) => (id, Some(record)),
         };
-        if !changes.touches_record() {
+        // A loaded session whose id is due is renewed by whatever request comes next,
+        // read-only ones included; a login or `cycle_id` rotates it anyway.
+        let renew = changes.rotate.is_none()
+            && record.is_some_and(|r| self.renewal_due(state, &r.meta, now));
+        if !changes.touches_record() && !renew {
             return Ok(match record {
                 Some(record) if self.touch_due(&record.meta, now) => {
                     Some(Box::pin(self.touch(session, id.clone(), now)))
@@ -646,9 +733,15 @@ impl Engine {
                 _ => None,
             });
         }
-        if let (Backend::Memory(memory), Some(_), SaveMode::Final, None) =
-            (&self.0.store, record, mode, &changes.rotate)
-        {
+        // The in-place path cannot follow a renewal's forward when the old record turns
+        // out gone: with renewal configured, MemoryStore sessions take the general path.
+        if let (Backend::Memory(memory), Some(_), SaveMode::Final, None, None) = (
+            &self.0.store,
+            record,
+            mode,
+            &changes.rotate,
+            self.0.config.renewal,
+        ) {
             return self
                 .apply_pending(memory, state, &changes, now)
                 .map(|()| None);
@@ -672,7 +765,11 @@ impl Engine {
         };
         let rotate = changes.rotate.is_some();
         let expiry_changed = changes.expiry.is_some();
-        let patch = self.patch(&mut changes, expect, record.map(|r| &r.meta), now);
+        let mut patch = self.patch(&mut changes, expect, record.map(|r| &r.meta), now);
+        if self.0.config.renewal.is_some() && (rotate || renew) {
+            // Every id change restarts the renewal interval.
+            patch.set.push(Self::id_issued_at(now));
+        }
         let after = match (record, &state.packed) {
             (None, _) => 0,
             (Some(_), Some(packed)) => projected_size_by(
@@ -691,6 +788,8 @@ impl Engine {
             patch,
             known: record.is_some(),
             rotate,
+            renew,
+            forwarded: false,
             expiry_changed,
             rotation: changes.rotate,
             expiry: changes.expiry,
@@ -982,6 +1081,10 @@ pub(super) struct Write {
     /// Whether the record was loaded (a `Gone` answer then means it died meanwhile).
     known: bool,
     rotate: bool,
+    /// A periodic id renewal (SEC-49): `renew` instead of `apply`.
+    renew: bool,
+    /// The write went to the renewed id a forward named (the old id's record was gone).
+    forwarded: bool,
     expiry_changed: bool,
     /// The requested rotation and expiry, for a blind write that turns into a create.
     rotation: Option<Rotation>,

@@ -36,7 +36,7 @@ use crate::store::{Capabilities, SessionInfo, SessionStore, WriteOutcome};
 use crate::time::Timestamp;
 use codec::Times;
 use owners::Owners;
-use shard::{Entry, Found, Shard};
+use shard::{Entry, Forward, Found, Shard};
 
 const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
 const DEFAULT_SHARDS: usize = 64;
@@ -169,7 +169,8 @@ impl MemoryStore {
         }
     }
 
-    /// How many records are held, expired ones not yet swept included.
+    /// How many records are held, expired ones not yet swept and renewals' forward
+    /// records included.
     pub fn len(&self) -> usize {
         self.0.shards.iter().map(|s| s.lock().len()).sum()
     }
@@ -234,6 +235,9 @@ impl MemoryStore {
             shard.next_full_sweep = now.saturating_add(FULL_SWEEP_INTERVAL);
         }
         while shard.len() >= shard.capacity {
+            if shard.evict_forward() {
+                continue;
+            }
             let Some((victim, entry)) = shard.evict_one() else {
                 break;
             };
@@ -254,15 +258,17 @@ impl MemoryStore {
                 true
             }
         });
+        let forwards = shard.sweep_forwards(now, limit - removed.len());
         shard.writes_since_sweep = 0;
         shard.len_after_sweep = shard.len();
         for (key, owner) in &removed {
             self.unindex_owner(owner.clone(), key);
         }
-        if !removed.is_empty() {
-            crate::observe::purged(removed.len());
+        let total = removed.len() + forwards;
+        if total > 0 {
+            crate::observe::purged(total);
         }
-        removed.len()
+        total
     }
 
     /// Counts a write and sweeps the shard once it has seen as many writes as the last
@@ -299,7 +305,8 @@ impl MemoryStore {
         entry: Entry,
         now: Timestamp,
     ) -> WriteOutcome {
-        if self.live(shard, key, now).is_some() {
+        // A live forward holds its key as firmly as a session (never overwritten).
+        if self.live(shard, key, now).is_some() || shard.forward(key, now).is_some() {
             return WriteOutcome::KeyTaken;
         }
         self.make_room(shard, now);
@@ -382,37 +389,32 @@ impl SessionStore for MemoryStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        // Lock both shards in index order (one lock if they are the same) so the move is
-        // atomic: no observer ever sees both keys or neither.
-        let (a, b) = (self.shard_index(old), self.shard_index(new));
-        let mut first = self.0.shards[a.min(b)].lock();
-        let mut second = (a != b).then(|| self.0.shards[a.max(b)].lock());
-        let (old_shard, new_shard): (&mut Shard, &mut Shard) = match second.as_deref_mut() {
-            None => {
-                let patched = match self.patch_entry(&mut first, old, patch, now)? {
-                    Ok(p) => p,
-                    Err(outcome) => return Ok(outcome),
-                };
-                if self.live(&mut first, new, now).is_some() {
-                    return Ok(WriteOutcome::KeyTaken);
-                }
-                return Ok(self.finish_rotate(&mut first, None, old, new, patched, now));
-            }
-            Some(other) if a < b => (&mut *first, other),
-            Some(other) => (other, &mut *first),
-        };
-        let patched = match self.patch_entry(old_shard, old, patch, now)? {
-            Ok(p) => p,
-            Err(outcome) => return Ok(outcome),
-        };
-        if self.live(new_shard, new, now).is_some() {
-            return Ok(WriteOutcome::KeyTaken);
-        }
-        Ok(self.finish_rotate(old_shard, Some(new_shard), old, new, patched, now))
+        self.move_record(old, new, patch, None, now)
+    }
+
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.renew_now(old, new, patch, forward, grace_until, now)
+    }
+
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.load_forward_now(key, now))
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let mut shard = self.shard(key).lock();
+        shard.remove_forward(key);
         if let Some(entry) = shard.remove(key) {
             self.unindex_owner(codec::owner(&entry.blob), key);
         }
@@ -532,6 +534,67 @@ impl MemoryStore {
 }
 
 impl MemoryStore {
+    /// [`SessionStore::renew`], synchronously (the engine's direct path).
+    pub(crate) fn renew_now(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let forward = Forward {
+            bytes: forward.to_vec(),
+            until: grace_until,
+        };
+        self.move_record(old, new, patch, Some(forward), now)
+    }
+
+    /// [`SessionStore::load_forward`], synchronously.
+    pub(crate) fn load_forward_now(&self, key: &StoreKey, now: Timestamp) -> Option<Vec<u8>> {
+        self.shard(key).lock().forward(key, now).map(<[u8]>::to_vec)
+    }
+
+    /// A rotation (`forward`: `None`) or a renewal, atomic under both shard locks.
+    fn move_record(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: Option<Forward>,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        // Lock both shards in index order (one lock if they are the same) so the move is
+        // atomic: no observer ever sees both keys or neither.
+        let (a, b) = (self.shard_index(old), self.shard_index(new));
+        let mut first = self.0.shards[a.min(b)].lock();
+        let mut second = (a != b).then(|| self.0.shards[a.max(b)].lock());
+        let (old_shard, new_shard): (&mut Shard, &mut Shard) = match second.as_deref_mut() {
+            None => {
+                let patched = match self.patch_entry(&mut first, old, patch, now)? {
+                    Ok(p) => p,
+                    Err(outcome) => return Ok(outcome),
+                };
+                if self.live(&mut first, new, now).is_some() {
+                    return Ok(WriteOutcome::KeyTaken);
+                }
+                return Ok(self.finish_rotate(&mut first, None, old, new, patched, forward, now));
+            }
+            Some(other) if a < b => (&mut *first, other),
+            Some(other) => (other, &mut *first),
+        };
+        let patched = match self.patch_entry(old_shard, old, patch, now)? {
+            Ok(p) => p,
+            Err(outcome) => return Ok(outcome),
+        };
+        if self.live(new_shard, new, now).is_some() {
+            return Ok(WriteOutcome::KeyTaken);
+        }
+        Ok(self.finish_rotate(old_shard, Some(new_shard), old, new, patched, forward, now))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn finish_rotate(
         &self,
         old_shard: &mut Shard,
@@ -539,10 +602,16 @@ impl MemoryStore {
         old: &StoreKey,
         new: &StoreKey,
         patched: codec::Patched,
+        forward: Option<Forward>,
         now: Timestamp,
     ) -> WriteOutcome {
         if let Some(entry) = old_shard.remove(old) {
             self.unindex_owner(codec::owner(&entry.blob), old);
+        }
+        // The forward takes the old record's place under the same lock: the old key is
+        // never empty in between, and the shard's count does not grow.
+        if let Some(forward) = forward {
+            old_shard.insert_forward(*old, forward);
         }
         let target = match new_shard {
             Some(shard) => shard,
@@ -580,6 +649,44 @@ mod tests {
                 .expect("create");
         }
         assert!(store.len() <= 64, "{} records", store.len());
+    }
+
+    /// A renewal's forward takes the old record's place (the count does not grow) and is
+    /// the first thing evicted, before any anonymous session (docs/id-renewal.md).
+    #[tokio::test]
+    async fn forwards_are_evicted_before_sessions() {
+        let store = MemoryStore::builder().max_sessions(3).shards(1).build();
+        let now = Timestamp::from_millis(1_000_000);
+        let key = || crate::SessionId::generate().store_key();
+        let (old, new, other) = (key(), key(), key());
+        for k in [old, other] {
+            store
+                .create(&k, &record(now, 60), now)
+                .await
+                .expect("create");
+        }
+        let until = now.saturating_add(Duration::from_secs(30));
+        let outcome = store
+            .renew(&old, &new, &Patch::default(), b"fw", until, now)
+            .await
+            .expect("renew");
+        assert!(matches!(outcome, WriteOutcome::Applied(_)), "{outcome:?}");
+        assert_eq!(store.len(), 3, "forward + renewed + other");
+        // Full: the next session pushes out the forward, not a session.
+        let third = key();
+        store
+            .create(&third, &record(now, 60), now)
+            .await
+            .expect("create");
+        assert_eq!(store.len(), 3);
+        assert_eq!(
+            store.load_forward_now(&old, now),
+            None,
+            "the forward went first"
+        );
+        for k in [new, other, third] {
+            assert!(store.load(&k, now).await.expect("load").is_some());
+        }
     }
 
     #[tokio::test]

@@ -53,6 +53,14 @@ impl Entry {
     }
 }
 
+/// A forward record left at an old key by a renewal (SEC-49): the engine's opaque bytes
+/// (never an id) and the end of the grace window. Never a session: it lives in its own
+/// table, which every session operation does not look at.
+pub(super) struct Forward {
+    pub(super) bytes: Vec<u8>,
+    pub(super) until: Timestamp,
+}
+
 /// Which table of a shard holds a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Class {
@@ -76,6 +84,9 @@ pub(super) enum Found<'s> {
 pub(super) struct Shard {
     anonymous: Map,
     owned: Map,
+    /// Renewals' forward records: anonymous by nature (anyone holding an old cookie), so
+    /// evicted before any session.
+    forwards: hashbrown::HashMap<StoreKey, Forward, BuildHasherDefault<KeyHasher>>,
     /// The most records this shard holds.
     pub(super) capacity: usize,
     pub(super) writes_since_sweep: usize,
@@ -93,7 +104,59 @@ impl Shard {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.anonymous.len() + self.owned.len()
+        self.anonymous.len() + self.owned.len() + self.forwards.len()
+    }
+
+    /// The bytes of the live forward record under `key`; an expired one is removed on
+    /// sight.
+    pub(super) fn forward(&mut self, key: &StoreKey, now: Timestamp) -> Option<&[u8]> {
+        match self.forwards.entry(*key) {
+            hashbrown::hash_map::Entry::Vacant(_) => None,
+            hashbrown::hash_map::Entry::Occupied(entry) if now >= entry.get().until => {
+                entry.remove();
+                None
+            }
+            hashbrown::hash_map::Entry::Occupied(entry) => Some(&entry.into_mut().bytes),
+        }
+    }
+
+    /// Leaves a forward record under `key` (whose session was just removed).
+    pub(super) fn insert_forward(&mut self, key: StoreKey, forward: Forward) {
+        self.forwards.insert(key, forward);
+    }
+
+    /// Removes the forward record under `key`, if any.
+    pub(super) fn remove_forward(&mut self, key: &StoreKey) -> bool {
+        self.forwards.remove(key).is_some()
+    }
+
+    /// Removes up to `limit` forward records whose window is over at `now`; returns how
+    /// many.
+    pub(super) fn sweep_forwards(&mut self, now: Timestamp, limit: usize) -> usize {
+        let mut removed = 0;
+        self.forwards.retain(|_, f| {
+            if removed < limit && now >= f.until {
+                removed += 1;
+                false
+            } else {
+                true
+            }
+        });
+        removed
+    }
+
+    /// Removes the forward record closing soonest among [`EVICTION_SAMPLE`] of them, if
+    /// any is held: forwards go before any session, anonymous ones included (a forward
+    /// only spares other tabs a retry; losing it early ends the old id at once, as a
+    /// plain rotation would).
+    pub(super) fn evict_forward(&mut self) -> bool {
+        let victim = self
+            .forwards
+            .iter()
+            .take(EVICTION_SAMPLE)
+            .min_by_key(|(_, f)| f.until)
+            .map(|(k, _)| *k);
+        victim.is_some_and(|k| self.forwards.remove(&k).is_some())
     }
 
     /// How many records have no owner.

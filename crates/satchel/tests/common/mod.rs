@@ -199,6 +199,32 @@ impl<S: SessionStore + Clone> SessionStore for CountingStore<S> {
         self.inner.rotate(old, new, patch, now).await
     }
 
+    /// Counted as a rotation (it is one, with a forward left behind).
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.call(Op::Rotate)?;
+        self.inner
+            .renew(old, new, patch, forward, grace_until, now)
+            .await
+    }
+
+    /// Counted as a load (the second read of a load that found nothing).
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.call(Op::Load)?;
+        self.inner.load_forward(key, now).await
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         self.call(Op::Delete)?;
         self.inner.delete(key).await
