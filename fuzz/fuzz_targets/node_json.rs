@@ -23,11 +23,17 @@ fuzz_target!(|value: &[u8]| {
     }
     let lone_surrogate = canonical.contains("\\ud") || canonical.contains("\\uD");
     if !lone_surrogate {
-        let parsed: serde_json::Value =
-            serde_json::from_str(&canonical).expect("serde_json reads canonical JSON");
-        if let serde_json::Value::String(s) = &parsed {
-            let original: serde_json::Value = serde_json::from_str(text).expect("same input");
-            assert_eq!(original.as_str(), Some(s.as_str()), "strings agree");
+        // Accepted as JSON by serde_json's own grammar. Not through `serde_json::Value`:
+        // with the `raw_value` feature its map visitor takes an object whose first key is
+        // `$serde_json::private::RawValue` for a raw-value wrapper and refuses a non-string
+        // member (a fuzz finding about serde_json's internals, not about this reader; kept
+        // in fuzz/regressions/node_json).
+        serde_json::from_str::<serde::de::IgnoredAny>(&canonical)
+            .expect("serde_json reads canonical JSON");
+        if canonical.starts_with('"') {
+            let ours: String = serde_json::from_str(&canonical).expect("a string");
+            let original: String = serde_json::from_str(text).expect("same input");
+            assert_eq!(original, ours, "strings agree");
         }
     }
 });
