@@ -5,7 +5,7 @@
 //! base64 payloads travel with raw `+`, `/` and `=`. `Max-Age` is never written (a `maxAge`
 //! becomes `expires`). The package writes lowercase attribute names in its own order; the
 //! headers here are the `cookie` crate's text with the same values (see
-//! [`attributes`](crate::attributes) for why that is enough).
+//! `attributes.rs` for why that is enough).
 //!
 //! Not decided here: the package refuses (throws) to write a `secure` cookie on a plain
 //! HTTP request, so that cookie-session sends nothing and Koa answers 500; callers must not

@@ -70,8 +70,8 @@ fn field_content(s: &str) -> bool {
 }
 
 /// The `Set-Cookie` header for `name=value` at `now_ms`, written by the `cookie` crate
-/// ([`SetCookie`]; the package's lowercase names and order are not kept, see
-/// [`attributes`](crate::attributes)). An empty value deletes the cookie: `expires`
+/// (`attributes::SetCookie`; the package's lowercase names and order are not kept, see
+/// `attributes.rs`). An empty value deletes the cookie: `expires`
 /// becomes the epoch whatever the options say.
 ///
 /// # Errors

@@ -1,5 +1,5 @@
 //! The `Set-Cookie` header express-session sends (cookie 0.7.2's `serialize`), written by
-//! the `cookie` crate ([`SetCookie`]): the same attributes and values, refused where the
+//! the `cookie` crate (`attributes::SetCookie`): the same attributes and values, refused where the
 //! package throws.
 
 use super::cookie::CookieInfo;
@@ -37,7 +37,7 @@ pub enum SetCookieError {
 /// `secrets[0]`), with the attributes of `cookie` the package writes: `Domain`, `Path`,
 /// `Expires` (to the second), `HttpOnly`, `Secure`, `Partitioned`, `Priority`, `SameSite`.
 /// `Max-Age` is never written. The text is the `cookie` crate's (see
-/// [`attributes`](crate::attributes)).
+/// `attributes.rs`).
 ///
 /// Call [`CookieInfo::touch`] first, as express-session does before every write.
 ///

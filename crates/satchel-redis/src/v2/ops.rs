@@ -17,6 +17,14 @@ impl RedisStore {
         now: Timestamp,
     ) -> Result<Option<Record>, StoreError> {
         match self.load_versioned(key, now).await? {
+            // The record goes to the caller and the bytes to the bases: no copy.
+            Some(Loaded {
+                token: Token::V2 { value, .. },
+                record,
+            }) => {
+                self.inner.bases.put_stored(key, value);
+                Ok(Some(record))
+            }
             Some(loaded) => {
                 let record = loaded.record.clone();
                 self.inner.bases.put(key, loaded);
