@@ -98,28 +98,31 @@ pub struct RedisChild {
     bin: String,
 }
 
+/// A free loopback port (free when asked; the server binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 impl RedisChild {
     /// Starts redis-server on a free port, or `None` after a loud skip (a failure under
     /// `CI=true`) when there is no redis-server binary.
     pub fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut me = RedisChild {
-            child: None,
-            port,
-            extra: Vec::new(),
-            bin: "redis-server".to_owned(),
-        };
-        if !me.spawn() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("redis-server is not installed (apt-get install -y redis-server)");
-            }
-            loud("SKIPPED: redis-server is not installed");
-            return None;
-        }
-        Some(me)
+        Self::redis_on(free_port(), &[])
+    }
+
+    /// Starts redis-server on `port` (e.g. where another server just died), or `None` as
+    /// for [`RedisChild::start`].
+    pub fn start_on(port: u16) -> Option<Self> {
+        Self::redis_on(port, &[])
+    }
+
+    /// Starts redis-server on a free port with extra arguments (e.g. Cluster mode), or
+    /// `None` as for [`RedisChild::start`].
+    pub fn start_with(extra: &[String]) -> Option<Self> {
+        Self::redis_on(free_port(), extra)
     }
 
     /// Starts the `valkey-server` named by `SATCHEL_VALKEY_SERVER` (Valkey ≥ 8.1, which has
@@ -139,13 +142,9 @@ impl RedisChild {
             ));
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
         let mut me = RedisChild {
             child: None,
-            port,
+            port: free_port(),
             extra: Vec::new(),
             bin,
         };
@@ -153,13 +152,11 @@ impl RedisChild {
         Some(me)
     }
 
-    /// Starts redis-server on `port` (e.g. where another server just died), or `None` as
-    /// for [`RedisChild::start`].
-    pub fn start_on(port: u16) -> Option<Self> {
+    fn redis_on(port: u16, extra: &[String]) -> Option<Self> {
         let mut me = RedisChild {
             child: None,
             port,
-            extra: Vec::new(),
+            extra: extra.to_vec(),
             bin: "redis-server".to_owned(),
         };
         if !me.spawn() {
@@ -175,29 +172,6 @@ impl RedisChild {
     /// The URL of this server.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts redis-server on a free port with extra arguments (e.g. Cluster mode), or
-    /// `None` as for [`RedisChild::start`].
-    pub fn start_with(extra: &[String]) -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut me = RedisChild {
-            child: None,
-            port,
-            extra: extra.to_vec(),
-            bin: "redis-server".to_owned(),
-        };
-        if !me.spawn() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("redis-server is not installed (apt-get install -y redis-server)");
-            }
-            loud("SKIPPED: redis-server is not installed");
-            return None;
-        }
-        Some(me)
     }
 
     fn spawn(&mut self) -> bool {
