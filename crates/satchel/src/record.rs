@@ -299,6 +299,15 @@ mod tests {
         Value::from_json(s).expect("valid json")
     }
 
+    /// `serde_json::Value` reads an object whose first key is serde_json's raw-value token
+    /// as its own wrapper (a fuzz finding, `fuzz/regressions/node_json`); a session value
+    /// is kept as text and must take it like any other object.
+    #[test]
+    fn serde_jsons_raw_value_token_is_an_ordinary_key() {
+        let text = r#"{"$serde_json::private::RawValue":2}"#;
+        assert_eq!(v(text).get(), text);
+    }
+
     fn record(now: Timestamp) -> Record {
         Record {
             data: Data::from([("a".into(), v("1")), ("b".into(), v("\"x\""))]),
