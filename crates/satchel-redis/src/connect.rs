@@ -16,7 +16,10 @@ use satchel::{StoreError, StoreErrorKind};
 /// timeouts are `Timeout`; a `WRONGTYPE` (something other than a string under a session
 /// key) is `Corrupt`; a lost or refused connection, a server still loading, a Cluster or
 /// primary that is down, a read-only replica and `OOM` are `Unavailable` (the request is
-/// worth retrying later); everything else is `Backend`.
+/// worth retrying later); everything else is `Backend`, `NOREPLICAS` included on purpose
+/// (a primary with `min-replicas-to-write` and too few replicas, e.g. the old primary of a
+/// failover once its replica is promoted): the server answered and reads still work, so
+/// it must not open the engine's circuit breaker, as for a failed `WAIT` (`durability.rs`).
 pub fn store_error(e: redis::RedisError) -> StoreError {
     use redis::ErrorKind as K;
     let kind = if e.is_timeout() {

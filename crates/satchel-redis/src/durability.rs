@@ -115,7 +115,8 @@ pub(crate) async fn warn_on_risky_eviction_policy(url: &str, config: &RedisConfi
             .map(|n| format!("redis://{n}"))
             .collect()
     } else if url.starts_with("redis+sentinel://") {
-        // The primary is found through the sentinels; the sentinel connection checks it.
+        // The primary is found through the sentinels: the Sentinel connection checks each
+        // primary it connects to (at connect, and again after a failover).
         return;
     } else {
         vec![url.to_owned()]
@@ -144,17 +145,34 @@ async fn eviction_policy(url: &str, timeout: Duration) -> Option<String> {
     let client = redis::Client::open(url).ok()?;
     let ask = async {
         let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-        let info: String = redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut conn)
-            .await
-            .ok()?;
-        info.lines()
-            .filter_map(|l| l.trim_end().split_once(':'))
-            .find(|(k, _)| *k == "maxmemory_policy")
-            .map(|(_, v)| v.to_owned())
+        policy_on(&mut conn, timeout).await
     };
     tokio::time::timeout(timeout, ask).await.ok().flatten()
+}
+
+/// The `maxmemory_policy` field of `INFO memory` asked on `conn`, or `None` when it
+/// cannot be read in `timeout`.
+pub(crate) async fn policy_on(
+    conn: &mut impl redis::aio::ConnectionLike,
+    timeout: Duration,
+) -> Option<String> {
+    let ask = async {
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(conn)
+            .await
+            .ok()?;
+        policy_in(&info)
+    };
+    tokio::time::timeout(timeout, ask).await.ok().flatten()
+}
+
+/// The `maxmemory_policy` field of an `INFO memory` reply.
+fn policy_in(info: &str) -> Option<String> {
+    info.lines()
+        .filter_map(|l| l.trim_end().split_once(':'))
+        .find(|(k, _)| *k == "maxmemory_policy")
+        .map(|(_, v)| v.to_owned())
 }
 
 #[cfg(test)]

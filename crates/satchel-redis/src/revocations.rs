@@ -21,6 +21,12 @@
 //! each of at most two nodes, in parallel. A revoke is one `EVALSHA` on one key (plus one
 //! `EVAL` the first time a server sees the script).
 //!
+//! # Failover
+//! With [`RedisConfig::wait_for_replicas`] set on the store, both revokes end with the
+//! same `WAIT` as a logout (`durability.rs`, SEC-43) and fail with `Backend` when fewer
+//! replicas confirmed in time: a revocation is acknowledged only once a replica a
+//! failover could promote has it. Lookups never wait.
+//!
 //! # Bound
 //! Every entry carries its expiry, so Redis holds at most the revocations of one absolute
 //! session lifetime (one key per logout or login with a pre-login session, one per owner
@@ -176,7 +182,8 @@ impl Revocations for RedisRevocations {
                 return Ok(()); // the cookie is dead already
             }
             self.raise(&self.session_entry_key(session), 0, until.as_millis())
-                .await
+                .await?;
+            self.store.wait_for_replicas().await
         })
     }
 
@@ -198,7 +205,8 @@ impl Revocations for RedisRevocations {
                 not_before.as_millis(),
                 until.as_millis(),
             )
-            .await
+            .await?;
+            self.store.wait_for_replicas().await
         })
     }
 }

@@ -37,10 +37,16 @@ pub enum Fault {
     SentinelFailover,
     /// The same with `RedisConfig::wait_for_replicas` (1 replica, 200 ms).
     SentinelFailoverWait,
+    /// `SENTINEL FAILOVER` with the server-side guard [`GUARD`] on both data nodes.
+    SentinelFailoverGuard,
+    /// The guard and `RedisConfig::wait_for_replicas` (1 replica, 200 ms).
+    SentinelFailoverGuardWait,
     /// `kill -9` of the Sentinel-managed primary (restarted afterwards as a replica).
     SentinelKillPrimary,
     /// The same with `RedisConfig::wait_for_replicas` (1 replica, 200 ms).
     SentinelKillPrimaryWait,
+    /// The primary `kill -9` with [`GUARD`] and `wait_for_replicas` (1 replica, 200 ms).
+    SentinelKillPrimaryGuardWait,
     /// `kill -9` of a Cluster primary; its replica is promoted.
     ClusterKillPrimary,
     /// `redis-cli --cluster reshard` of 2,000 slots under load.
@@ -49,7 +55,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in campaign order.
-    pub const ALL: [Fault; 13] = [
+    pub const ALL: [Fault; 16] = [
         Fault::RedisKill,
         Fault::RedisKillAof,
         Fault::RedisStop,
@@ -59,8 +65,11 @@ impl Fault {
         Fault::MariadbStop,
         Fault::SentinelFailover,
         Fault::SentinelFailoverWait,
+        Fault::SentinelFailoverGuard,
+        Fault::SentinelFailoverGuardWait,
         Fault::SentinelKillPrimary,
         Fault::SentinelKillPrimaryWait,
+        Fault::SentinelKillPrimaryGuardWait,
         Fault::ClusterKillPrimary,
         Fault::ClusterReshard,
     ];
@@ -77,8 +86,11 @@ impl Fault {
             Fault::MariadbStop => "mariadb-stop",
             Fault::SentinelFailover => "sentinel-failover",
             Fault::SentinelFailoverWait => "sentinel-failover-wait",
+            Fault::SentinelFailoverGuard => "sentinel-failover-guard",
+            Fault::SentinelFailoverGuardWait => "sentinel-failover-guard-wait",
             Fault::SentinelKillPrimary => "sentinel-kill-primary",
             Fault::SentinelKillPrimaryWait => "sentinel-kill-primary-wait",
+            Fault::SentinelKillPrimaryGuardWait => "sentinel-kill-primary-guard-wait",
             Fault::ClusterKillPrimary => "cluster-kill-primary",
             Fault::ClusterReshard => "cluster-reshard",
         }
@@ -105,10 +117,13 @@ impl Fault {
             }
             Fault::MariadbKill => format!("MariaDB `kill -9`, restarted after {hold:.0} s"),
             Fault::MariadbStop => format!("MariaDB SIGSTOP {hold:.0} s, SIGCONT"),
-            Fault::SentinelFailover | Fault::SentinelFailoverWait => {
-                "`SENTINEL FAILOVER`".to_owned()
-            }
-            Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait => {
+            Fault::SentinelFailover
+            | Fault::SentinelFailoverWait
+            | Fault::SentinelFailoverGuard
+            | Fault::SentinelFailoverGuardWait => "`SENTINEL FAILOVER`".to_owned(),
+            Fault::SentinelKillPrimary
+            | Fault::SentinelKillPrimaryWait
+            | Fault::SentinelKillPrimaryGuardWait => {
                 "Sentinel primary `kill -9` (replica promoted)".to_owned()
             }
             Fault::ClusterKillPrimary => "Cluster primary `kill -9` (replica promoted)".to_owned(),
@@ -129,6 +144,8 @@ impl Fault {
             Fault::MariadbKill | Fault::MariadbStop => format!("MariaDB, innodb_flush_log_at_trx_commit=1; pool 10, acquire and statement timeout {t} ms"),
             Fault::SentinelFailover | Fault::SentinelKillPrimary => format!("primary + 1 replica, 3 sentinels, down-after 1 s; no `wait_for_replicas`; command timeout {t} ms"),
             Fault::SentinelFailoverWait | Fault::SentinelKillPrimaryWait => format!("primary + 1 replica, 3 sentinels, down-after 1 s; `wait_for_replicas` 1 replica / 200 ms; command timeout {t} ms"),
+            Fault::SentinelFailoverGuard => format!("primary + 1 replica, 3 sentinels, down-after 1 s; `min-replicas-to-write 1`, `min-replicas-max-lag 2`; no `wait_for_replicas`; command timeout {t} ms"),
+            Fault::SentinelFailoverGuardWait | Fault::SentinelKillPrimaryGuardWait => format!("primary + 1 replica, 3 sentinels, down-after 1 s; `min-replicas-to-write 1`, `min-replicas-max-lag 2`; `wait_for_replicas` 1 replica / 200 ms; command timeout {t} ms"),
             Fault::ClusterKillPrimary | Fault::ClusterReshard => format!("3 primaries + 1 replica each, node timeout 2 s; command timeout {t} ms"),
         }
     }
@@ -195,6 +212,18 @@ impl Params {
         self.timeout * 2 + Duration::from_secs(1)
     }
 }
+
+/// The server-side guard of the `*-guard*` faults, on both data nodes: a primary refuses
+/// writes (`NOREPLICAS`) while fewer than one replica has acknowledged within 2 s, so the
+/// old primary of a failover stops taking writes as soon as its replica is promoted
+/// (the replica drops the link). Lag 2 s, not 1: replicas acknowledge once a second, and
+/// on a loaded machine 1 s would refuse writes with the replica healthy.
+pub const GUARD: [&str; 4] = [
+    "--min-replicas-to-write",
+    "1",
+    "--min-replicas-max-lag",
+    "2",
+];
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
 static HOOK: std::sync::Once = std::sync::Once::new();
@@ -263,6 +292,11 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
         | Fault::SentinelFailoverWait
         | Fault::SentinelKillPrimary
         | Fault::SentinelKillPrimaryWait => Stores::Sentinel(SentinelSet::start(&dir)?),
+        Fault::SentinelFailoverGuard
+        | Fault::SentinelFailoverGuardWait
+        | Fault::SentinelKillPrimaryGuardWait => {
+            Stores::Sentinel(SentinelSet::start_with(&dir, &GUARD)?)
+        }
         Fault::ClusterKillPrimary | Fault::ClusterReshard => {
             Stores::Cluster(ClusterSet::start(&dir)?)
         }
@@ -277,7 +311,10 @@ pub fn run(fault: Fault, p: &Params) -> anyhow::Result<Row> {
     let prefix = format!("faults:{}:", fault.name());
     let wait = matches!(
         fault,
-        Fault::SentinelKillPrimaryWait | Fault::SentinelFailoverWait
+        Fault::SentinelKillPrimaryWait
+            | Fault::SentinelFailoverWait
+            | Fault::SentinelFailoverGuardWait
+            | Fault::SentinelKillPrimaryGuardWait
     )
     .then(|| WaitForReplicas::new(1, Duration::from_millis(200)));
     let params = *p;
@@ -387,10 +424,21 @@ fn inject_fault(fault: Fault, stores: &mut Stores, p: &Params) -> anyhow::Result
                 procs::cont(pid)?;
             }
         }
-        (Fault::SentinelFailover | Fault::SentinelFailoverWait, Stores::Sentinel(s)) => {
+        (
+            Fault::SentinelFailover
+            | Fault::SentinelFailoverWait
+            | Fault::SentinelFailoverGuard
+            | Fault::SentinelFailoverGuardWait,
+            Stores::Sentinel(s),
+        ) => {
             s.failover(Duration::from_secs(30))?;
         }
-        (Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait, Stores::Sentinel(s)) => {
+        (
+            Fault::SentinelKillPrimary
+            | Fault::SentinelKillPrimaryWait
+            | Fault::SentinelKillPrimaryGuardWait,
+            Stores::Sentinel(s),
+        ) => {
             let old = s.primary_port().context("no primary")?;
             s.node_mut(old)?.kill9()?;
             s.wait_new_primary(old, Duration::from_secs(30))?;
@@ -421,9 +469,12 @@ fn inject_fault(fault: Fault, stores: &mut Stores, p: &Params) -> anyhow::Result
 /// replica), as an operator or a supervisor would.
 fn restart_killed(fault: Fault, stores: &mut Stores) -> anyhow::Result<()> {
     let nodes = match (fault, stores) {
-        (Fault::SentinelKillPrimary | Fault::SentinelKillPrimaryWait, Stores::Sentinel(s)) => {
-            &mut s.data
-        }
+        (
+            Fault::SentinelKillPrimary
+            | Fault::SentinelKillPrimaryWait
+            | Fault::SentinelKillPrimaryGuardWait,
+            Stores::Sentinel(s),
+        ) => &mut s.data,
         (Fault::ClusterKillPrimary, Stores::Cluster(c)) => &mut c.nodes,
         _ => return Ok(()),
     };

@@ -23,15 +23,19 @@ impl SentinelSet {
     /// Starts a primary, its replica and three sentinels under `dir`, and waits until the
     /// sentinels agree and the replica is in sync.
     pub fn start(dir: &std::path::Path) -> anyhow::Result<Self> {
+        Self::start_with(dir, &[])
+    }
+
+    /// As [`SentinelSet::start`], with `data_args` on both data nodes (either may be the
+    /// primary after a failover), e.g. `min-replicas-to-write`.
+    pub fn start_with(dir: &std::path::Path, data_args: &[&str]) -> anyhow::Result<Self> {
         let p1 = super::free_port()?;
-        let primary = RedisNode::start(p1, dir.join(format!("data-{p1}")), &[])?;
+        let primary = RedisNode::start(p1, dir.join(format!("data-{p1}")), data_args)?;
         let p2 = super::free_port()?;
         let p1s = p1.to_string();
-        let replica = RedisNode::start(
-            p2,
-            dir.join(format!("data-{p2}")),
-            &["--replicaof", "127.0.0.1", &p1s],
-        )?;
+        let mut replica_args = vec!["--replicaof", "127.0.0.1", &p1s];
+        replica_args.extend_from_slice(data_args);
+        let replica = RedisNode::start(p2, dir.join(format!("data-{p2}")), &replica_args)?;
         let mut sentinels = Vec::new();
         for _ in 0..3 {
             let port = super::free_port()?;
