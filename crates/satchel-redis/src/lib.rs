@@ -152,7 +152,8 @@ pub struct RedisConfig {
     /// Write with `SET … IFEQ` instead of the Lua script where the server has it (Valkey
     /// ≥ 8.1, Redis ≥ 8.4; asked once at connect): the same checks for about a quarter of
     /// the server CPU per write (`src/v2/ifeq.rs`). On by default; `false` keeps the
-    /// script on every server. Not used with the near cache, whose writes need the script.
+    /// script on every server. With the near cache too (its writes then re-track their
+    /// key with a `GETRANGE` in the same round trip).
     pub use_set_ifeq: bool,
 }
 
@@ -323,7 +324,8 @@ impl RedisStore {
                     map_err(e)
                 }
             })?;
-        Ok(RedisStore {
+        let use_set_ifeq = config.use_set_ifeq;
+        let store = RedisStore {
             inner: Arc::new(Inner {
                 wait_for_replicas: config.wait_for_replicas,
                 prefix: config.prefix,
@@ -336,7 +338,11 @@ impl RedisStore {
                 near: Some(cache),
             }),
             conn: Conn::Tracked(conn),
-        })
+        };
+        if use_set_ifeq {
+            store.probe_set_ifeq().await;
+        }
+        Ok(store)
     }
 
     /// Connects to a Redis Cluster through any of `nodes` (`redis://host:port` each).
@@ -419,7 +425,7 @@ impl RedisStore {
             .await
             .map_err(|_| StoreError::msg(StoreErrorKind::Timeout, "connecting to Redis timed out"))?
             .map_err(map_err)?;
-        let probe = config.use_set_ifeq && near.is_none();
+        let probe = config.use_set_ifeq;
         let store = RedisStore {
             inner: Arc::new(Inner {
                 wait_for_replicas: config.wait_for_replicas,
@@ -521,7 +527,13 @@ impl RedisStore {
 
     /// The Redis key of the session value under `key` (for tests and operators).
     pub fn session_key(&self, key: &StoreKey) -> String {
-        format!("{}s:{}", self.inner.prefix, key.to_hex())
+        // Built in one presized string: this runs on every command of every request.
+        let prefix = &self.inner.prefix;
+        let mut k = String::with_capacity(prefix.len() + 2 + 64);
+        k.push_str(prefix);
+        k.push_str("s:");
+        key.push_hex(&mut k);
+        k
     }
 
     /// Sends one command, bounded by the command timeout.

@@ -66,18 +66,30 @@ async fn pair(url: &str) -> (RedisStore, RedisStore) {
 /// in B never lets B's own write or logout skip Redis's checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_stay_consistent() {
-    consistency(2000, 0).await;
+    consistency("SATCHEL_REDIS_URL", 2000, 0).await;
+}
+
+/// The same on Valkey ≥ 8.1, where the writes are `SET … IFEQ` and a `GETRANGE` that
+/// re-tracks the key (no script).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_stay_consistent_on_valkey() {
+    consistency("SATCHEL_VALKEY_URL", 2000, 0).await;
 }
 
 /// The same while other tasks keep B's connection and runtime busy (cached reads on B,
 /// writes through a third, uncached store, on their own sessions).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_stay_consistent_under_background_load() {
-    consistency(1000, 6).await;
+    consistency("SATCHEL_REDIS_URL", 1000, 6).await;
 }
 
-async fn consistency(cycles: u64, background: usize) {
-    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_stay_consistent_under_background_load_on_valkey() {
+    consistency("SATCHEL_VALKEY_URL", 1000, 6).await;
+}
+
+async fn consistency(var: &str, cycles: u64, background: usize) {
+    let Some(url) = common::url(var) else {
         return;
     };
     let (a, b) = pair(&url).await;
@@ -185,7 +197,17 @@ async fn consistency(cycles: u64, background: usize) {
 /// version is the one Redis holds (the next read-then-write, checked at Redis, succeeds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_writes_are_cached_and_stay_tracked() {
-    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+    own_writes("SATCHEL_REDIS_URL").await;
+}
+
+/// The same on Valkey, where the tracking read after the write is a `GETRANGE` of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_writes_are_cached_and_stay_tracked_on_valkey() {
+    own_writes("SATCHEL_VALKEY_URL").await;
+}
+
+async fn own_writes(var: &str) {
+    let Some(url) = common::url(var) else {
         return;
     };
     let (a, b) = pair(&url).await;

@@ -92,6 +92,76 @@ async fn on_valkey_a_read_then_write_is_a_get_and_a_set_ifeq() {
     }
 }
 
+/// With the near cache on Valkey, a read-then-write of a warm session is one round trip
+/// of two commands, `SET … IFEQ` and the `GETRANGE` that keeps the key tracked, and no
+/// script; the version written stays cached and tracked (another store's write
+/// invalidates it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_valkey_a_warm_near_cache_write_is_a_set_ifeq_and_a_tracking_read() {
+    let Some(server) = common::RedisChild::start_valkey() else {
+        return;
+    };
+    let mut obs = observer(&server.url()).await;
+    let cached = RedisConfig {
+        near_cache: Some(satchel_redis::NearCacheConfig::default()),
+        ..RedisConfig::default()
+    };
+    let store = RedisStore::connect(&server.url(), cached.clone())
+        .await
+        .expect("connect");
+    let other = RedisStore::connect(&server.url(), cached)
+        .await
+        .expect("connect");
+    let engine = Engine::new(store.clone(), SessionConfig::default());
+
+    let s = engine.begin(std::iter::empty::<&[u8]>());
+    s.insert("n", &0u64).expect("insert");
+    let set = engine.finish(&s, 200).await.set_cookie.expect("cookie");
+    let cookie = cookie_pair(&set);
+    // Warm it: the create is not cached, the first read is.
+    let s = engine.begin([cookie.as_bytes()]);
+    assert_eq!(s.get::<u64>("n").await.expect("get"), Some(0));
+    engine.finish(&s, 200).await;
+
+    for expected in 1..=3u64 {
+        let before = calls(&mut obs).await;
+        let s = engine.begin([cookie.as_bytes()]);
+        let n: u64 = s.get("n").await.expect("get").expect("n");
+        s.insert("n", &(n + 1)).expect("insert");
+        let finish = engine.finish(&s, 200).await;
+        assert!(finish.error.is_none(), "{:?}", finish.error);
+        let d = delta(&before, &calls(&mut obs).await);
+        assert_eq!(
+            d,
+            HashMap::from([("set".to_owned(), 1), ("getrange".to_owned(), 1)]),
+            "warm read-then-write number {expected}: no GET, no script"
+        );
+    }
+    let id = SessionId::parse(cookie.split_once('=').expect("pair").1).expect("id");
+    let key = id.store_key();
+    assert!(
+        store.near_cache_holds(&key),
+        "the written version is cached"
+    );
+    let now = Timestamp::now();
+    let patch = Patch {
+        set: vec![("n".into(), satchel::Value::from_json("100").expect("json"))],
+        ..Patch::default()
+    };
+    assert!(matches!(
+        other.apply(&key, &patch, now).await.expect("apply"),
+        WriteOutcome::Applied(_)
+    ));
+    store.sync_near_cache().await.expect("sync");
+    assert!(
+        !store.near_cache_holds(&key),
+        "the other store's write invalidated the cached version"
+    );
+    let s = engine.begin([cookie.as_bytes()]);
+    assert_eq!(s.get::<u64>("n").await.expect("get"), Some(100));
+    engine.finish(&s, 200).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_script_serves_large_bases_and_stores_told_not_to_use_set_ifeq() {
     let Some(server) = common::RedisChild::start_valkey() else {

@@ -133,11 +133,18 @@ impl StoreKey {
     /// Lower-case hex, 64 characters: the form text-keyed stores (Redis, SQL) use.
     pub fn to_hex(&self) -> String {
         let mut out = String::with_capacity(64);
+        self.push_hex(&mut out);
+        out
+    }
+
+    /// Appends the [`StoreKey::to_hex`] form to `out`: a store building a longer name
+    /// (prefix, key) in one presized string, without an intermediate allocation.
+    pub fn push_hex(&self, out: &mut String) {
+        out.reserve(64);
         for b in self.0 {
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
-        out
     }
 
     /// Parses the 64-character lower-case hex form written by [`StoreKey::to_hex`].

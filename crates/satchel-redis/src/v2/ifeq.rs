@@ -19,9 +19,16 @@
 //! The script's other check, "not expired at the caller's `now`", is the base's (equal
 //! bytes mean equal deadlines), and `write_loop` makes it before every attempt.
 //!
+//! **With the near cache** the `SET` is followed, on the same connection and in the same
+//! round trip, by `GETRANGE k 0 17`: the `SET` dropped the key from Redis's tracking table
+//! (`NOLOOP` spares this connection the message, not the loss of tracking), and that read
+//! tracks it again. It is not atomic with the `SET`, and need not be: the written version
+//! is cached only if the read found exactly its prefix (`WRITTEN_UNTRACKED` otherwise),
+//! and from that read on any other write invalidates it. The script path does the same
+//! read inside the script (`scripts::RETRACK`).
+//!
 //! Used only for the plain write (no rotation, no owner-index change: those stay scripts,
-//! atomic with their index), without the near cache (its writes must re-track their key in
-//! the same atomic step, which only the script does), and for bases of at most
+//! atomic with their index), and for bases of at most
 //! [`MAX_COMPARED`] bytes (the old value travels with the new one; past that the script's
 //! 18-byte check is cheaper on the wire). Whether the server has it is probed once at
 //! connect ([`RedisStore::probe_set_ifeq`]); a server that later refuses it (a failover
@@ -32,8 +39,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use redis::Value as RValue;
 use satchel::StoreError;
 
+use super::format::CAS_LEN;
 use super::{is_wrongtype, unexpected};
 use crate::RedisStore;
+
+/// The reply `write_ifeq` gives for a write that happened while the near cache could not
+/// confirm the key is tracked at the written version: the caller must not cache it.
+pub(crate) const WRITTEN_UNTRACKED: i64 = 3;
 
 /// The largest base (stored bytes) a write compares with `IFEQ`.
 pub(crate) const MAX_COMPARED: usize = 4096;
@@ -99,10 +111,7 @@ impl RedisStore {
 
     /// Whether a plain write on a base of these stored bytes goes through `SET … IFEQ`.
     pub(crate) fn uses_set_ifeq(&self, stored: &[u8]) -> bool {
-        self.inner.near.is_none()
-            && self.inner.set_ifeq.on()
-            && !stored.is_empty()
-            && stored.len() <= MAX_COMPARED
+        self.inner.set_ifeq.on() && !stored.is_empty() && stored.len() <= MAX_COMPARED
     }
 
     /// `SET k value IFEQ stored GET [PXAT pxat]`, its reply in the `write` script's terms
@@ -120,9 +129,30 @@ impl RedisStore {
         if !pxat.is_empty() {
             cmd.arg("PXAT").arg(pxat);
         }
-        match self.send(&cmd).await {
+        let (reply, tracked) = if self.inner.near.is_some() {
+            // Both queued now, in this order, on the one (tracking) connection: one round
+            // trip. Were the read to run first it would find the old prefix, and the
+            // version would just not be cached.
+            let retrack = redis::cmd("GETRANGE")
+                .arg(k)
+                .arg(0)
+                .arg(CAS_LEN - 1)
+                .clone();
+            let (reply, read) =
+                futures_util::future::join(self.send(&cmd), self.send(&retrack)).await;
+            let tracked =
+                matches!(read, Ok(RValue::BulkString(p)) if value.get(..CAS_LEN) == Some(&p[..]));
+            (reply, tracked)
+        } else {
+            (self.send(&cmd).await, true)
+        };
+        match reply {
             Ok(RValue::Nil) => Ok(Some(RValue::Int(0))),
-            Ok(RValue::BulkString(old)) if old == stored => Ok(Some(RValue::Int(1))),
+            Ok(RValue::BulkString(old)) if old == stored => Ok(Some(RValue::Int(if tracked {
+                1
+            } else {
+                WRITTEN_UNTRACKED
+            }))),
             Ok(RValue::BulkString(old)) if old.is_empty() => Ok(Some(RValue::Int(0))),
             Ok(RValue::BulkString(old)) => Ok(Some(RValue::BulkString(old))),
             Ok(_) => Err(unexpected()),

@@ -156,6 +156,13 @@ impl IndexChange {
         change
     }
 
+    /// Whether a write from `old` to `new` under the same key can change the owner
+    /// index: [`IndexChange::of`] is empty otherwise.
+    pub(crate) fn may_change(old: &Meta, new: &Meta) -> bool {
+        old.owner != new.owner
+            || (new.owner.is_some() && old.absolute_deadline != new.absolute_deadline)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.remove.is_none() && self.add.is_none()
     }
@@ -283,6 +290,10 @@ impl RedisStore {
                         Some(loaded),
                     ));
                 }
+                // Written, but the near cache must not keep this version (`ifeq.rs`).
+                RValue::Int(ifeq::WRITTEN_UNTRACKED) => {
+                    return Ok((WriteOutcome::Applied(next.meta.expires()), None));
+                }
                 RValue::Int(0) => return Ok((WriteOutcome::Gone, None)),
                 RValue::Int(2) => return Ok((WriteOutcome::KeyTaken, Some(base))),
                 // A hash appeared (a layout-v1 writer): read it as such.
@@ -327,9 +338,15 @@ impl RedisStore {
         now: Timestamp,
     ) -> Result<RValue, StoreError> {
         let k = self.session_key(key);
-        let member = key.to_hex();
-        let new_member = new.map_or_else(|| member.clone(), StoreKey::to_hex);
-        let change = IndexChange::of(old, next, &member, &new_member);
+        // An ordinary write (no move, same owner and deadline) never touches the index:
+        // the members are only spelled out when it might.
+        let change = if new.is_none() && !IndexChange::may_change(old, next) {
+            IndexChange::default()
+        } else {
+            let member = key.to_hex();
+            let new_member = new.map_or_else(|| member.clone(), StoreKey::to_hex);
+            IndexChange::of(old, next, &member, &new_member)
+        };
         if new.is_none() && change.is_empty() && self.uses_set_ifeq(stored) {
             if let Some(reply) = self
                 .write_ifeq(&k, stored, value, &pxat(next.expires_at()))
@@ -456,4 +473,40 @@ enum Upgraded {
     Done(Loaded),
     Gone,
     Changed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The shortcut `cas` takes must never skip an index change `IndexChange::of` makes.
+    #[test]
+    fn may_change_is_false_only_when_the_change_is_empty() {
+        let now = Timestamp::from_millis(1_000_000);
+        let base = Meta::new(now, Duration::from_secs(60), Duration::from_secs(600));
+        let owners = [None, Some("alice".to_owned()), Some("bob".to_owned())];
+        let deadlines = [
+            base.absolute_deadline,
+            now.saturating_add(Duration::from_secs(9)),
+        ];
+        for old_owner in &owners {
+            for new_owner in &owners {
+                for (old_abs, new_abs) in [(0, 0), (0, 1), (1, 0)] {
+                    let mut old = base.clone();
+                    old.owner = old_owner.clone();
+                    old.absolute_deadline = deadlines[old_abs];
+                    let mut new = base.clone();
+                    new.owner = new_owner.clone();
+                    new.absolute_deadline = deadlines[new_abs];
+                    let change = IndexChange::of(&old, &new, "m", "m");
+                    assert_eq!(
+                        IndexChange::may_change(&old, &new),
+                        !change.is_empty(),
+                        "{old_owner:?} -> {new_owner:?}, deadlines {old_abs} -> {new_abs}"
+                    );
+                }
+            }
+        }
+    }
 }
