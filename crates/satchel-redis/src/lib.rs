@@ -62,11 +62,15 @@
 //!
 //!   `tests/cluster_slots.rs` simulates each failure case.
 //! - **Sentinel** (`redis+sentinel://host:port,host:port/service`): the primary is looked
-//!   up through the sentinels; after a failover the store reconnects to the new primary by
-//!   itself, on the first `READONLY`/connection error or within 500 ms when a background
-//!   poll of the sentinels names another primary. Writes acknowledged by the old primary
-//!   in that window, or not yet replicated when it failed, are lost (Redis replication is
-//!   asynchronous).
+//!   up through the sentinels; after a failover the store moves to the new primary by
+//!   itself: on `+switch-master` (subscribed on every sentinel, ordered by config epoch),
+//!   on the first `READONLY`/connection error, or within 500 ms when a background poll of
+//!   the sentinels names another primary; from the leader's `+elected-leader` /
+//!   `+selected-slave` until the switch it holds commands (within their timeout). Writes
+//!   acknowledged by the old primary before the store moved, or not yet replicated when
+//!   it failed, can still be lost (Redis replication is asynchronous): the server-side
+//!   guard `min-replicas-to-write 1` is the configuration measured to lose none
+//!   (`docs/reliability.md`).
 //!
 //! # Near cache (optional)
 //! With [`RedisConfig::near_cache`] the store keeps loaded sessions in process and Redis
@@ -627,7 +631,18 @@ impl near_cache::VersionedBackend for RedisStore {
         key: &StoreKey,
         now: Timestamp,
     ) -> Result<Option<v2::Loaded>, StoreError> {
-        self.load_versioned(key, now).await
+        let loaded = self.load_versioned(key, now).await?;
+        // The cache may not keep it (full, or invalidated in flight): the bases still give
+        // the write that usually follows its version, so a cache miss costs the same
+        // round trips as no cache at all (`GET`, then the write), not a second `GET`.
+        if let Some(v2::Loaded {
+            token: v2::Token::V2 { value, .. },
+            ..
+        }) = &loaded
+        {
+            self.inner.bases.put_stored(key, value.clone());
+        }
+        Ok(loaded)
     }
 
     async fn write_on_base(
@@ -637,6 +652,15 @@ impl near_cache::VersionedBackend for RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<(WriteOutcome, Option<v2::Loaded>), StoreError> {
+        // A cached base first (the freshest this store can know); else what the last load
+        // left in the bases. Either is only a guess the write checks at Redis.
+        let base = match base {
+            Some(b) => {
+                self.inner.bases.forget(key);
+                Some(b)
+            }
+            None => self.inner.bases.take(key),
+        };
         self.apply_on(key, base, patch, now).await
     }
 }

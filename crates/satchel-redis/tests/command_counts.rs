@@ -148,6 +148,50 @@ async fn requests_cost_zero_one_or_two_commands() {
 
 /// With a warm near cache: 0 untouched, 0 read-only, 1 read-then-write, in steady state
 /// (the version a write leaves is cached, so the next request is warm too).
+/// A near cache that cannot serve an entry (here: zero entry life, as a full cache or an
+/// invalidation in flight would leave it) costs what no cache costs: a read-then-write is
+/// the `GET` and the write, not a second `GET` for the write's base.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_near_cache_costs_what_no_cache_costs() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut observer = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("observer");
+    let config = RedisConfig {
+        near_cache: Some(NearCacheConfig {
+            max_entry_life: std::time::Duration::ZERO,
+            ..NearCacheConfig::default()
+        }),
+        ..RedisConfig::default()
+    };
+    let store = RedisStore::connect(&server.url(), config)
+        .await
+        .expect("connect");
+    let engine = Engine::new(store.clone(), SessionConfig::default());
+    let s = engine.begin(std::iter::empty::<&[u8]>());
+    s.insert("n", &0u64).expect("insert");
+    let set = engine.finish(&s, 200).await.set_cookie.expect("cookie set");
+    let cookie = cookie_pair(&set);
+    for i in 0..4u64 {
+        let before = received(&mut observer).await;
+        let s = engine.begin([cookie.as_bytes()]);
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        assert_eq!(v, i);
+        s.insert("n", &(v + 1)).expect("insert");
+        let finish = engine.finish(&s, 200).await;
+        assert!(finish.error.is_none(), "{:?}", finish.error);
+        let n = received(&mut observer).await - before;
+        // The first write also loads the script into Redis (`NOSCRIPT`, then `EVAL`).
+        if i > 0 {
+            assert_eq!(n, 2, "cold read-then-write request #{i}: GET + write");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_near_cache_costs_zero_zero_or_one_command() {
     let Some(server) = common::RedisChild::start() else {
