@@ -648,7 +648,7 @@ impl near_cache::VersionedBackend for RedisStore {
     async fn write_on_base(
         &self,
         key: &StoreKey,
-        base: Option<v2::Loaded>,
+        base: Option<Arc<v2::Loaded>>,
         patch: &Patch,
         now: Timestamp,
     ) -> Result<(WriteOutcome, Option<v2::Loaded>), StoreError> {
@@ -657,9 +657,9 @@ impl near_cache::VersionedBackend for RedisStore {
         let base = match base {
             Some(b) => {
                 self.inner.bases.forget(key);
-                Some(b)
+                Some(v2::BaseRef::Shared(b))
             }
-            None => self.inner.bases.take(key),
+            None => self.inner.bases.take(key).map(v2::BaseRef::Owned),
         };
         self.apply_on(key, base, patch, now).await
     }

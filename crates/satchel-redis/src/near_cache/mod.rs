@@ -90,7 +90,7 @@ pub(crate) trait VersionedBackend {
     fn write_on_base(
         &self,
         key: &StoreKey,
-        base: Option<Loaded>,
+        base: Option<Arc<Loaded>>,
         patch: &Patch,
         now: Timestamp,
     ) -> impl Future<Output = Result<(WriteOutcome, Option<Loaded>), StoreError>> + Send;
@@ -136,8 +136,9 @@ pub(crate) async fn apply<B: VersionedBackend + Sync>(
     patch: &Patch,
     now: Timestamp,
 ) -> Result<WriteOutcome, StoreError> {
+    // The cached base is shared with the write, not copied: the write reads it and
+    // builds its new version from it.
     let (ticket, base) = cache.begin(redis_key);
-    let base = base.map(|b| Loaded::clone(&b));
     match backend.write_on_base(key, base, patch, now).await {
         Ok((outcome, stored)) => {
             // Only the version this write left is known to be tracked and current; what a
@@ -194,7 +195,7 @@ mod tests {
         async fn write_on_base(
             &self,
             _key: &StoreKey,
-            _base: Option<Loaded>,
+            _base: Option<Arc<Loaded>>,
             patch: &Patch,
             now: Timestamp,
         ) -> Result<(WriteOutcome, Option<Loaded>), StoreError> {

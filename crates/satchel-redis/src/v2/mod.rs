@@ -73,6 +73,47 @@ pub(crate) struct Loaded {
     pub(crate) record: Record,
 }
 
+/// A write's base: owned (taken from the bases, or read for the write) or shared with
+/// the near cache, which keeps its `Arc` and so costs no copy of the record.
+#[derive(Debug)]
+pub(crate) enum BaseRef {
+    Owned(Loaded),
+    Shared(std::sync::Arc<Loaded>),
+}
+
+impl std::ops::Deref for BaseRef {
+    type Target = Loaded;
+
+    fn deref(&self) -> &Loaded {
+        match self {
+            BaseRef::Owned(l) => l,
+            BaseRef::Shared(a) => a,
+        }
+    }
+}
+
+impl BaseRef {
+    /// The base as an owned value (a copy only if it is shared).
+    pub(crate) fn into_owned(self) -> Loaded {
+        match self {
+            BaseRef::Owned(l) => l,
+            BaseRef::Shared(a) => std::sync::Arc::unwrap_or_clone(a),
+        }
+    }
+}
+
+impl From<Loaded> for BaseRef {
+    fn from(l: Loaded) -> Self {
+        BaseRef::Owned(l)
+    }
+}
+
+impl From<std::sync::Arc<Loaded>> for BaseRef {
+    fn from(a: std::sync::Arc<Loaded>) -> Self {
+        BaseRef::Shared(a)
+    }
+}
+
 /// The v2 scripts, hashed once per store.
 #[derive(Debug)]
 pub(crate) struct Scripts {
@@ -212,7 +253,7 @@ impl RedisStore {
     pub(crate) async fn apply_on(
         &self,
         key: &StoreKey,
-        base: Option<Loaded>,
+        base: Option<BaseRef>,
         patch: &Patch,
         now: Timestamp,
     ) -> Result<(WriteOutcome, Option<Loaded>), StoreError> {
@@ -225,14 +266,14 @@ impl RedisStore {
         &self,
         key: &StoreKey,
         new: Option<&StoreKey>,
-        base: Option<Loaded>,
+        base: Option<BaseRef>,
         patch: &Patch,
         now: Timestamp,
     ) -> Result<(WriteOutcome, Option<Loaded>), StoreError> {
         let mut base = match base {
             Some(b) => b,
             None => match self.load_versioned(key, now).await? {
-                Some(b) => b,
+                Some(b) => BaseRef::Owned(b),
                 None => return Ok((WriteOutcome::Gone, None)),
             },
         };
@@ -242,20 +283,20 @@ impl RedisStore {
             }
             let conflicts = patch.conflicts(&base.record.data);
             if !conflicts.is_empty() {
-                return Ok((WriteOutcome::Conflict(conflicts), Some(base)));
+                return Ok((WriteOutcome::Conflict(conflicts), Some(base.into_owned())));
             }
             if patch.too_large(&base.record.data) {
-                return Ok((WriteOutcome::TooLarge, Some(base)));
+                return Ok((WriteOutcome::TooLarge, Some(base.into_owned())));
             }
             let (prefix, stored) = match &base.token {
                 Token::V2 { prefix, value } => (*prefix, value.as_slice()),
                 Token::V1(fields) => {
                     // Rewrite the record as it is in v2 first, then write on that.
                     match self.upgrade(key, &base.record, fields).await? {
-                        Upgraded::Done(loaded) => base = loaded,
+                        Upgraded::Done(loaded) => base = BaseRef::Owned(loaded),
                         Upgraded::Gone => return Ok((WriteOutcome::Gone, None)),
                         Upgraded::Changed => match self.load_versioned(key, now).await? {
-                            Some(b) => base = b,
+                            Some(b) => base = BaseRef::Owned(b),
                             None => return Ok((WriteOutcome::Gone, None)),
                         },
                     }
@@ -295,21 +336,21 @@ impl RedisStore {
                     return Ok((WriteOutcome::Applied(next.meta.expires()), None));
                 }
                 RValue::Int(0) => return Ok((WriteOutcome::Gone, None)),
-                RValue::Int(2) => return Ok((WriteOutcome::KeyTaken, Some(base))),
+                RValue::Int(2) => return Ok((WriteOutcome::KeyTaken, Some(base.into_owned()))),
                 // A hash appeared (a layout-v1 writer): read it as such.
                 RValue::Int(-1) => match self.load_versioned(key, now).await? {
-                    Some(b) => base = b,
+                    Some(b) => base = BaseRef::Owned(b),
                     None => return Ok((WriteOutcome::Gone, None)),
                 },
                 RValue::BulkString(current) => {
                     let (prefix, record) = format::decode(&current)?;
-                    base = Loaded {
+                    base = BaseRef::Owned(Loaded {
                         token: Token::V2 {
                             prefix,
                             value: current,
                         },
                         record,
-                    };
+                    });
                 }
                 _ => return Err(unexpected()),
             }

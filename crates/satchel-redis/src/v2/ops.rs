@@ -46,7 +46,7 @@ impl RedisStore {
     ) -> Result<WriteOutcome, StoreError> {
         let _lane = self.inner.bases.lane(key).await;
         let base = self.inner.bases.take(key);
-        let (outcome, stored) = self.apply_on(key, base, patch, now).await?;
+        let (outcome, stored) = self.apply_on(key, base.map(Into::into), patch, now).await?;
         if let Some(stored) = stored {
             self.inner.bases.put(key, stored);
         }
@@ -63,7 +63,9 @@ impl RedisStore {
     ) -> Result<WriteOutcome, StoreError> {
         let _lane = self.inner.bases.lane(old).await;
         let base = self.inner.bases.take(old);
-        let (outcome, stored) = self.write_loop(old, Some(new), base, patch, now).await?;
+        let (outcome, stored) = self
+            .write_loop(old, Some(new), base.map(Into::into), patch, now)
+            .await?;
         match (&outcome, stored) {
             (WriteOutcome::Applied(_), Some(stored)) => self.inner.bases.put(new, stored),
             (_, Some(stored)) => self.inner.bases.put(old, stored),
@@ -141,7 +143,7 @@ impl RedisStore {
                 }
                 _ => {
                     let (outcome, stored) = self
-                        .apply_on(key, Some(base), &Patch::default(), now)
+                        .apply_on(key, Some(base.into()), &Patch::default(), now)
                         .await?;
                     if let Some(stored) = stored {
                         self.inner.bases.put(key, stored);
