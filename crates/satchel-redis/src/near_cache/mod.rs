@@ -96,6 +96,19 @@ pub(crate) trait VersionedBackend {
     ) -> impl Future<Output = Result<(WriteOutcome, Option<Loaded>), StoreError>> + Send;
 }
 
+/// A load answered by the cache alone, if it can be: `Some(answer)` on a hit (0 round
+/// trips), `None` when Redis must be asked ([`load`]).
+pub(crate) fn load_cached(
+    cache: &Cache,
+    redis_key: &[u8],
+    now: Timestamp,
+) -> Option<Option<Record>> {
+    let hit = cache.get(redis_key)?;
+    // The session's deadlines are enforced from the cached record, against the caller's
+    // clock, exactly as a load from Redis would.
+    Some(Some(hit.record.clone()).filter(|r| !r.meta.is_expired(now)))
+}
+
 /// A load through the cache: 0 round trips when warm.
 pub(crate) async fn load<B: VersionedBackend + Sync>(
     cache: &Cache,
@@ -104,10 +117,8 @@ pub(crate) async fn load<B: VersionedBackend + Sync>(
     key: &StoreKey,
     now: Timestamp,
 ) -> Result<Option<Record>, StoreError> {
-    if let Some(hit) = cache.get(redis_key) {
-        // The session's deadlines are enforced from the cached record, against the
-        // caller's clock, exactly as a load from Redis would.
-        return Ok(Some(hit.record.clone()).filter(|r| !r.meta.is_expired(now)));
+    if let Some(answer) = load_cached(cache, redis_key, now) {
+        return Ok(answer);
     }
     let (ticket, _) = cache.begin(redis_key);
     let loaded = match backend.get_versioned(key, now).await {
