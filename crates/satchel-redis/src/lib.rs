@@ -13,7 +13,8 @@
 //! |---|---|
 //! | `load` | one `GET` |
 //! | `apply` | one `EVALSHA` of a small version-checked write script, or on servers with `SET … IFEQ` (Valkey ≥ 8.1, Redis ≥ 8.4) one such `SET` (+ a `GET` first when this store knows no recent version of the session, e.g. a blind write) |
-//! | `create`, `touch`, `rotate` (standalone) | one `EVALSHA` |
+//! | `create`, `touch`, `rotate`, `renew` (standalone, Sentinel) | one `EVALSHA` |
+//! | `load_forward` (standalone, Sentinel) | one `GET` |
 //! | `delete` | one `EVALSHA` (+ a `ZREM` when the session had an owner) |
 //! | `sessions_of`, `revoke_owner` | the owner index, then one command per listed session |
 //!
@@ -43,6 +44,29 @@
 //! so upgrade all instances together. Anything else under a session key is a
 //! [`satchel::StoreErrorKind::Corrupt`] error, never a panic.
 //!
+//! # Periodic id renewal (SEC-49)
+//! On standalone servers and through Sentinel the store claims
+//! [`satchel::Capabilities::renewal`]: [`SessionStore::renew`] is the rotation script
+//! with one more `SET`, so the move of the session and the forward record at the old id
+//! happen in one atomic step (one round trip), version-checked on the old session like a
+//! rotation. The forward lives under its own key, `{prefix}f:{hex}` (the old session
+//! key's hex; [`RedisStore::forward_key`]), with `PXAT` at the grace deadline, never
+//! under a session key: loads, writes, touches and rotations never see it, and cost
+//! what they cost without renewal. [`SessionStore::load_forward`] is one `GET` (only
+//! for an id whose session is gone, only with renewal configured); `create` refuses a
+//! key whose forward is live (`KeyTaken`, one `GETRANGE` more inside its script) and
+//! `delete` removes the forward with the session. A forward value that is not one is
+//! [`satchel::StoreErrorKind::Corrupt`] (the engine treats the old id as absent).
+//! Byte layout: `src/v2/forward.rs`.
+//!
+//! **Not on Redis Cluster**: the old and the new session key (and the forward key) are
+//! in different slots, so no step can move one and leave the other atomically. A Cluster
+//! store does not claim renewal, its `renew` answers
+//! [`satchel::StoreErrorKind::Unsupported`], and an engine configured with
+//! `SessionConfigBuilder::renew_id_after` over it is refused at construction:
+//! `Engine::try_new` returns [`satchel::ConfigError::RenewalUnsupported`] (and
+//! `Engine::new` panics with it). Never a silent downgrade to no renewal.
+//!
 //! # Topologies
 //! - **Standalone** (`redis://host:port`): everything above, each operation atomic.
 //! - **Cluster** (`redis+cluster://host:port,host:port`): a session value lives in one
@@ -58,7 +82,8 @@
 //!     create and the delete leaves both ids valid until the old one expires; a write to
 //!     the old id that lands between the load and the delete is lost;
 //!   - `sessions_of` and `revoke_owner` read the index and then each session separately
-//!     (on standalone servers too, since layout v2).
+//!     (on standalone servers too, since layout v2);
+//!   - **id renewal** is not offered at all (see "Periodic id renewal" above).
 //!
 //!   `tests/cluster_slots.rs` simulates each failure case.
 //! - **Sentinel** (`redis+sentinel://host:port,host:port/service`): the primary is looked
@@ -281,7 +306,7 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
-                v2: v2::Scripts::new(false),
+                v2: v2::Scripts::new(false, true),
                 bases: v2::bases::Bases::default(),
                 set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: false,
@@ -335,7 +360,7 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
-                v2: v2::Scripts::new(true),
+                v2: v2::Scripts::new(true, true),
                 bases: v2::bases::Bases::default(),
                 set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: false,
@@ -387,7 +412,7 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
-                v2: v2::Scripts::new(false),
+                v2: v2::Scripts::new(false, false),
                 bases: v2::bases::Bases::default(),
                 set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: true,
@@ -436,7 +461,7 @@ impl RedisStore {
                 prefix: config.prefix,
                 command_timeout: config.command_timeout,
                 scripts: Scripts::new(),
-                v2: v2::Scripts::new(near.is_some()),
+                v2: v2::Scripts::new(near.is_some(), true),
                 bases: v2::bases::Bases::default(),
                 set_ifeq: v2::ifeq::SetIfeq::default(),
                 cluster: false,
@@ -536,6 +561,18 @@ impl RedisStore {
         let mut k = String::with_capacity(prefix.len() + 2 + 64);
         k.push_str(prefix);
         k.push_str("s:");
+        key.push_hex(&mut k);
+        k
+    }
+
+    /// The Redis key of the renewal forward record left at `key` (standalone and
+    /// Sentinel; `src/v2/forward.rs`): `{prefix}f:{hex}`, the same hex as the session
+    /// key's.
+    pub fn forward_key(&self, key: &StoreKey) -> String {
+        let prefix = &self.inner.prefix;
+        let mut k = String::with_capacity(prefix.len() + 2 + 64);
+        k.push_str(prefix);
+        k.push_str("f:");
         key.push_hex(&mut k);
         k
     }
@@ -789,6 +826,42 @@ impl SessionStore for RedisStore {
         result
     }
 
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        if self.inner.cluster {
+            // The two session keys (and the forward key) are in different slots: no
+            // atomic renewal, so none at all (`capabilities().renewal` is false).
+            return Err(StoreError::unsupported(
+                "id renewal on Redis Cluster (no atomic cross-slot move)",
+            ));
+        }
+        self.seed_base(old);
+        let result = self
+            .renew_v2(old, new, patch, forward, grace_until, now)
+            .await;
+        self.forget(&[old, new]);
+        result
+    }
+
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.inner.cluster {
+            // This store never renews on a Cluster, so it never leaves a forward there.
+            return Ok(None);
+        }
+        self.load_forward_v2(key, now).await
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let result = self.delete_v2(key).await;
         self.forget(&[key]);
@@ -809,6 +882,10 @@ impl SessionStore for RedisStore {
         c.atomic_patch = true;
         // One script on a server; across Cluster slots a load, create and delete.
         c.atomic_rotate = !self.inner.cluster;
+        // One script on a server (the move and the forward together); never across
+        // Cluster slots, so an engine configured with a renewal interval refuses a
+        // Cluster store at construction (see the crate docs).
+        c.renewal = !self.inner.cluster;
         // Redis expires sessions by itself (PXAT at the earlier deadline).
         c.purge = false;
         c

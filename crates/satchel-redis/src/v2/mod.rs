@@ -25,12 +25,14 @@
 //! | apply with a current base | 1 |
 //! | apply without a base (a blind write by a process that never read the session) | 2 (`GET`, script) |
 //! | apply on a base that another writer outdated | +1 per rebase |
-//! | create, touch, rotate (standalone) | 1 |
+//! | create, touch, rotate, renew (standalone, Sentinel) | 1 |
+//! | load_forward (standalone, Sentinel) | 1 (`GET` of the forward key) |
 //! | delete | 1, plus a `ZREM` when the session had an owner |
 //! | the first write of a layout-v1 record | +1 (the rewrite in v2) |
 
 pub(crate) mod bases;
 pub(crate) mod format;
+pub(crate) mod forward;
 pub(crate) mod ifeq;
 mod ops;
 pub(crate) mod scripts;
@@ -120,6 +122,7 @@ pub(crate) struct Scripts {
     pub(crate) write: Script,
     pub(crate) write_indexed: Script,
     pub(crate) rotate: Script,
+    pub(crate) renew: Script,
     pub(crate) create: Script,
     pub(crate) touch: Script,
     pub(crate) delete: Script,
@@ -129,13 +132,15 @@ pub(crate) struct Scripts {
 
 impl Scripts {
     /// `near_cache`: the store keeps a near cache, so its writes re-track their key
-    /// (`scripts::write`).
-    pub(crate) fn new(near_cache: bool) -> Self {
+    /// (`scripts::write`). `forwards`: the store can renew ids (not a Cluster), so
+    /// `create` and `delete` also look at the key's forward key (`forward.rs`).
+    pub(crate) fn new(near_cache: bool, forwards: bool) -> Self {
         Scripts {
             write: Script::bare(&scripts::write(near_cache)),
             write_indexed: Script::bare(&scripts::write_indexed(near_cache)),
-            rotate: Script::bare(&scripts::rotate()),
-            create: Script::bare(&scripts::create()),
+            rotate: Script::bare(&scripts::move_record(false)),
+            renew: Script::bare(&scripts::move_record(true)),
+            create: Script::bare(&scripts::create(forwards)),
             touch: Script::bare(scripts::TOUCH),
             delete: Script::bare(scripts::DELETE),
             delete_if: Script::bare(scripts::DELETE_IF),
@@ -163,6 +168,15 @@ pub(crate) fn pxat(at: Timestamp) -> Vec<u8> {
     } else {
         Vec::new()
     }
+}
+
+/// Where a write moves the record (standalone and Sentinel only): to `new`, leaving a
+/// renewal's forward record at the old key when `forward` is given (its stored value,
+/// `forward.rs`, and its deadline).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Move<'a> {
+    pub(crate) new: &'a StoreKey,
+    pub(crate) forward: Option<(&'a [u8], Timestamp)>,
 }
 
 /// What the owner index needs after a write that moves `old` (under `old_member`) to
@@ -260,12 +274,12 @@ impl RedisStore {
         self.write_loop(key, None, base, patch, now).await
     }
 
-    /// The retry loop of `apply_on` and of rotation (`new`: the key the record moves to,
-    /// standalone only).
+    /// The retry loop of `apply_on` and of rotation and renewal (`mv`: where the record
+    /// moves to, standalone and Sentinel only).
     pub(crate) async fn write_loop(
         &self,
         key: &StoreKey,
-        new: Option<&StoreKey>,
+        mv: Option<Move<'_>>,
         base: Option<BaseRef>,
         patch: &Patch,
         now: Timestamp,
@@ -309,7 +323,7 @@ impl RedisStore {
             let reply = self
                 .cas(
                     key,
-                    new,
+                    mv,
                     (&prefix, stored),
                     &value,
                     &base.record.meta,
@@ -362,8 +376,8 @@ impl RedisStore {
     }
 
     /// One version-checked write of `value` (the record with meta `next`) on the version
-    /// `base` of `key` (its prefix and stored bytes; meta `old`), moving it to `new` if
-    /// given; with the owner index change it implies (standalone: in the same script;
+    /// `base` of `key` (its prefix and stored bytes; meta `old`), moving it as `mv` says
+    /// if given (a rotation, or a renewal with its forward); with the owner index change it implies (standalone: in the same script;
     /// Cluster: after it). The plain write (no move, no index change) is a `SET … IFEQ`
     /// where the server has it (`ifeq.rs`), else the `write` script; the reply is the
     /// script's either way.
@@ -371,7 +385,7 @@ impl RedisStore {
     async fn cas(
         &self,
         key: &StoreKey,
-        new: Option<&StoreKey>,
+        mv: Option<Move<'_>>,
         (prefix, stored): (&format::CasPrefix, &[u8]),
         value: &[u8],
         old: &Meta,
@@ -379,6 +393,7 @@ impl RedisStore {
         now: Timestamp,
     ) -> Result<RValue, StoreError> {
         let k = self.session_key(key);
+        let new = mv.map(|m| m.new);
         // An ordinary write (no move, same owner and deadline) never touches the index:
         // the members are only spelled out when it might.
         let change = if new.is_none() && !IndexChange::may_change(old, next) {
@@ -403,12 +418,21 @@ impl RedisStore {
             pxat(next.expires_at()),
         ];
         let s = &self.inner.v2;
-        if let Some(new) = new {
-            // Standalone only (see `RedisStore::rotate`).
-            let kn = self.session_key(new);
+        if let Some(mv) = mv {
+            // Standalone and Sentinel only (see `RedisStore::rotate`, `RedisStore::renew`).
+            let kn = self.session_key(mv.new);
             let mut keys = vec![k, kn];
+            let script = match mv.forward {
+                None => &s.rotate,
+                Some((value, until)) => {
+                    keys.push(self.forward_key(key));
+                    args.push(value.to_vec());
+                    args.push(pxat(until));
+                    &s.renew
+                }
+            };
             self.push_index_args(&mut keys, &mut args, &change, now);
-            return self.eval_owned(&s.rotate, &keys, &args).await;
+            return self.eval_owned(script, &keys, &args).await;
         }
         if change.is_empty() {
             return self.eval(&s.write, &[&k], &args).await;

@@ -6,7 +6,7 @@ use satchel::{
     WriteOutcome,
 };
 
-use super::{format, pxat, unexpected, IndexChange, Loaded, Token, MAX_ATTEMPTS};
+use super::{format, forward, pxat, unexpected, IndexChange, Loaded, Move, Token, MAX_ATTEMPTS};
 use crate::{codec, RedisStore};
 
 impl RedisStore {
@@ -63,8 +63,9 @@ impl RedisStore {
     ) -> Result<WriteOutcome, StoreError> {
         let _lane = self.inner.bases.lane(old).await;
         let base = self.inner.bases.take(old);
+        let mv = Move { new, forward: None };
         let (outcome, stored) = self
-            .write_loop(old, Some(new), base.map(Into::into), patch, now)
+            .write_loop(old, Some(mv), base.map(Into::into), patch, now)
             .await?;
         match (&outcome, stored) {
             (WriteOutcome::Applied(_), Some(stored)) => self.inner.bases.put(new, stored),
@@ -72,6 +73,57 @@ impl RedisStore {
             _ => {}
         }
         Ok(outcome)
+    }
+
+    /// `SessionStore::renew` on one server (standalone, Sentinel): one script, the
+    /// rotation's move plus the forward `SET` under `old`'s forward key with
+    /// `PXAT grace_until` (`forward.rs`). Version-checked on `old`'s base exactly like a
+    /// rotation (same retries, same per-key conflicts, same owner index change).
+    pub(crate) async fn renew_v2(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        bytes: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let _lane = self.inner.bases.lane(old).await;
+        let base = self.inner.bases.take(old);
+        let value = forward::encode(bytes, grace_until);
+        let mv = Move {
+            new,
+            forward: Some((&value, grace_until)),
+        };
+        let (outcome, stored) = self
+            .write_loop(old, Some(mv), base.map(Into::into), patch, now)
+            .await?;
+        match (&outcome, stored) {
+            (WriteOutcome::Applied(_), Some(stored)) => self.inner.bases.put(new, stored),
+            (_, Some(stored)) => self.inner.bases.put(old, stored),
+            _ => {}
+        }
+        Ok(outcome)
+    }
+
+    /// `SessionStore::load_forward` on one server: one `GET` of the forward key.
+    pub(crate) async fn load_forward_v2(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let fk = self.forward_key(key);
+        match self.send(redis::cmd("GET").arg(&fk)).await {
+            Ok(RValue::Nil) => Ok(None),
+            Ok(RValue::BulkString(value)) => forward::decode(&value, now),
+            Ok(_) => Err(unexpected()),
+            // Not a string (nothing satchel writes there): unreadable, as a forward.
+            Err(e) if super::is_wrongtype(&e) => Err(StoreError::msg(
+                StoreErrorKind::Corrupt,
+                "a renewal forward key holds another type",
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// `SessionStore::create`.
@@ -91,6 +143,10 @@ impl RedisStore {
             format::digits(expires.as_millis()).to_vec(),
         ];
         let mut keys = vec![k];
+        if !self.inner.cluster {
+            // A live renewal forward holds the key (`scripts::create`).
+            keys.push(self.forward_key(key));
+        }
         let add = record.meta.owner.as_ref().map(|owner| IndexChange {
             remove: None,
             add: Some((
@@ -213,7 +269,13 @@ impl RedisStore {
     pub(crate) async fn delete_v2(&self, key: &StoreKey) -> Result<(), StoreError> {
         let k = self.session_key(key);
         self.inner.bases.forget(key);
-        let reply = self.eval(&self.inner.v2.delete, &[&k], &[]).await?;
+        let reply = if self.inner.cluster {
+            self.eval(&self.inner.v2.delete, &[&k], &[]).await?
+        } else {
+            // A renewal's forward under this key goes too.
+            let fk = self.forward_key(key);
+            self.eval(&self.inner.v2.delete, &[&k, &fk], &[]).await?
+        };
         let RValue::Array(items) = reply else {
             return Err(unexpected());
         };

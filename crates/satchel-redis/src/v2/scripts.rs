@@ -96,7 +96,22 @@ pub(crate) fn write_indexed(retrack: bool) -> String {
 /// `rotate` (standalone): KEYS = [old, new, index keys...]; ARGV = as `write` (the version
 /// checked is the old key's), then the index arguments. Moves the value to the new key
 /// in one step, refusing (`2`) when the new key holds a live record.
-pub(crate) fn rotate() -> String {
+///
+/// `renew` (standalone, periodic id renewal): the same move, and in the same step the
+/// forward record (`forward.rs`) `SET` under the old key's forward key with its own
+/// `PXAT` (the grace deadline). KEYS = [old, new, old's forward key, index keys...];
+/// ARGV = as `rotate` up to the PXAT, then the forward value and its PXAT ms (empty:
+/// none), then the index arguments. Same replies as `rotate`: a forward never stands in
+/// the old session key, so renewing a forwarded key finds nothing there (`0`).
+pub(crate) fn move_record(renew: bool) -> String {
+    let (forward, ix) = if renew {
+        (
+            "if ARGV[6] == '' then redis.call('SET', KEYS[3], ARGV[5]) else redis.call('SET', KEYS[3], ARGV[5], 'PXAT', ARGV[6]) end\n",
+            7,
+        )
+    } else {
+        ("", 5)
+    };
     format!(
         r#"
 local k, nk = KEYS[1], KEYS[2]
@@ -112,17 +127,33 @@ if type(n) ~= 'string' then return 2 end
 if n ~= '' and ARGV[2] < string.sub(n, 6, 18) then return 2 end
 redis.call('DEL', k)
 if ARGV[4] == '' then redis.call('SET', nk, ARGV[3]) else redis.call('SET', nk, ARGV[3], 'PXAT', ARGV[4]) end
-local ix = 5
+{forward}local ix = {ix}
 {INDEX_TAIL}"#
     )
 }
 
-/// `create`: KEYS = [session, index keys... (standalone)]; ARGV = now, value, PXAT ms
-/// (empty: none), the new record's expiry (13 digits), then the index arguments.
+/// `create`: KEYS = [session, the session's forward key (`forwards`: standalone and
+/// Sentinel), index keys... (standalone)]; ARGV = now, value, PXAT ms (empty: none), the
+/// new record's expiry (13 digits), then the index arguments.
 /// Refuses (`2`) when a live record is there (a layout-v1 hash counts by its own
-/// deadlines); an expired one is replaced. A record already expired at `now` is not
-/// stored (the key is cleared).
-pub(crate) fn create() -> String {
+/// deadlines), or a live renewal forward (`forward.rs`: its deadline is bytes 1..13, one
+/// `GETRANGE`); an expired one of either is replaced (a dead forward is deleted). A record
+/// already expired at `now` is not stored (the key is cleared).
+pub(crate) fn create(forwards: bool) -> String {
+    let (check, fixed) = if forwards {
+        (
+            r#"local f = redis.pcall('GETRANGE', KEYS[2], 1, 13)
+if type(f) ~= 'string' then return 2 end
+if f ~= '' then
+  if now < f then return 2 end
+  redis.call('DEL', KEYS[2])
+end
+"#,
+            2,
+        )
+    } else {
+        ("", 1)
+    };
     format!(
         r#"
 local k, now = KEYS[1], ARGV[1]
@@ -134,9 +165,9 @@ if type(h) ~= 'string' then
 elseif h ~= '' and now < string.sub(h, 6, 18) then
   return 2
 end
-if now >= ARGV[4] then redis.call('DEL', k) return 1 end
+{check}if now >= ARGV[4] then redis.call('DEL', k) return 1 end
 if ARGV[3] == '' then redis.call('SET', k, ARGV[2]) else redis.call('SET', k, ARGV[2], 'PXAT', ARGV[3]) end
-if #KEYS == 1 then return 1 end
+if #KEYS == {fixed} then return 1 end
 local ix = 5
 {INDEX_TAIL}"#
     )
@@ -160,21 +191,26 @@ redis.call('PEXPIREAT', k, ARGV[4])
 return 1
 "#;
 
-/// `delete`: KEYS = [session]. Deletes whatever is there and answers what the owner
-/// index needs: `{}` nothing was there, `{'2', value}` a v2 value (the client reads its
-/// owner), `{'1', owner}` / `{'1'}` a v1 hash with / without an owner.
+/// `delete`: KEYS = [session, its forward key (standalone and Sentinel: a renewal's
+/// forward goes with the key)]. Deletes whatever is there (one `DEL` of both keys when
+/// a session was there) and answers what the owner index needs: `{}` no session was
+/// there, `{'2', value}` a v2 value (the client reads its owner), `{'1', owner}` /
+/// `{'1'}` a v1 hash with / without an owner.
 pub(crate) const DELETE: &str = r#"
 local k = KEYS[1]
 local v = redis.pcall('GET', k)
 if type(v) == 'table' then
   local o = false
   if redis.call('TYPE', k).ok == 'hash' then o = redis.call('HGET', k, 'o') end
-  redis.call('DEL', k)
+  redis.call('DEL', unpack(KEYS))
   if o then return {'1', o} end
   return {'1'}
 end
-if not v then return {} end
-redis.call('DEL', k)
+if not v then
+  if KEYS[2] then redis.call('DEL', KEYS[2]) end
+  return {}
+end
+redis.call('DEL', unpack(KEYS))
 return {'2', v}
 "#;
 
