@@ -1,7 +1,9 @@
 //! The satchel conformance suite against standalone Redis (`SATCHEL_REDIS_URL`) and a
 //! Redis Cluster (`SATCHEL_REDIS_CLUSTER_URL`, `redis+cluster://host:port,...`), and on
-//! standalone again with the near cache on, and on Valkey ≥ 8.1 (`SATCHEL_VALKEY_URL`),
-//! where writes use `SET … IFEQ`. Each test gets its own random key prefix.
+//! standalone again with the near cache on, on Valkey ≥ 8.1 (`SATCHEL_VALKEY_URL`),
+//! where writes use `SET … IFEQ`, and through Sentinel (`SATCHEL_REDIS_SENTINEL_URL`),
+//! with and without the near cache. Each test gets its own random key prefix. The renewal
+//! checks run wherever the store claims renewal (all but the Cluster).
 
 mod common;
 
@@ -71,6 +73,23 @@ mod standalone_near_cache {
     }
     fn common_url() -> Option<String> {
         super::common::url("SATCHEL_REDIS_URL")
+    }
+    satchel::conformance_tests!(setup = setup);
+}
+
+/// Through Sentinel (the same scripts as standalone, on the primary the sentinels name).
+mod sentinel {
+    async fn setup(_check: &str) -> Option<super::Redis> {
+        super::on("SATCHEL_REDIS_SENTINEL_URL").await
+    }
+    satchel::conformance_tests!(setup = setup);
+}
+
+/// Through Sentinel with the near cache on.
+mod sentinel_near_cache {
+    async fn setup(_check: &str) -> Option<super::Redis> {
+        super::common::url("SATCHEL_REDIS_SENTINEL_URL")
+            .map(|_| super::Redis("SATCHEL_REDIS_SENTINEL_URL", true))
     }
     satchel::conformance_tests!(setup = setup);
 }

@@ -73,6 +73,7 @@ pub async fn corrupt(url: &str, store: &RedisStore, key: &StoreKey) {
             .expect("set");
         return;
     }
+    let url = direct_url(url).await;
     let client = redis::Client::open(url).expect("url");
     let mut conn = client
         .get_multiplexed_async_connection()
@@ -84,6 +85,28 @@ pub async fn corrupt(url: &str, store: &RedisStore, key: &StoreKey) {
         .query_async(&mut conn)
         .await
         .expect("corrupt");
+}
+
+/// A `redis://` URL of the server that takes writes: `url` itself, or for a
+/// `redis+sentinel://sentinel,.../service` URL the primary the first sentinel names now.
+pub async fn direct_url(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("redis+sentinel://") else {
+        return url.to_owned();
+    };
+    let (nodes, service) = rest.split_once('/').expect("service name in URL");
+    let sentinel = nodes.split(',').next().expect("a sentinel");
+    let client = redis::Client::open(format!("redis://{sentinel}")).expect("sentinel url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to a sentinel");
+    let (host, port): (String, String) = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(service)
+        .query_async(&mut conn)
+        .await
+        .expect("the primary's address");
+    format!("redis://{host}:{port}")
 }
 
 /// A redis-server child process this test started on a free loopback port; killed (by
