@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use satchel::{Engine, SessionConfig, SessionStore};
+use satchel::{Engine, SessionConfig, SessionStore, TestClock, Timestamp};
 use satchel_redis::{NearCacheConfig, RedisConfig, RedisStore};
 
 /// Commands that only the Lua scripts run (they appear in `INFO commandstats` too but
@@ -319,4 +319,91 @@ async fn warm_near_cache_costs_zero_zero_or_one_command() {
         .expect("load")
         .expect("live");
     assert_eq!(n_in(moved), 7);
+}
+
+/// With id renewal configured (SEC-49) the hot paths cost what they cost without it (a
+/// read 1, a read-then-write 2); a due renewal is the load and one write (the renew
+/// script, the rotation's round trip); the old id inside the grace window costs its
+/// `GET` (nothing), one `GET` of the forward and the renewed session's `GET`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_costs_one_write_and_the_hot_paths_nothing_more() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut observer = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("observer");
+    let store = RedisStore::connect(&server.url(), RedisConfig::default())
+        .await
+        .expect("connect");
+    const HOUR: Duration = Duration::from_secs(3600);
+    let config = SessionConfig::builder()
+        .idle_timeout(3 * HOUR)
+        .renew_id_after(HOUR)
+        .build()
+        .expect("config");
+    // Redis expires keys by its own clock: the test clock starts at the real time.
+    let clock = TestClock::new(Timestamp::now());
+    let engine = Engine::with_clock(store, config, clock.clone());
+
+    macro_rules! request {
+        ($cookie:expr, |$s:ident| $body:expr) => {{
+            let before = received(&mut observer).await;
+            let cookie: Option<String> = $cookie;
+            let $s = engine.begin(cookie.iter().map(|c| c.as_bytes()));
+            $body;
+            let finish = engine.finish(&$s, 200).await;
+            assert!(finish.error.is_none(), "{:?}", finish.error);
+            let after = received(&mut observer).await;
+            (after - before, finish.set_cookie.map(|c| cookie_pair(&c)))
+        }};
+    }
+    macro_rules! read {
+        ($cookie:expr) => {
+            request!($cookie, |s| {
+                let _: Option<u64> = s.get("n").await.expect("get");
+            })
+        };
+    }
+
+    // Two sessions; the first renewal also loads the renew script into Redis.
+    let (_, a) = request!(None, |s| s.insert("n", &0u64).expect("insert"));
+    let (_, b) = request!(None, |s| s.insert("n", &0u64).expect("insert"));
+    let _ = request!(a.clone(), |s| s.insert("w", &1u64).expect("insert"));
+    let (n, _) = read!(b.clone());
+    assert_eq!(n, 1, "read-only request, renewal configured");
+    let (n, _) = request!(b.clone(), |s| {
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        s.insert("n", &(v + 1)).expect("insert");
+    });
+    assert_eq!(n, 2, "read-then-write request, renewal configured");
+
+    clock.advance(HOUR);
+    let (_, renewed_a) = read!(a.clone());
+    assert!(renewed_a.is_some(), "a renewed");
+    let (n, renewed) = read!(b.clone());
+    let renewed = renewed.expect("b renewed");
+    assert_ne!(Some(&renewed), b.as_ref());
+    assert_eq!(n, 2, "a due renewal: GET + the renew script");
+
+    let (n, answered) = read!(b.clone());
+    assert_eq!(
+        answered.as_ref(),
+        Some(&renewed),
+        "the old id leads to the new"
+    );
+    assert_eq!(
+        n, 3,
+        "old id in the window: GET (nothing), GET forward, GET renewed"
+    );
+
+    let (n, set) = read!(Some(renewed.clone()));
+    assert_eq!((n, set), (1, None), "the new id: a plain read");
+    let (n, _) = request!(Some(renewed.clone()), |s| {
+        let v: u64 = s.get("n").await.expect("get").expect("n");
+        s.insert("n", &(v + 1)).expect("insert");
+    });
+    assert_eq!(n, 2, "the new id: a plain read-then-write");
 }
