@@ -597,3 +597,63 @@ async fn cluster_refuses_renewal_at_engine_construction() {
     assert_eq!(err.kind(), StoreErrorKind::Unsupported);
     assert_eq!(store.load_forward(&old, now).await.expect("none"), None);
 }
+
+/// `revoke_owner` racing renewals of one of the owner's sessions (another process renews
+/// it again and again while the revocation runs): when both are done, no session of the
+/// owner is live and so no forward leads anywhere (the renew script moves the owner index
+/// member with the session, and the revocation reads the index again until it has seen
+/// every member).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_owner_racing_renewals_leaves_no_live_session() {
+    let Some(url) = common::url("SATCHEL_REDIS_URL") else {
+        return;
+    };
+    let prefix = common::prefix();
+    let connect = || async {
+        RedisStore::connect(&url, RedisConfig::with_prefix(prefix.clone()))
+            .await
+            .expect("connect")
+    };
+    let (revoker, renewer) = (connect().await, connect().await);
+    for round in 0..20 {
+        let now = Timestamp::now();
+        let owner = format!("owner-{round}");
+        let first = SessionId::generate().store_key();
+        let mut record = Record {
+            data: Default::default(),
+            meta: satchel::Meta::new(now, HOUR, 3 * HOUR),
+        };
+        record.meta.owner = Some(owner.clone());
+        revoker.create(&first, &record, now).await.expect("create");
+        let store = renewer.clone();
+        let task = tokio::spawn(async move {
+            let mut current = first;
+            for _ in 0..40 {
+                let next = SessionId::generate().store_key();
+                let until = now.saturating_add(GRACE);
+                match store
+                    .renew(&current, &next, &Default::default(), b"f", until, now)
+                    .await
+                    .expect("renew")
+                {
+                    WriteOutcome::Applied(_) => current = next,
+                    WriteOutcome::Gone => break,
+                    other => panic!("renew: {other:?}"),
+                }
+                tokio::task::yield_now().await;
+            }
+            current
+        });
+        tokio::task::yield_now().await;
+        revoker.revoke_owner(&owner, None).await.expect("revoke");
+        let last = task.await.expect("task");
+        let live = revoker.load(&last, now).await.expect("load").is_some();
+        let listed = revoker.sessions_of(&owner, now).await.expect("sessions_of");
+        if live {
+            // The renewer may have kept going after the revocation only if the revocation
+            // missed its session.
+            panic!("round {round}: a renewed session survived revoke_owner ({listed:?})");
+        }
+        assert!(listed.is_empty(), "round {round}: {listed:?}");
+    }
+}

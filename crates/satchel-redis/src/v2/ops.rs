@@ -347,29 +347,48 @@ impl RedisStore {
 
     /// `SessionStore::revoke_owner`: the index, then each listed session still bound to
     /// `owner` deleted by a version-checked delete (a session rebound meanwhile stays).
+    ///
+    /// Then the index again, until it lists no member this call has not handled: a
+    /// session renewed or rotated while the revocation ran moved its member to its new key
+    /// in the same script (standalone, Sentinel), before the delete of its old key found
+    /// nothing, so the next read of the index lists it (without this a renewal racing the
+    /// revocation survived it, and the old id's forward led to it). At most
+    /// [`MAX_ATTEMPTS`] reads of the index, then `Unavailable` (sessions moving faster
+    /// than they are revoked: not something periodic renewal does).
     pub(crate) async fn revoke_v2(
         &self,
         owner: &str,
         keep: Option<&StoreKey>,
     ) -> Result<u64, StoreError> {
         let idx = self.index_key(owner);
-        let members = codec::strings(
-            &self
-                .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
-                .await?,
-        )?;
         let keep = keep.map(StoreKey::to_hex);
+        let mut seen = std::collections::HashSet::new();
         let mut n = 0;
-        for member in members {
-            if keep.as_deref() == Some(member.as_str()) {
-                continue;
+        for _ in 0..MAX_ATTEMPTS {
+            let members = codec::strings(
+                &self
+                    .send(redis::cmd("ZRANGE").arg(&idx).arg(0).arg(-1))
+                    .await?,
+            )?;
+            let mut fresh = false;
+            for member in members {
+                if keep.as_deref() == Some(member.as_str()) || !seen.insert(member.clone()) {
+                    continue;
+                }
+                fresh = true;
+                if let Some(key) = StoreKey::from_hex(&member) {
+                    n += self.revoke_one(&key, owner).await?;
+                }
+                self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
             }
-            if let Some(key) = StoreKey::from_hex(&member) {
-                n += self.revoke_one(&key, owner).await?;
+            if !fresh {
+                return Ok(n);
             }
-            self.send(redis::cmd("ZREM").arg(&idx).arg(&member)).await?;
         }
-        Ok(n)
+        Err(StoreError::msg(
+            StoreErrorKind::Unavailable,
+            "the owner's sessions moved under every attempt to revoke them; try again",
+        ))
     }
 
     /// Deletes `key` if it is still bound to `owner` (expired records too, as the
