@@ -143,7 +143,7 @@ async fn a_stale_expectation_on_a_v1_record_is_a_conflict_and_changes_nothing() 
 }
 
 #[tokio::test]
-async fn v1_records_can_be_touched_rotated_and_deleted() {
+async fn v1_records_can_be_touched_rotated_renewed_and_deleted() {
     for (store, url) in stores().await {
         let now = Timestamp::now();
         let record = v1_record(now);
@@ -189,6 +189,35 @@ async fn v1_records_can_be_touched_rotated_and_deleted() {
                 .data,
             record.data
         );
+
+        // Renew (standalone only; a Cluster does not claim it): the v1 hash is rewritten
+        // in v2 first, then moved; the owner index follows, the forward is left.
+        if store.capabilities().renewal {
+            let (old, new) = (
+                SessionId::generate().store_key(),
+                SessionId::generate().store_key(),
+            );
+            store
+                .create_v1_for_tests(&old, &record, now)
+                .await
+                .expect("v1 create");
+            let until = now.saturating_add(Duration::from_secs(30));
+            let outcome = store
+                .renew(&old, &new, &Patch::default(), b"fwd", until, now)
+                .await
+                .expect("renew");
+            assert!(matches!(outcome, WriteOutcome::Applied(_)), "{outcome:?}");
+            assert!(store.load(&old, now).await.expect("load").is_none());
+            assert_eq!(
+                store.load_forward(&old, now).await.expect("forward"),
+                Some(b"fwd".to_vec())
+            );
+            let moved = store.load(&new, now).await.expect("load").expect("live");
+            assert_eq!(moved.data, record.data, "{url}");
+            let listed = store.sessions_of("alice", now).await.expect("list");
+            assert!(listed.iter().any(|s| s.key == new), "{url}");
+            assert!(listed.iter().all(|s| s.key != old), "{url}");
+        }
 
         // Delete: gone, and gone from the owner index.
         let gone = SessionId::generate().store_key();
