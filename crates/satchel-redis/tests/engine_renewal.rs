@@ -657,3 +657,45 @@ async fn revoke_owner_racing_renewals_leaves_no_live_session() {
         assert!(listed.is_empty(), "round {round}: {listed:?}");
     }
 }
+
+/// With the near cache, a renewal drops both session keys from the cache (the tracking
+/// connection is `NOLOOP`: Redis sends this store no invalidation for its own writes), so
+/// the next load of the old key is absent and of the new one is read from Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_drops_the_keys_it_touches_from_the_near_cache() {
+    let Some(s) = Setup::new("SATCHEL_REDIS_URL", true, 1).await else {
+        return;
+    };
+    let now = s.now();
+    let (old, new) = (
+        SessionId::generate().store_key(),
+        SessionId::generate().store_key(),
+    );
+    let record = Record {
+        data: Default::default(),
+        meta: satchel::Meta::new(now, HOUR, 3 * HOUR),
+    };
+    s.store.create(&old, &record, now).await.expect("create");
+    assert!(s.store.load(&old, now).await.expect("load").is_some());
+    assert!(s.store.near_cache_holds(&old), "cached by the load");
+    let out = s
+        .store
+        .renew(
+            &old,
+            &new,
+            &Default::default(),
+            b"f",
+            now.saturating_add(GRACE),
+            now,
+        )
+        .await
+        .expect("renew");
+    assert!(matches!(out, WriteOutcome::Applied(_)), "{out:?}");
+    assert!(!s.store.near_cache_holds(&old), "the old key is dropped");
+    assert!(
+        !s.store.near_cache_holds(&new),
+        "the new key is not cached stale"
+    );
+    assert!(s.store.load(&old, now).await.expect("load").is_none());
+    assert!(s.store.load(&new, now).await.expect("load").is_some());
+}
