@@ -68,6 +68,8 @@ mod config;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod dynamic;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod held;
 mod migrate;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod shared_store;

@@ -157,7 +157,11 @@ async fn statements_per_request_type() {
     lite.migrate().await.expect("migrate");
     let sqlite = costs(lite).await;
     print("sqlite", &sqlite);
-    assert_eq!(sqlite, EXPECTED);
+    // SQLite has no multi-table DELETE: logout deletes the session, then the renewal
+    // forward that may sit under the key (in-process statements, no round trip).
+    let mut expected_sqlite = EXPECTED;
+    expected_sqlite[9].1 = 2;
+    assert_eq!(sqlite, expected_sqlite);
 
     let Some(url) = common::service_url("SATCHEL_POSTGRES_URL") else {
         return;

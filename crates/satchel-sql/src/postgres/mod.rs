@@ -32,11 +32,18 @@ use crate::error::{bounded, is_unique_violation, raced, store_error};
 use crate::migrate::{self, MigrateError, Migration, MigrationReport};
 use sql::Statements;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "sessions table, expiry and owner indexes",
-    template: include_str!("../../migrations/postgres/0001_sessions.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "sessions table, expiry and owner indexes",
+        template: include_str!("../../migrations/postgres/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "renewal forwards table and its grace_until index",
+        template: include_str!("../../migrations/postgres/0002_forwards.sql"),
+    },
+];
 
 /// How often `apply` re-runs when a concurrent commit landed between its snapshot and its
 /// update (see `sql.rs`); each run sees newer data, so more than one is already rare.
@@ -217,12 +224,13 @@ impl PostgresStore {
         key: &StoreKey,
         new_key: Option<&StoreKey>,
         patch: &Patch,
+        forward: Option<(&[u8], i64)>,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        let sql = if new_key.is_some() {
-            &self.inner.sql.rotate
-        } else {
-            &self.inner.sql.apply
+        let sql = match (new_key, forward) {
+            (Some(_), Some(_)) => &self.inner.sql.renew,
+            (Some(_), None) => &self.inner.sql.rotate,
+            (None, _) => &self.inner.sql.apply,
         };
         let set = codec::object(patch.set.iter().map(|(k, v)| (k.as_str(), v)));
         let remove: Vec<&str> = patch.remove.iter().map(String::as_str).collect();
@@ -251,6 +259,9 @@ impl PostgresStore {
                 .bind(patch.owner.clone().flatten());
             if let Some(new_key) = new_key {
                 q = q.bind(key_bytes(new_key));
+                if let Some((bytes, grace_until)) = forward {
+                    q = q.bind(bytes).bind(grace_until);
+                }
             }
             let row = q.fetch_optional(&self.inner.pool).await;
             let row = match row {
