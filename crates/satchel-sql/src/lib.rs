@@ -59,7 +59,7 @@
 // Without a backend feature only the shared plumbing is compiled, and nothing uses it.
 #![cfg_attr(
     not(any(feature = "postgres", feature = "sqlite", feature = "mysql")),
-    allow(dead_code, unused_imports)
+    allow(dead_code, unused_imports, unused_macros)
 )]
 
 mod cleanup;
