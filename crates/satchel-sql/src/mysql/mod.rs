@@ -8,7 +8,11 @@
 //! deadline back from session variables it set (MySQL has no `UPDATE … RETURNING`): two
 //! round trips on one connection, one row lock. When it matched nothing, a read-only
 //! statement says why. `create` is a plain `INSERT`; a duplicate key whose row has expired
-//! is deleted and the insert retried.
+//! is deleted and the insert retried; a live forward under the key inserts nothing
+//! (`INSERT … SELECT … WHERE NOT EXISTS`, `KeyTaken`). `renew` runs the guarded `UPDATE`,
+//! the read-back and the `INSERT` of the forward row (into `<table>_forwards`) in one
+//! transaction per attempt; `delete` removes the session and the forward in one
+//! multi-table `DELETE`.
 //!
 //! Connections get `max_statement_time` (MariaDB) or `max_execution_time` (MySQL) and
 //! `innodb_lock_wait_timeout` from the statement timeout. Only MariaDB is tested by this

@@ -8,7 +8,11 @@
 //! same statement. No explicit row lock is taken: under READ COMMITTED an `UPDATE` re-checks
 //! its `WHERE` on the newest version of a row another transaction just changed, which is
 //! exactly the atomic compare-and-patch the contract asks for, and the happy path costs one
-//! round trip and one row version.
+//! round trip and one row version. `renew` is the rotate statement with one more CTE, an
+//! `INSERT` of the forward row into `<table>_forwards` that selects from the `UPDATE`'s
+//! `RETURNING` (so it writes exactly when the move did, in the same statement); `create`
+//! is guarded by `NOT EXISTS` (live forward), and `delete` removes a forward in the same
+//! statement (a writable CTE).
 //!
 //! Every key and value travels as a bind parameter; only the validated table name is
 //! spliced into the statements.

@@ -5,7 +5,10 @@
 //! `json_remove` / `json_set` (keys addressed by JSON path, passed as bind arguments) and is
 //! guarded by the expected values (`data -> path IS json(expected)`, both rendered minified
 //! by SQLite) and the size limit. Only when it matches nothing does a second, read-only
-//! statement say why (gone, corrupt, which keys conflict, too large).
+//! statement say why (gone, corrupt, which keys conflict, too large). `renew` runs that
+//! `UPDATE` and the `INSERT` of the forward row (into `<table>_forwards`) in one
+//! transaction; `delete` is two statements (the session, then the forward), each of which
+//! stands alone.
 //!
 //! File databases use WAL mode (readers never wait for the writer) with
 //! `synchronous = NORMAL` (a power cut may lose the last commits, never corrupts), and the
