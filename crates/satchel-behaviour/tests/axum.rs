@@ -210,6 +210,7 @@ mod stores {
         let statements = [
             format!("DROP TABLE IF EXISTS {table}"),
             format!("DROP TABLE IF EXISTS {table}_migrations"),
+            format!("DROP TABLE IF EXISTS {table}_forwards"),
         ];
         if url.starts_with("postgres") {
             let mut conn = sqlx::PgConnection::connect(url)

@@ -17,12 +17,13 @@ async fn open(url: &str, table: &str) -> SqlStore {
     store
 }
 
-/// Drops the test's own table (and its migrations table).
+/// Drops the test's own table (and its migrations and renewal forwards tables).
 async fn drop_table(url: &str, table: &str) {
     use sqlx::Executor as _;
     let statements = [
         format!("DROP TABLE IF EXISTS {table}"),
         format!("DROP TABLE IF EXISTS {table}_migrations"),
+        format!("DROP TABLE IF EXISTS {table}_forwards"),
     ];
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.expect("connect");

@@ -58,10 +58,13 @@ fn migrate_and_purge_work_on_an_sqlite_file() {
     };
     let (code, out) = run(&["migrate", "--store", &store]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("applied migration(s) 1"), "{out}");
+    assert!(
+        out.contains("applied migration(s) 1, 2; now at version 2"),
+        "{out}"
+    );
     let (code, out) = run(&["migrate", "--store", &store]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("up to date (version 1)"), "{out}");
+    assert!(out.contains("up to date (version 2)"), "{out}");
     let (code, out) = run(&["purge", "--store", &store, "--batch", "10"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("deleted 0 expired session(s)"), "{out}");

@@ -213,6 +213,26 @@ impl SessionStore for SqlStore {
         each!(self, s => s.rotate(old, new, patch, now).await)
     }
 
+    async fn renew(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        patch: &Patch,
+        forward: &[u8],
+        grace_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        each!(self, s => s.renew(old, new, patch, forward, grace_until, now).await)
+    }
+
+    async fn load_forward(
+        &self,
+        key: &StoreKey,
+        now: Timestamp,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, s => s.load_forward(key, now).await)
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         each!(self, s => s.delete(key).await)
     }
@@ -222,11 +242,7 @@ impl SessionStore for SqlStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // Not `renewal` (SEC-49): the forward row and its `kind` column are not built
-        // here yet (docs/id-renewal.md); an engine with renewal configured refuses us.
-        let mut c = Capabilities::ALL;
-        c.renewal = false;
-        c
+        each!(self, s => s.capabilities())
     }
 
     async fn sessions_of(

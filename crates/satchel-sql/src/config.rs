@@ -107,7 +107,8 @@ impl Default for SqlOptions {
 
 impl SqlOptions {
     /// The table to keep sessions in (default [`DEFAULT_TABLE`]); the migrations table is
-    /// `<table>_migrations` and the indexes `<table>_expires_at` and `<table>_owner`.
+    /// `<table>_migrations`, the indexes `<table>_expires_at` and `<table>_owner`, and the
+    /// renewal forwards table `<table>_forwards` (index `<table>_forwards_grace_until`).
     ///
     /// # Errors
     /// Unless the name is 1–40 characters from `a-z`, `0-9` and `_`, not starting with a

@@ -3,7 +3,7 @@
 //! [`PostgresStore`] (feature `postgres`), [`SqliteStore`] (feature `sqlite`) and
 //! [`MySqlStore`] (feature `mysql`, MariaDB ≥ 10.7 or MySQL ≥ 8.0) implement
 //! [`satchel::SessionStore`] with every optional capability (owner index, purge, atomic
-//! patches). [`SqlStore`] picks one of them from a URL, for tools and configuration files.
+//! patches, id renewal). [`SqlStore`] picks one of them from a URL, for tools and configuration files.
 //!
 //! ```no_run
 //! # #[cfg(feature = "postgres")]
@@ -33,6 +33,10 @@
 //! the values it read), and every write is one statement guarded by those values. See
 //! each backend's module docs for the exact statements.
 //!
+//! A second table, `<table>_forwards` (`id_hash`, `forward` bytes, `grace_until`, indexed
+//! on `grace_until`), holds the forward records of periodic id renewal (see
+//! [Renewal](#renewal-sec-49)).
+//!
 //! ## Migrations
 //! Embedded, versioned SQL (`migrations/<backend>/NNNN_*.sql`), run by
 //! [`PostgresStore::migrate`] (and friends) or `satchel migrate --store URL`. They are
@@ -44,6 +48,56 @@
 //! `expires_at` index every [`CleanupOptions::interval`] and stops when the last clone of
 //! the store is dropped (or on [`CleanupHandle::shutdown`]). Anonymous visitors who store
 //! nothing never reach the table in the first place.
+//!
+//! ## Renewal (SEC-49)
+//! Every store claims [`satchel::Capabilities::renewal`], so an engine configured with
+//! `renew_id_after` accepts it (`docs/id-renewal.md`).
+//!
+//! - **Where forwards live**: in `<table>_forwards`, never in the sessions table, so no
+//!   session statement can read a forward as a session: `load`, `apply`, `touch`,
+//!   `rotate`, `renew` on an old key find no row (absent / `Gone`), `sessions_of` and the
+//!   admin listings never list one, and the owner column and index only ever hold
+//!   sessions. Those statements are unchanged; the hot paths (`load`, `apply`, `touch`)
+//!   cost what they did.
+//! - **`renew`**: the rotate `UPDATE` (same guards, same `Gone` / `Conflict` / `KeyTaken`
+//!   / `TooLarge` diagnosis) plus an upsert of the forward under the old key, atomically:
+//!   PostgreSQL one statement (the `INSERT` selects from the `UPDATE`'s `RETURNING`, so it
+//!   writes exactly when the move did); SQLite a transaction of `UPDATE … RETURNING` and
+//!   `INSERT` (2 statements); MySQL/MariaDB a transaction of `UPDATE`, the read-back of the
+//!   deadline and `INSERT` (3 statements plus `BEGIN`/`COMMIT`). Concurrent renewals of
+//!   one key: the row lock lets one move it, the others find it gone. A cancelled renewal
+//!   rolls back (nothing moved, no forward).
+//! - **`load_forward`**: one primary-key `SELECT … WHERE grace_until > now`; the bytes go
+//!   to the engine as stored (SQLite reads any value as bytes): a malformed forward is the
+//!   engine's to refuse (absent, one `bad_forward` anomaly), never an error here.
+//! - **`create`**: still one statement; a live forward under the key makes it
+//!   `KeyTaken` (`INSERT … SELECT … WHERE NOT EXISTS`, a primary-key probe).
+//! - **`delete`**: removes the session and the forward under the key: one statement on
+//!   PostgreSQL (writable CTE) and MySQL (multi-table `DELETE`), two on SQLite.
+//! - **Expiry**: a forward is dead at `grace_until` for every read; cleanup and
+//!   `purge_expired` (so `satchel purge`) delete dead forwards after the expired sessions,
+//!   within the same batch limit.
+//!
+//! **Deployment.** Migration 2 only adds the forwards table (version 1 is unchanged), so:
+//! 1. *Migration order*: run `migrate()` (or `satchel migrate`) **before** this code
+//!    serves: its `create`, `delete`, purge, `renew` and `load_forward` name the forwards
+//!    table and fail (`Backend` error) on a database still at version 1. Migrating while
+//!    older instances serve is safe: their statements never name the new table. An older
+//!    build's own `migrate()` refuses a version-2 database (`MigrateError::Newer`), so an
+//!    older instance that migrates at start-up will not start once version 2 is applied;
+//!    to roll back, `DELETE FROM <table>_migrations WHERE version = 2` (the forwards table
+//!    may stay; migrating again later keeps it).
+//! 2. *Forwards under older code*: an older instance never reads the forwards table, so
+//!    it never mistakes a forward for a session (nothing to decode, nothing to corrupt);
+//!    to it an old id inside the grace window is simply unknown (anonymous, cookie
+//!    removed), as without renewal. Its `delete` and cleanup leave forwards alone (newer
+//!    instances' cleanup removes them). So turn renewal on (`renew_id_after`) only once
+//!    every instance runs this code; until then nothing is renewed and nothing changes.
+//!
+//! Left as they are: the admin listing and `satchel stats` never show forwards (they are
+//! not sessions), while `satchel purge` counts the dead forwards it deletes among its
+//! rows; `revoke_owner` leaves forwards to the revoked sessions until their deadline (they
+//! lead to a session that no longer exists, so the old id is unknown anyway).
 //!
 //! ## Values
 //! Values are JSON text. PostgreSQL's JSONB normalises it (`{"a":[1,2]}` comes back as
@@ -59,7 +113,7 @@
 // Without a backend feature only the shared plumbing is compiled, and nothing uses it.
 #![cfg_attr(
     not(any(feature = "postgres", feature = "sqlite", feature = "mysql")),
-    allow(dead_code, unused_imports)
+    allow(dead_code, unused_imports, unused_macros)
 )]
 
 mod cleanup;
@@ -68,6 +122,8 @@ mod config;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod dynamic;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod held;
 mod migrate;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod shared_store;

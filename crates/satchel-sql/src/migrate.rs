@@ -19,7 +19,7 @@ pub(crate) struct Migration {
     pub(crate) version: i64,
     pub(crate) description: &'static str,
     /// The template: `{table}` is the quoted, qualified table, `{name}` the bare table name
-    /// (for index names).
+    /// (for index names), `{forwards}` the table's forwards table (see [`forwards_table`]).
     pub(crate) template: &'static str,
 }
 
@@ -35,8 +35,22 @@ impl Migration {
     /// The SQL to run.
     pub(crate) fn render(&self, table: &str, name: &str) -> String {
         self.template
+            .replace("{forwards}", &forwards_table(table))
             .replace("{table}", table)
             .replace("{name}", name)
+    }
+}
+
+/// The renewal forwards table (SEC-49) of the sessions table `table`, quoted and qualified
+/// the same way: `"s"."t"` → `"s"."t_forwards"`, `` `t` `` → `` `t_forwards` ``. (Table
+/// names are validated identifiers of at most 40 bytes, so the suffixed name and its index
+/// name `<table>_forwards_grace_until` stay within every backend's identifier limit.)
+pub(crate) fn forwards_table(table: &str) -> String {
+    match table.char_indices().last() {
+        Some((at, quote)) if quote == '"' || quote == '`' => {
+            format!("{}_forwards{quote}", &table[..at])
+        }
+        _ => format!("{table}_forwards"),
     }
 }
 
@@ -208,6 +222,9 @@ mod tests {
             Err(MigrateError::Newer { found: 3, known: 2 })
         ));
         assert_eq!(report(&one, vec![2]).version, 2);
+        assert_eq!(forwards_table("\"s\".\"t\""), "\"s\".\"t_forwards\"");
+        assert_eq!(forwards_table("`t`"), "`t_forwards`");
+        assert_eq!(forwards_table("t"), "t_forwards");
         assert_eq!(
             M[0].render("\"s\".\"t\"", "t"),
             "CREATE TABLE \"s\".\"t\" (x INT); CREATE INDEX t_x ON \"s\".\"t\" (x)"

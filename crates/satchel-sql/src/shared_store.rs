@@ -144,20 +144,36 @@ macro_rules! shared_session_store {
 pub(crate) use shared_session_store;
 
 /// Implements `PurgeBatch` for the backend's `Inner`: one bounded `DELETE … LIMIT` on the
-/// expiry index, the same statement shape on every backend.
+/// expiry index, the same statement shape on every backend; when it comes back short, a
+/// second one on the forwards table's `grace_until` index takes the rest of the batch, so
+/// a batch never deletes more than `limit` rows and a short batch means both are drained.
 macro_rules! shared_purge_batch {
     () => {
         impl PurgeBatch for Inner {
             async fn purge_batch(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
                 bounded(self.options.operation_timeout(), async {
-                    let done = sqlx::query(&self.sql.purge)
+                    let sessions = sqlx::query(&self.sql.purge)
                         .bind(codec::purge_bound(now))
                         .bind(ms(now))
                         .bind(codec::limit(limit))
                         .execute(&self.pool)
                         .await
-                        .map_err(store_error)?;
-                    Ok(done.rows_affected())
+                        .map_err(store_error)?
+                        .rows_affected();
+                    let rest = u64::try_from(limit)
+                        .unwrap_or(u64::MAX)
+                        .saturating_sub(sessions);
+                    if rest == 0 {
+                        return Ok(sessions);
+                    }
+                    let forwards = sqlx::query(&self.sql.purge_forwards)
+                        .bind(ms(now))
+                        .bind(i64::try_from(rest).unwrap_or(i64::MAX))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                    Ok(sessions + forwards)
                 })
                 .await
             }
@@ -180,7 +196,7 @@ macro_rules! shared_write_methods {
         ) -> Result<WriteOutcome, StoreError> {
             bounded(
                 self.inner.options.operation_timeout(),
-                self.run_apply(key, None, patch, now),
+                self.run_apply(key, None, patch, None, now),
             )
             .await
         }
@@ -194,8 +210,43 @@ macro_rules! shared_write_methods {
         ) -> Result<WriteOutcome, StoreError> {
             bounded(
                 self.inner.options.operation_timeout(),
-                self.run_apply(old, Some(new), patch, now),
+                self.run_apply(old, Some(new), patch, None, now),
             )
+            .await
+        }
+
+        async fn renew(
+            &self,
+            old: &StoreKey,
+            new: &StoreKey,
+            patch: &Patch,
+            forward: &[u8],
+            grace_until: Timestamp,
+            now: Timestamp,
+        ) -> Result<WriteOutcome, StoreError> {
+            bounded(
+                self.inner.options.operation_timeout(),
+                self.run_apply(old, Some(new), patch, Some((forward, ms(grace_until))), now),
+            )
+            .await
+        }
+
+        async fn load_forward(
+            &self,
+            key: &StoreKey,
+            now: Timestamp,
+        ) -> Result<Option<Vec<u8>>, StoreError> {
+            bounded(self.inner.options.operation_timeout(), async {
+                let row = sqlx::query(&self.inner.sql.load_forward)
+                    .bind(key_bytes(key))
+                    .bind(ms(now))
+                    .fetch_optional(&self.inner.pool)
+                    .await
+                    .map_err(store_error)?;
+                row.map(|row| row.try_get::<Vec<u8>, _>(0))
+                    .transpose()
+                    .map_err(store_error)
+            })
             .await
         }
 
@@ -206,17 +257,24 @@ macro_rules! shared_write_methods {
                     .execute(&self.inner.pool)
                     .await
                     .map_err(store_error)?;
+                // Where the backend cannot delete both in one statement: the forward, if
+                // any (the key holds a session or a forward, and each delete stands alone).
+                if let Some(delete_forward) = &self.inner.sql.delete_forward {
+                    sqlx::query(delete_forward)
+                        .bind(key_bytes(key))
+                        .execute(&self.inner.pool)
+                        .await
+                        .map_err(store_error)?;
+                }
                 Ok(())
             })
             .await
         }
 
         fn capabilities(&self) -> Capabilities {
-            // Not `renewal` (SEC-49): the forward row and its `kind` column are not built
-            // here yet (docs/id-renewal.md); an engine with renewal configured refuses us.
-            let mut c = Capabilities::ALL;
-            c.renewal = false;
-            c
+            // Including `renewal` (SEC-49): `renew` moves the row and writes the forward in
+            // one statement (PostgreSQL) or one transaction (SQLite, MySQL/MariaDB).
+            Capabilities::ALL
         }
 
         async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {

@@ -45,7 +45,7 @@ impl Pg {
             .await
             .expect("connect to SATCHEL_POSTGRES_URL");
         let report = store.migrate().await.expect("migrate");
-        assert_eq!(report.version, 1);
+        assert_eq!(report.version, 2);
         store
     }
 }
@@ -188,15 +188,15 @@ async fn migrate_is_idempotent_and_recorded() {
     let store = h.open(options.clone()).await;
     let again = store.migrate().await.expect("migrate again");
     assert!(again.applied.is_empty());
-    assert_eq!(again.version, 1);
+    assert_eq!(again.version, 2);
     let schema = options.schema().expect("schema");
     let versions: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT version FROM \"{schema}\".\"my_sessions_migrations\""
+        "SELECT version FROM \"{schema}\".\"my_sessions_migrations\" ORDER BY version"
     ))
     .fetch_all(store.pool())
     .await
     .expect("migrations table");
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 ORDER BY 1",
     )

@@ -133,6 +133,43 @@ async fn costs<S: SessionStore>(store: S) -> Vec<(&'static str, u64)> {
     out
 }
 
+/// The renewal request types (SEC-49) and their statement counts on `store`.
+async fn renewal_costs<S: SessionStore>(store: S) -> Vec<(&'static str, u64)> {
+    let clock = TestClock::new(Timestamp::now());
+    let config = SessionConfig::builder()
+        .dangerous_insecure_cookies()
+        .idle_timeout(Duration::from_secs(3 * 3600))
+        .renew_id_after(Duration::from_secs(3600))
+        .build()
+        .expect("config");
+    let engine = Engine::with_clock(store, config, clock.clone());
+    let mut out = Vec::new();
+    let read = |s: satchel::Session| async move {
+        let _ = s.get::<i64>("n").await.expect("get");
+        s
+    };
+    let (old, _) = request(&engine, &None, |s| async move {
+        s.insert("n", &0).expect("insert");
+        s
+    })
+    .await;
+    clock.advance(Duration::from_secs(3600));
+    let (new, c) = request(&engine, &old, read).await;
+    assert_ne!(new, old, "renewed");
+    out.push(("read, renewal due (load + renew)", c));
+    let (via_old, c) = request(&engine, &old, read).await;
+    assert_eq!(via_old, new, "followed the forward");
+    out.push((
+        "old id inside the grace window (load + load_forward + load)",
+        c,
+    ));
+    clock.advance(Duration::from_secs(31));
+    let (gone, c) = request(&engine, &old, read).await;
+    assert_eq!(gone, None, "dead after the window");
+    out.push(("old id after the window (load + load_forward)", c));
+    out
+}
+
 const EXPECTED: [(&str, u64); 10] = [
     ("no session use", 0),
     ("anonymous read, nothing stored", 0),
@@ -146,6 +183,19 @@ const EXPECTED: [(&str, u64); 10] = [
     ("logout (delete)", 1),
 ];
 
+/// What [`renewal_costs`] must find, with `renew` statements for the renewing read's load
+/// plus renewal.
+fn expected_renewal(renew: u64) -> Vec<(&'static str, u64)> {
+    vec![
+        ("read, renewal due (load + renew)", renew),
+        (
+            "old id inside the grace window (load + load_forward + load)",
+            3,
+        ),
+        ("old id after the window (load + load_forward)", 2),
+    ]
+}
+
 #[tokio::test]
 async fn statements_per_request_type() {
     tracing::subscriber::set_global_default(Counter).expect("subscriber");
@@ -155,9 +205,18 @@ async fn statements_per_request_type() {
         .await
         .expect("sqlite");
     lite.migrate().await.expect("migrate");
-    let sqlite = costs(lite).await;
+    let sqlite = costs(lite.clone()).await;
+    let sqlite_renewal = renewal_costs(lite).await;
+    print("sqlite, renewal", &sqlite_renewal);
+    // SQLite renews in a transaction: the guarded UPDATE, then the forward INSERT (BEGIN
+    // and COMMIT are not statement events).
+    assert_eq!(sqlite_renewal, expected_renewal(3));
     print("sqlite", &sqlite);
-    assert_eq!(sqlite, EXPECTED);
+    // SQLite has no multi-table DELETE: logout deletes the session, then the renewal
+    // forward that may sit under the key (in-process statements, no round trip).
+    let mut expected_sqlite = EXPECTED;
+    expected_sqlite[9].1 = 2;
+    assert_eq!(sqlite, expected_sqlite);
 
     let Some(url) = common::service_url("SATCHEL_POSTGRES_URL") else {
         return;
@@ -168,7 +227,11 @@ async fn statements_per_request_type() {
         .expect("postgres");
     pg.migrate().await.expect("migrate");
     let pool = pg.pool().clone();
-    let postgres = costs(pg).await;
+    let postgres = costs(pg.clone()).await;
+    let postgres_renewal = renewal_costs(pg).await;
+    print("postgres, renewal", &postgres_renewal);
+    // PostgreSQL renews in one statement (UPDATE and forward INSERT as CTEs).
+    assert_eq!(postgres_renewal, expected_renewal(2));
     let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
     sqlx::Executor::execute(&pool, drop.as_str())
         .await

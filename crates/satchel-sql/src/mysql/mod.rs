@@ -8,7 +8,11 @@
 //! deadline back from session variables it set (MySQL has no `UPDATE … RETURNING`): two
 //! round trips on one connection, one row lock. When it matched nothing, a read-only
 //! statement says why. `create` is a plain `INSERT`; a duplicate key whose row has expired
-//! is deleted and the insert retried.
+//! is deleted and the insert retried; a live forward under the key inserts nothing
+//! (`INSERT … SELECT … WHERE NOT EXISTS`, `KeyTaken`). `renew` runs the guarded `UPDATE`,
+//! the read-back and the `INSERT` of the forward row (into `<table>_forwards`) in one
+//! transaction per attempt; `delete` removes the session and the forward in one
+//! multi-table `DELETE`.
 //!
 //! Connections get `max_statement_time` (MariaDB) or `max_execution_time` (MySQL) and
 //! `innodb_lock_wait_timeout` from the statement timeout. Only MariaDB is tested by this
@@ -31,14 +35,22 @@ use crate::codec::{self, dur_ms, key_bytes, ms, Row};
 use crate::config::SqlOptions;
 use crate::dynamic::{bind_all, diagnose, Diagnosis, Paths};
 use crate::error::{bounded, is_unique_violation, raced, store_error};
+use crate::held::Held;
 use crate::migrate::{self, MigrateError, Migration, MigrationReport};
 use sql::{Fixed, Flavor, Write};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "sessions table, expiry and owner indexes",
-    template: include_str!("../../migrations/mysql/0001_sessions.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "sessions table, expiry and owner indexes",
+        template: include_str!("../../migrations/mysql/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "renewal forwards table and its grace_until index",
+        template: include_str!("../../migrations/mysql/0002_forwards.sql"),
+    },
+];
 
 /// How often a write re-runs when another write landed between its guarded UPDATE and the
 /// diagnostic read, or an expired row had to be cleared from the key first.
@@ -229,6 +241,7 @@ impl MySqlStore {
         key: &StoreKey,
         new_key: Option<&StoreKey>,
         patch: &Patch,
+        forward: Option<(&[u8], i64)>,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
         let paths = Paths::new(patch, false);
@@ -243,13 +256,19 @@ impl MySqlStore {
         };
         let update = write.apply();
         for _ in 0..RACE_RETRIES {
-            let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+            // A renewal runs in a transaction: the UPDATE moves the row (and holds its
+            // lock), the forward is inserted under the old key, and both commit together.
+            // Each attempt is a transaction of its own, so its reads are never older
+            // than the attempt.
+            let mut held = Held::open(&self.inner.pool, forward.is_some())
+                .await
+                .map_err(store_error)?;
             let done = bind_all!(sqlx::query(&update.sql), &update.args)
-                .execute(&mut *conn)
+                .execute(held.conn())
                 .await;
             let done = match (done, new_key) {
                 (Err(err), Some(new_key)) if is_unique_violation(&err) => {
-                    drop(conn);
+                    held.end(false).await.map_err(store_error)?;
                     if !self.free_expired(new_key, now).await? {
                         return Ok(WriteOutcome::KeyTaken);
                     }
@@ -260,21 +279,32 @@ impl MySqlStore {
             if done.rows_affected() > 0 {
                 let (idle, persistent): (Option<i64>, Option<i64>) =
                     sqlx::query_as(self.inner.sql.read_back)
-                        .fetch_one(&mut *conn)
+                        .fetch_one(held.conn())
                         .await
                         .map_err(store_error)?;
                 let idle = idle.ok_or_else(|| StoreError::corrupt("no deadline read back"))?;
+                if let Some((bytes, grace_until)) = forward {
+                    sqlx::query(&self.inner.sql.insert_forward)
+                        .bind(key_bytes(key))
+                        .bind(bytes)
+                        .bind(grace_until)
+                        .execute(held.conn())
+                        .await
+                        .map_err(store_error)?;
+                }
+                held.end(true).await.map_err(store_error)?;
                 return Ok(WriteOutcome::Applied(Expires {
                     at: codec::ts(idle),
                     persistent: persistent.unwrap_or(0) != 0,
                 }));
             }
             let check = write.diagnose();
-            let Some(row) = bind_all!(sqlx::query(&check.sql), &check.args)
-                .fetch_optional(&mut *conn)
+            let row = bind_all!(sqlx::query(&check.sql), &check.args)
+                .fetch_optional(held.conn())
                 .await
-                .map_err(store_error)?
-            else {
+                .map_err(store_error)?;
+            held.end(false).await.map_err(store_error)?;
+            let Some(row) = row else {
                 return Ok(WriteOutcome::Gone);
             };
             let flag = |i: usize| -> Result<bool, StoreError> {
@@ -355,9 +385,13 @@ impl SessionStore for MySqlStore {
                     .bind(codec::expiry_bucket(meta))
                     .bind(meta.persistent)
                     .bind(meta.owner.as_deref())
+                    .bind(key_bytes(key))
+                    .bind(ms(now))
                     .execute(&self.inner.pool)
                     .await;
                 match done {
+                    // Nothing inserted: a live forward holds the key.
+                    Ok(done) if done.rows_affected() == 0 => return Ok(WriteOutcome::KeyTaken),
                     Ok(_) => return Ok(WriteOutcome::Applied(meta.expires())),
                     Err(err) if is_unique_violation(&err) => {
                         if !self.free_expired(key, now).await? {

@@ -42,12 +42,16 @@ pub(crate) struct Fixed {
     pub(crate) load: String,
     pub(crate) insert: String,
     pub(crate) read_back: &'static str,
+    pub(crate) load_forward: String,
+    pub(crate) insert_forward: String,
     pub(crate) delete: String,
+    pub(crate) delete_forward: Option<String>,
     pub(crate) delete_expired_key: String,
     pub(crate) touch: String,
     pub(crate) sessions_of: String,
     pub(crate) revoke: String,
     pub(crate) purge: String,
+    pub(crate) purge_forwards: String,
 }
 
 /// The row is live at the two `?` (both bound to now).
@@ -56,6 +60,7 @@ const LIVE: &str = "(idle_deadline > ? AND absolute_deadline > ?)";
 impl Fixed {
     pub(crate) fn new(table: &str, flavor: Flavor) -> Self {
         let (norm, norm_end) = flavor.normalise();
+        let forwards = crate::migrate::forwards_table(table);
         let touch_idle = "LEAST(? + idle_timeout, absolute_deadline)";
         Fixed {
             load: format!(
@@ -65,13 +70,33 @@ impl Fixed {
             ),
             // The columns are binary-collated (exact comparisons); CONVERT reads them as
             // text. A duplicate key fails; the store then frees the key if its row expired.
+            // A live forward under the key inserts nothing (KeyTaken). Binds: the row's
+            // nine values, then the key and now for the forward check.
             insert: format!(
                 "INSERT INTO {table} (id_hash, data, format, created_at, idle_timeout, \
                  idle_deadline, absolute_deadline, expires_at, persistent, owner) \
-                 VALUES (?, {norm}?{norm_end}, {FORMAT}, ?, ?, ?, ?, ?, ?, ?)"
+                 SELECT ?, {norm}?{norm_end}, {FORMAT}, ?, ?, ?, ?, ?, ?, ? FROM DUAL \
+                 WHERE NOT EXISTS (SELECT 1 FROM {forwards} WHERE id_hash = ? AND grace_until > ?)"
             ),
             read_back: "SELECT CAST(@satchel_idle AS SIGNED), CAST(@satchel_persistent AS SIGNED)",
-            delete: format!("DELETE FROM {table} WHERE id_hash = ?"),
+            load_forward: format!(
+                "SELECT forward FROM {forwards} WHERE id_hash = ? AND grace_until > ?"
+            ),
+            // In the renewal's transaction, after the move; an expired forward left under
+            // the old key (a session was created there after it) is replaced.
+            insert_forward: format!(
+                "INSERT INTO {forwards} (id_hash, forward, grace_until) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE forward = VALUES(forward), grace_until = VALUES(grace_until)"
+            ),
+            // The session or the forward under the key, in one multi-table DELETE: the
+            // one-row derived table carries the key, so it deletes whichever of the two
+            // exists (primary-key lookups in both).
+            delete: format!(
+                "DELETE s, f FROM (SELECT ? AS k) AS x \
+                 LEFT JOIN {table} AS s ON s.id_hash = x.k \
+                 LEFT JOIN {forwards} AS f ON f.id_hash = x.k"
+            ),
+            delete_forward: None,
             delete_expired_key: format!("DELETE FROM {table} WHERE id_hash = ? AND NOT {LIVE}"),
             touch: format!(
                 "UPDATE {table} SET idle_deadline = (@satchel_idle := {touch_idle}), \
@@ -88,6 +113,9 @@ impl Fixed {
             purge: format!(
                 "DELETE FROM {table} WHERE expires_at < ? \
                  AND LEAST(idle_deadline, absolute_deadline) <= ? ORDER BY expires_at LIMIT ?"
+            ),
+            purge_forwards: format!(
+                "DELETE FROM {forwards} WHERE grace_until <= ? ORDER BY grace_until LIMIT ?"
             ),
         }
     }

@@ -8,7 +8,11 @@
 //! same statement. No explicit row lock is taken: under READ COMMITTED an `UPDATE` re-checks
 //! its `WHERE` on the newest version of a row another transaction just changed, which is
 //! exactly the atomic compare-and-patch the contract asks for, and the happy path costs one
-//! round trip and one row version.
+//! round trip and one row version. `renew` is the rotate statement with one more CTE, an
+//! `INSERT` of the forward row into `<table>_forwards` that selects from the `UPDATE`'s
+//! `RETURNING` (so it writes exactly when the move did, in the same statement); `create`
+//! is guarded by `NOT EXISTS` (live forward), and `delete` removes a forward in the same
+//! statement (a writable CTE).
 //!
 //! Every key and value travels as a bind parameter; only the validated table name is
 //! spliced into the statements.
@@ -32,11 +36,18 @@ use crate::error::{bounded, is_unique_violation, raced, store_error};
 use crate::migrate::{self, MigrateError, Migration, MigrationReport};
 use sql::Statements;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "sessions table, expiry and owner indexes",
-    template: include_str!("../../migrations/postgres/0001_sessions.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "sessions table, expiry and owner indexes",
+        template: include_str!("../../migrations/postgres/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "renewal forwards table and its grace_until index",
+        template: include_str!("../../migrations/postgres/0002_forwards.sql"),
+    },
+];
 
 /// How often `apply` re-runs when a concurrent commit landed between its snapshot and its
 /// update (see `sql.rs`); each run sees newer data, so more than one is already rare.
@@ -217,12 +228,13 @@ impl PostgresStore {
         key: &StoreKey,
         new_key: Option<&StoreKey>,
         patch: &Patch,
+        forward: Option<(&[u8], i64)>,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        let sql = if new_key.is_some() {
-            &self.inner.sql.rotate
-        } else {
-            &self.inner.sql.apply
+        let sql = match (new_key, forward) {
+            (Some(_), Some(_)) => &self.inner.sql.renew,
+            (Some(_), None) => &self.inner.sql.rotate,
+            (None, _) => &self.inner.sql.apply,
         };
         let set = codec::object(patch.set.iter().map(|(k, v)| (k.as_str(), v)));
         let remove: Vec<&str> = patch.remove.iter().map(String::as_str).collect();
@@ -251,6 +263,9 @@ impl PostgresStore {
                 .bind(patch.owner.clone().flatten());
             if let Some(new_key) = new_key {
                 q = q.bind(key_bytes(new_key));
+                if let Some((bytes, grace_until)) = forward {
+                    q = q.bind(bytes).bind(grace_until);
+                }
             }
             let row = q.fetch_optional(&self.inner.pool).await;
             let row = match row {

@@ -5,7 +5,10 @@
 //! `json_remove` / `json_set` (keys addressed by JSON path, passed as bind arguments) and is
 //! guarded by the expected values (`data -> path IS json(expected)`, both rendered minified
 //! by SQLite) and the size limit. Only when it matches nothing does a second, read-only
-//! statement say why (gone, corrupt, which keys conflict, too large).
+//! statement say why (gone, corrupt, which keys conflict, too large). `renew` runs that
+//! `UPDATE` and the `INSERT` of the forward row (into `<table>_forwards`) in one
+//! transaction; `delete` is two statements (the session, then the forward), each of which
+//! stands alone.
 //!
 //! File databases use WAL mode (readers never wait for the writer) with
 //! `synchronous = NORMAL` (a power cut may lose the last commits, never corrupts), and the
@@ -31,14 +34,22 @@ use crate::codec::{self, dur_ms, key_bytes, ms, Row};
 use crate::config::SqlOptions;
 use crate::dynamic::{bind_all, diagnose, Diagnosis, Paths};
 use crate::error::{bounded, is_unique_violation, raced, store_error};
+use crate::held::Held;
 use crate::migrate::{self, MigrateError, Migration, MigrationReport};
 use sql::{Fixed, Write};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "sessions table, expiry and owner indexes",
-    template: include_str!("../../migrations/sqlite/0001_sessions.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "sessions table, expiry and owner indexes",
+        template: include_str!("../../migrations/sqlite/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "renewal forwards table and its grace_until index",
+        template: include_str!("../../migrations/sqlite/0002_forwards.sql"),
+    },
+];
 
 /// How often a write re-runs when another connection's write landed between its guarded
 /// UPDATE and the diagnostic read.
@@ -188,6 +199,7 @@ impl SqliteStore {
         key: &StoreKey,
         new_key: Option<&StoreKey>,
         patch: &Patch,
+        forward: Option<(&[u8], i64)>,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
         let paths = Paths::new(patch, true);
@@ -202,11 +214,17 @@ impl SqliteStore {
         let update = write.apply();
         let pool = &self.inner.pool;
         for _ in 0..RACE_RETRIES {
+            // A renewal runs in a transaction: the UPDATE moves the row, the forward is
+            // inserted under the old key, and both commit together.
+            let mut held = Held::open(pool, forward.is_some())
+                .await
+                .map_err(store_error)?;
             let row = bind_all!(sqlx::query(&update.sql), &update.args)
-                .fetch_optional(pool)
+                .fetch_optional(held.conn())
                 .await;
             let row = match row {
                 Err(err) if new_key.is_some() && is_unique_violation(&err) => {
+                    held.end(false).await.map_err(store_error)?;
                     let freed = sqlx::query(&self.inner.sql.delete_expired_key)
                         .bind(new_key.map(key_bytes))
                         .bind(ms(now))
@@ -222,17 +240,29 @@ impl SqliteStore {
                 other => other.map_err(store_error)?,
             };
             if let Some(row) = row {
-                return Ok(WriteOutcome::Applied(Expires {
+                let expires = Expires {
                     at: codec::ts(row.try_get(0).map_err(store_error)?),
                     persistent: row.try_get(1).map_err(store_error)?,
-                }));
+                };
+                if let Some((bytes, grace_until)) = forward {
+                    sqlx::query(&self.inner.sql.insert_forward)
+                        .bind(key_bytes(key))
+                        .bind(bytes)
+                        .bind(grace_until)
+                        .execute(held.conn())
+                        .await
+                        .map_err(store_error)?;
+                }
+                held.end(true).await.map_err(store_error)?;
+                return Ok(WriteOutcome::Applied(expires));
             }
             let check = write.diagnose();
-            let Some(row) = bind_all!(sqlx::query(&check.sql), &check.args)
-                .fetch_optional(pool)
+            let row = bind_all!(sqlx::query(&check.sql), &check.args)
+                .fetch_optional(held.conn())
                 .await
-                .map_err(store_error)?
-            else {
+                .map_err(store_error)?;
+            held.end(false).await.map_err(store_error)?;
+            let Some(row) = row else {
                 return Ok(WriteOutcome::Gone);
             };
             let flag = |i: usize| -> Result<bool, StoreError> {

@@ -10,12 +10,16 @@ use crate::dynamic::{Arg, Paths, Stmt};
 pub(crate) struct Fixed {
     pub(crate) load: String,
     pub(crate) create: String,
+    pub(crate) load_forward: String,
+    pub(crate) insert_forward: String,
     pub(crate) delete: String,
+    pub(crate) delete_forward: Option<String>,
     pub(crate) delete_expired_key: String,
     pub(crate) touch: String,
     pub(crate) sessions_of: String,
     pub(crate) revoke: String,
     pub(crate) purge: String,
+    pub(crate) purge_forwards: String,
 }
 
 /// The row is live at `?2`.
@@ -23,16 +27,20 @@ const LIVE: &str = "(idle_deadline > ?2 AND absolute_deadline > ?2)";
 
 impl Fixed {
     pub(crate) fn new(table: &str) -> Self {
+        let forwards = crate::migrate::forwards_table(table);
         let touch_idle = "min(?2 + idle_timeout, absolute_deadline)";
         Fixed {
             load: format!(
                 "SELECT data, format, created_at, idle_timeout, idle_deadline, absolute_deadline, \
                  persistent, owner FROM {table} WHERE id_hash = ?1 AND {LIVE}"
             ),
+            // A live row or a live forward under the key keeps it (nothing returned:
+            // KeyTaken); an expired row is replaced in the same statement.
             create: format!(
                 "INSERT INTO {table} (id_hash, data, format, created_at, idle_timeout, \
                  idle_deadline, absolute_deadline, expires_at, persistent, owner) \
-                 VALUES (?1, json(?3), {FORMAT}, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 SELECT ?1, json(?3), {FORMAT}, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+                 WHERE NOT EXISTS (SELECT 1 FROM {forwards} WHERE id_hash = ?1 AND grace_until > ?2) \
                  ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, \
                  format = excluded.format, created_at = excluded.created_at, \
                  idle_timeout = excluded.idle_timeout, idle_deadline = excluded.idle_deadline, \
@@ -40,7 +48,19 @@ impl Fixed {
                  persistent = excluded.persistent, owner = excluded.owner \
                  WHERE NOT {LIVE} RETURNING 1"
             ),
+            // Any stored value reads as bytes (a malformed one is the engine's to refuse).
+            load_forward: format!(
+                "SELECT CAST(forward AS BLOB) FROM {forwards} WHERE id_hash = ?1 AND grace_until > ?2"
+            ),
+            // In the renewal's transaction, after the move; an expired forward left under
+            // the old key (a session was created there after it) is replaced.
+            insert_forward: format!(
+                "INSERT INTO {forwards} (id_hash, forward, grace_until) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id_hash) DO UPDATE SET forward = excluded.forward, \
+                 grace_until = excluded.grace_until"
+            ),
             delete: format!("DELETE FROM {table} WHERE id_hash = ?1"),
+            delete_forward: Some(format!("DELETE FROM {forwards} WHERE id_hash = ?1")),
             delete_expired_key: format!("DELETE FROM {table} WHERE id_hash = ?1 AND NOT {LIVE}"),
             touch: format!(
                 "UPDATE {table} SET idle_deadline = {touch_idle}, expires_at = {} \
@@ -57,6 +77,10 @@ impl Fixed {
             purge: format!(
                 "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} \
                  WHERE expires_at < ?1 AND min(idle_deadline, absolute_deadline) <= ?2 LIMIT ?3)"
+            ),
+            purge_forwards: format!(
+                "DELETE FROM {forwards} WHERE rowid IN (SELECT rowid FROM {forwards} \
+                 WHERE grace_until <= ?1 LIMIT ?2)"
             ),
         }
     }
