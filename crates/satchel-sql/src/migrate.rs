@@ -7,6 +7,12 @@
 //! `migrations/<backend>/NNNN_*.sql`, renders them with the validated table name, and records
 //! them in `<table>_migrations` (version, description, checksum of the template, time),
 //! all under a lock so that instances starting together migrate once.
+//!
+//! The renewal forwards table (SEC-49) has a migration set and a ledger of its own,
+//! `<table>_forwards_migrations` (as `SqlRevocations` has `<table>_revocations_migrations`),
+//! run by the store's `migrate()` after the sessions' set under the same lock: the sessions'
+//! ledger stays at version 1, so an older build's `migrate()`, which refuses versions it
+//! does not know, still accepts a database the newer build migrated.
 
 use std::fmt;
 
@@ -62,6 +68,12 @@ pub struct MigrationReport {
     pub applied: Vec<i64>,
     /// The schema version now.
     pub version: i64,
+    /// The session stores only: the versions of the renewal forwards table's own migration
+    /// set (recorded in `<table>_forwards_migrations`) applied by this call, in order.
+    /// Always empty for `SqlRevocations`.
+    pub forwards_applied: Vec<i64>,
+    /// The session stores only: the forwards table's version now (0 for `SqlRevocations`).
+    pub forwards_version: i64,
 }
 
 /// Why `migrate()` failed.
@@ -154,8 +166,125 @@ pub(crate) fn report(recorded: &[(i64, String)], applied: Vec<i64>) -> Migration
         .chain(applied.iter().copied())
         .max()
         .unwrap_or(0);
-    MigrationReport { applied, version }
+    MigrationReport {
+        applied,
+        version,
+        forwards_applied: Vec::new(),
+        forwards_version: 0,
+    }
 }
+
+/// A migrations table ("ledger") and the backend's statements on it.
+pub(crate) struct Ledger {
+    /// The table, quoted (and qualified) as in statements.
+    pub(crate) table: String,
+    /// `CREATE TABLE IF NOT EXISTS` of the ledger.
+    pub(crate) create: String,
+    /// `SELECT version, checksum … ORDER BY version`.
+    pub(crate) select: String,
+    /// `INSERT` of (version, description, checksum, applied_at), the backend's placeholders.
+    pub(crate) insert: String,
+}
+
+impl Ledger {
+    /// The ledger `table` with the backend's column types (`int`: `BIGINT` or `INTEGER`;
+    /// `checksum`: its type; `suffix`: table options) and placeholders.
+    pub(crate) fn new(
+        table: String,
+        int: &str,
+        checksum: &str,
+        suffix: &str,
+        placeholders: [&str; 4],
+    ) -> Self {
+        let [a, b, c, d] = placeholders;
+        Ledger {
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (version {int} PRIMARY KEY, \
+                 description TEXT NOT NULL, checksum {checksum} NOT NULL, \
+                 applied_at {int} NOT NULL){suffix}"
+            ),
+            select: format!("SELECT version, checksum FROM {table} ORDER BY version"),
+            insert: format!(
+                "INSERT INTO {table} (version, description, checksum, applied_at) \
+                 VALUES ({a}, {b}, {c}, {d})"
+            ),
+            table,
+        }
+    }
+}
+
+/// Runs a session store's migrations on one connection, locked by the caller as for
+/// [`run_migrations`]: the sessions' set (`$set`, ledger `$sessions`), then the forwards
+/// table's set (`$forwards_set`, ledger `$forwards`). Evaluates to the combined
+/// [`MigrationReport`].
+///
+/// First it adopts what a pre-release build of SEC-49 left: that build created the
+/// forwards table as sessions migration **2** (the same template, so the same checksum, as
+/// forwards migration 1 now). Such a record moves to the forwards ledger (its description,
+/// checksum and time kept) and leaves the sessions' ledger, so the sessions are at version 1
+/// again (what an older build's `migrate()` accepts); the table itself is kept. A version 2
+/// with any other checksum is not ours and stays (the sessions' plan answers `Newer`).
+macro_rules! migrate_store {
+    ($conn:expr, sessions: $sessions:expr, forwards: $forwards:expr, set: $set:expr, forwards_set: $forwards_set:expr, table: $table:expr, name: $name:expr $(,)?) => {{
+        let (sessions, forwards): (&$crate::migrate::Ledger, &$crate::migrate::Ledger) =
+            ($sessions, $forwards);
+        let forwards_set: &[$crate::migrate::Migration] = $forwards_set;
+        sqlx::Executor::execute(&mut *$conn, sessions.create.as_str()).await?;
+        let branch: Option<(String, String, i64)> = sqlx::query_as(&format!(
+            "SELECT description, checksum, applied_at FROM {} WHERE version = 2",
+            sessions.table
+        ))
+        .fetch_optional(&mut *$conn)
+        .await?;
+        if let Some((description, checksum, applied_at)) = branch {
+            if forwards_set.first().map(|m| (m.version, m.checksum())) == Some((1, checksum.clone())) {
+                sqlx::Executor::execute(&mut *$conn, forwards.create.as_str()).await?;
+                let recorded: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT version FROM {} WHERE version = 1",
+                    forwards.table
+                ))
+                .fetch_optional(&mut *$conn)
+                .await?;
+                if recorded.is_none() {
+                    sqlx::query(forwards.insert.as_str())
+                        .bind(1_i64)
+                        .bind(description)
+                        .bind(checksum)
+                        .bind(applied_at)
+                        .execute(&mut *$conn)
+                        .await?;
+                }
+                sqlx::Executor::execute(
+                    &mut *$conn,
+                    format!("DELETE FROM {} WHERE version = 2", sessions.table).as_str(),
+                )
+                .await?;
+            }
+        }
+        let mut report = $crate::migrate::run_migrations!(
+            $conn,
+            set: $set,
+            create: sessions.create,
+            select: sessions.select,
+            insert: sessions.insert,
+            table: $table,
+            name: $name,
+        );
+        let forwarded = $crate::migrate::run_migrations!(
+            $conn,
+            set: forwards_set,
+            create: forwards.create,
+            select: forwards.select,
+            insert: forwards.insert,
+            table: $table,
+            name: $name,
+        );
+        report.forwards_applied = forwarded.applied;
+        report.forwards_version = forwarded.version;
+        report
+    }};
+}
+pub(crate) use migrate_store;
 
 /// Runs a migration set on one connection, already locked against concurrent migrators
 /// by the caller (each backend locks its own way): creates the migrations table
@@ -229,5 +358,33 @@ mod tests {
             M[0].render("\"s\".\"t\"", "t"),
             "CREATE TABLE \"s\".\"t\" (x INT); CREATE INDEX t_x ON \"s\".\"t\" (x)"
         );
+    }
+
+    /// Each backend's forwards migration 1 is the pre-release build's sessions migration 2
+    /// verbatim: `migrate_store!` adopts that record by its checksum, so the template must
+    /// never change (nor may any applied template: `Modified`).
+    #[test]
+    fn the_forwards_templates_are_the_pre_release_migration_2() {
+        for (template, checksum) in [
+            (
+                include_str!("../migrations/postgres/forwards/0001_forwards.sql"),
+                "e24a5a5405fbd5bce95004af71b342aa1eebcd75a368676c159fde312206b6c4",
+            ),
+            (
+                include_str!("../migrations/sqlite/forwards/0001_forwards.sql"),
+                "d0e0509f7f710af6c55a22413eb2cf6b83035db11d26b561d385fbf011e27f38",
+            ),
+            (
+                include_str!("../migrations/mysql/forwards/0001_forwards.sql"),
+                "7b625bf926c1f53867ce08ed8e65b933581821c9d248dedea970063b416fbe76",
+            ),
+        ] {
+            let m = Migration {
+                version: 1,
+                description: "",
+                template,
+            };
+            assert_eq!(m.checksum(), checksum);
+        }
     }
 }

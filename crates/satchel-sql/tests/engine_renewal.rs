@@ -69,13 +69,19 @@ impl Scratch {
                 name: "mariadb",
                 store: SqlStore::connect(&url, options).await.expect("mariadb"),
                 drop_sql: vec![format!(
-                    "DROP TABLE IF EXISTS `{table}`, `{table}_forwards`, `{table}_migrations`"
+                    "DROP TABLE IF EXISTS `{table}`, `{table}_forwards`, `{table}_migrations`, \
+                     `{table}_forwards_migrations`"
                 )],
             });
         }
         for s in &out {
             let report = s.store.migrate().await.expect("migrate");
-            assert_eq!(report.version, 2, "{}", s.name);
+            assert_eq!(
+                (report.version, report.forwards_version),
+                (1, 1),
+                "{}",
+                s.name
+            );
         }
         out
     }
@@ -144,6 +150,50 @@ impl Scratch {
         .expect("count")
     }
 
+    /// What the migrations table `table` records: (version, checksum), in order.
+    async fn ledger(&self, table: &str) -> Vec<(i64, String)> {
+        let sql = format!("SELECT version, checksum FROM {table} ORDER BY version");
+        match &self.store {
+            SqlStore::Postgres(s) => sqlx::query_as(&sql).fetch_all(s.pool()).await,
+            SqlStore::MySql(s) => sqlx::query_as(&sql).fetch_all(s.pool()).await,
+            SqlStore::Sqlite(s) => sqlx::query_as(&sql).fetch_all(s.pool()).await,
+            _ => unreachable!("no other SQL backend"),
+        }
+        .expect("ledger")
+    }
+
+    /// The backend's embedded templates: the sessions' migration 1 and the forwards
+    /// table's migration 1.
+    fn templates(&self) -> (&'static str, &'static str) {
+        match self.name {
+            "sqlite" => (
+                include_str!("../migrations/sqlite/0001_sessions.sql"),
+                include_str!("../migrations/sqlite/forwards/0001_forwards.sql"),
+            ),
+            "postgres" => (
+                include_str!("../migrations/postgres/0001_sessions.sql"),
+                include_str!("../migrations/postgres/forwards/0001_forwards.sql"),
+            ),
+            _ => (
+                include_str!("../migrations/mysql/0001_sessions.sql"),
+                include_str!("../migrations/mysql/forwards/0001_forwards.sql"),
+            ),
+        }
+    }
+
+    /// Asserts that the sessions' ledger holds exactly version 1 with the checksum of the
+    /// sessions' migration 1: all an older build's `migrate()` checks (it refuses versions
+    /// it does not know and edited templates), so it would start on this database.
+    async fn assert_older_builds_accept(&self) {
+        let (sessions, _) = self.templates();
+        assert_eq!(
+            self.ledger(&self.companion("_migrations")).await,
+            [(1, checksum(sessions))],
+            "{}: the sessions' ledger says version 1, unchanged",
+            self.name
+        );
+    }
+
     /// The live sessions, as the admin listing sees them.
     async fn live_sessions(&self, now: Timestamp) -> usize {
         satchel::admin::SessionAdmin::list(&self.store, None, now, &|_| {})
@@ -151,6 +201,15 @@ impl Scratch {
             .expect("list")
             .len()
     }
+}
+
+/// The hex SHA-256 of a migration template, as the migrations tables record it.
+fn checksum(template: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(template.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Keeps the session cookie like a browser: stores `name=value` from each `Set-Cookie`,
@@ -413,8 +472,11 @@ async fn a_malformed_forward_is_an_unknown_id() {
 }
 
 /// A database at schema version 1 (as the previous satchel-sql left it: no forwards table,
-/// version 1 recorded) with sessions in it migrates to version 2 (the forwards table, and
-/// nothing else changes), keeps its sessions, and renews them.
+/// version 1 recorded, no forwards migrations table) with sessions in it gains the forwards
+/// table (its own migration 1, in `<table>_forwards_migrations`; nothing else changes),
+/// keeps its sessions, renews them, and its sessions' ledger still says version 1, so an
+/// older build's `migrate()` keeps accepting it (rollback, or an older instance restarting
+/// mid-rollout).
 #[tokio::test]
 async fn a_version_1_database_migrates_and_keeps_its_sessions() {
     for s in Scratch::all().await {
@@ -425,23 +487,40 @@ async fn a_version_1_database_migrates_and_keeps_its_sessions() {
         for _ in 0..3 {
             browsers.push(browser(&engine).await);
         }
-        // Back to version 1: what migration 2 added goes, its record too.
+        // Back to what the previous satchel-sql left: the forwards table and its ledger go.
         let (sessions, forwards) = s.tables();
-        let migrations = s.companion("_migrations");
+        let forwards_ledger = s.companion("_forwards_migrations");
         s.execute(&format!("DROP TABLE {forwards}")).await;
-        s.execute(&format!("DELETE FROM {migrations} WHERE version = 2"))
-            .await;
+        s.execute(&format!("DROP TABLE {forwards_ledger}")).await;
+        s.assert_older_builds_accept().await;
         assert_eq!(s.rows(&sessions).await, 3, "{b}");
 
         let report = s.store.migrate().await.expect("migrate");
-        assert_eq!((report.applied, report.version), (vec![2], 2), "{b}");
+        assert_eq!(
+            (report.applied, report.version),
+            (vec![], 1),
+            "{b}: the sessions' schema is unchanged"
+        );
+        assert_eq!(
+            (report.forwards_applied, report.forwards_version),
+            (vec![1], 1),
+            "{b}"
+        );
         assert_eq!(
             s.rows(&forwards).await,
             0,
             "{b}: the forwards table is back"
         );
+        s.assert_older_builds_accept().await;
+        let (_, forwards_template) = s.templates();
+        assert_eq!(
+            s.ledger(&forwards_ledger).await,
+            [(1, checksum(forwards_template))],
+            "{b}"
+        );
+        let again = s.store.migrate().await.expect("again");
         assert!(
-            s.store.migrate().await.expect("again").applied.is_empty(),
+            again.applied.is_empty() && again.forwards_applied.is_empty(),
             "{b}: idempotent"
         );
         for browser in &mut browsers {
@@ -455,6 +534,86 @@ async fn a_version_1_database_migrates_and_keeps_its_sessions() {
         }
         assert_eq!(s.rows(&forwards).await, 3, "{b}: one forward per renewal");
         assert_eq!(s.live_sessions(engine.now()).await, 3, "{b}");
+        s.drop_tables().await;
+    }
+}
+
+/// A database migrated by the pre-release SEC-49 build, which recorded the forwards table
+/// as the sessions' migration 2 (same template): `migrate()` adopts it. The record moves to
+/// `<table>_forwards_migrations` (its time kept), the sessions' ledger is back at version 1
+/// (so older builds start again), the forwards table and the forwards in it stay and still
+/// lead to their sessions. A version 2 that is not that migration stays `Newer`.
+#[tokio::test]
+async fn a_database_from_the_pre_release_migration_2_is_adopted() {
+    for s in Scratch::all().await {
+        let b = s.name;
+        let clock = TestClock::new(Timestamp::now());
+        let engine = Engine::with_clock(s.store.clone(), config(), clock.clone());
+        let mut tab1 = browser(&engine).await;
+        let mut tab2 = tab1.clone();
+        clock.advance(HOUR);
+        assert_eq!(tab1.read(&engine).await, (Some(1), true), "{b}: renewed");
+        let (sessions, forwards) = s.tables();
+        assert_eq!(s.rows(&forwards).await, 1, "{b}: one forward");
+        // What the pre-release build's migrate() left: version 2 in the sessions' ledger,
+        // no forwards ledger.
+        let sessions_ledger = s.companion("_migrations");
+        let forwards_ledger = s.companion("_forwards_migrations");
+        let (_, forwards_template) = s.templates();
+        let insert_v2 = |sum: &str| {
+            format!(
+                "INSERT INTO {sessions_ledger} (version, description, checksum, applied_at) \
+                 VALUES (2, 'renewal forwards table and its grace_until index', '{sum}', 12345)"
+            )
+        };
+        s.execute(&format!("DROP TABLE {forwards_ledger}")).await;
+        s.execute(&insert_v2(&checksum(forwards_template))).await;
+
+        let report = s.store.migrate().await.expect("migrate adopts version 2");
+        assert_eq!((report.applied, report.version), (vec![], 1), "{b}");
+        assert_eq!(
+            (report.forwards_applied, report.forwards_version),
+            (vec![], 1),
+            "{b}: adopted, nothing to apply"
+        );
+        s.assert_older_builds_accept().await;
+        assert_eq!(
+            s.ledger(&forwards_ledger).await,
+            [(1, checksum(forwards_template))],
+            "{b}"
+        );
+        let kept = format!("SELECT applied_at FROM {forwards_ledger} WHERE version = 1");
+        let applied_at: i64 = match &s.store {
+            SqlStore::Postgres(st) => sqlx::query_scalar(&kept).fetch_one(st.pool()).await,
+            SqlStore::MySql(st) => sqlx::query_scalar(&kept).fetch_one(st.pool()).await,
+            SqlStore::Sqlite(st) => sqlx::query_scalar(&kept).fetch_one(st.pool()).await,
+            _ => unreachable!("no other SQL backend"),
+        }
+        .expect("applied_at");
+        assert_eq!(applied_at, 12345, "{b}: the record keeps its time");
+        assert_eq!(s.rows(&forwards).await, 1, "{b}: the forward is kept");
+        let again = s.store.migrate().await.expect("again");
+        assert!(
+            again.applied.is_empty() && again.forwards_applied.is_empty(),
+            "{b}: idempotent"
+        );
+        // The old id still leads to the renewed session within grace.
+        assert_eq!(
+            tab2.read(&engine).await,
+            (Some(1), true),
+            "{b}: the forward still works"
+        );
+        assert_eq!(tab2.id(), tab1.id(), "{b}: to the new id");
+        assert_eq!(s.rows(&sessions).await, 1, "{b}");
+
+        // Some other version 2 is not ours: refused, the ledgers untouched.
+        s.execute(&insert_v2("not-the-forwards-migration")).await;
+        let err = s.store.migrate().await.expect_err("an unknown version 2");
+        assert!(
+            matches!(err, satchel_sql::MigrateError::Newer { found: 2, known: 1 }),
+            "{b}: {err:?}"
+        );
+        assert_eq!(s.ledger(&forwards_ledger).await.len(), 1, "{b}");
         s.drop_tables().await;
     }
 }

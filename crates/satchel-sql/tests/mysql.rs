@@ -59,7 +59,7 @@ impl My {
             .await
             .expect("connect to SATCHEL_MYSQL_URL");
         let report = store.migrate().await.expect("migrate");
-        assert_eq!(report.version, 2);
+        assert_eq!((report.version, report.forwards_version), (1, 1));
         store
     }
 }
@@ -202,13 +202,20 @@ async fn migrate_is_idempotent_and_recorded() {
     let store = h.open(options.clone()).await;
     let again = store.migrate().await.expect("migrate again");
     assert!(again.applied.is_empty());
-    assert_eq!(again.version, 2);
+    assert_eq!((again.version, again.forwards_version), (1, 1));
+    assert!(again.forwards_applied.is_empty());
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM my_sessions_migrations ORDER BY version")
             .fetch_all(store.pool())
             .await
             .expect("migrations table");
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1], "the sessions' ledger stays at version 1");
+    let forwards: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM my_sessions_forwards_migrations ORDER BY version")
+            .fetch_all(store.pool())
+            .await
+            .expect("forwards migrations table");
+    assert_eq!(forwards, [1]);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics \
          WHERE table_schema = DATABASE() AND table_name = 'my_sessions'",

@@ -236,6 +236,7 @@ async fn migrate_is_idempotent_and_the_table_name_is_configurable() {
             "other_sessions_expires_at",
             "other_sessions_forwards",
             "other_sessions_forwards_grace_until",
+            "other_sessions_forwards_migrations",
             "other_sessions_migrations",
             "other_sessions_owner"
         ]

@@ -36,18 +36,18 @@ use crate::error::{bounded, is_unique_violation, raced, store_error};
 use crate::migrate::{self, MigrateError, Migration, MigrationReport};
 use sql::Statements;
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "sessions table, expiry and owner indexes",
-        template: include_str!("../../migrations/postgres/0001_sessions.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "renewal forwards table and its grace_until index",
-        template: include_str!("../../migrations/postgres/0002_forwards.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "sessions table, expiry and owner indexes",
+    template: include_str!("../../migrations/postgres/0001_sessions.sql"),
+}];
+
+/// The renewal forwards table's own set, recorded in `<table>_forwards_migrations`.
+const FORWARDS_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "renewal forwards table and its grace_until index",
+    template: include_str!("../../migrations/postgres/forwards/0001_forwards.sql"),
+}];
 
 /// How often `apply` re-runs when a concurrent commit landed between its snapshot and its
 /// update (see `sql.rs`); each run sees newer data, so more than one is already rare.
@@ -170,14 +170,19 @@ impl PostgresStore {
     /// The database failed, or it holds migrations this build does not know.
     pub async fn migrate(&self) -> Result<MigrationReport, MigrateError> {
         let inner = &self.inner;
-        let migrations_table = match &inner.options.schema {
-            Some(s) => format!(
-                "\"{}\".\"{}_migrations\"",
-                s.as_str(),
-                inner.options.table.as_str()
-            ),
-            None => format!("\"{}_migrations\"", inner.options.table.as_str()),
+        let ledger = |suffix: &str| {
+            let table = match &inner.options.schema {
+                Some(s) => format!(
+                    "\"{}\".\"{}{suffix}\"",
+                    s.as_str(),
+                    inner.options.table.as_str()
+                ),
+                None => format!("\"{}{suffix}\"", inner.options.table.as_str()),
+            };
+            migrate::Ledger::new(table, "BIGINT", "TEXT", "", ["$1", "$2", "$3", "$4"])
         };
+        let sessions = ledger("_migrations");
+        let forwards = ledger("_forwards_migrations");
         let lock = format!("satchel-sql:{}", inner.table);
         let create_schema = inner.options.schema.as_ref().map(|s| {
             (
@@ -185,16 +190,6 @@ impl PostgresStore {
                 format!("CREATE SCHEMA \"{}\"", s.as_str()),
             )
         });
-        let create_migrations = format!(
-            "CREATE TABLE IF NOT EXISTS {migrations_table} (version BIGINT PRIMARY KEY, \
-             description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-        );
-        let select_recorded =
-            format!("SELECT version, checksum FROM {migrations_table} ORDER BY version");
-        let insert_recorded = format!(
-            "INSERT INTO {migrations_table} (version, description, checksum, applied_at) \
-             VALUES ($1, $2, $3, $4)"
-        );
         let mut tx = inner.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(&lock)
@@ -210,12 +205,12 @@ impl PostgresStore {
                 sqlx::Executor::execute(&mut *tx, AsRef::<str>::as_ref(create)).await?;
             }
         }
-        let report = migrate::run_migrations!(
+        let report = migrate::migrate_store!(
             tx,
+            sessions: &sessions,
+            forwards: &forwards,
             set: MIGRATIONS,
-            create: create_migrations,
-            select: select_recorded,
-            insert: insert_recorded,
+            forwards_set: FORWARDS_MIGRATIONS,
             table: &inner.table,
             name: inner.options.table.as_str(),
         );

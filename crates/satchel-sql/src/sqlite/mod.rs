@@ -38,18 +38,18 @@ use crate::held::Held;
 use crate::migrate::{self, MigrateError, Migration, MigrationReport};
 use sql::{Fixed, Write};
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "sessions table, expiry and owner indexes",
-        template: include_str!("../../migrations/sqlite/0001_sessions.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "renewal forwards table and its grace_until index",
-        template: include_str!("../../migrations/sqlite/0002_forwards.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "sessions table, expiry and owner indexes",
+    template: include_str!("../../migrations/sqlite/0001_sessions.sql"),
+}];
+
+/// The renewal forwards table's own set, recorded in `<table>_forwards_migrations`.
+const FORWARDS_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "renewal forwards table and its grace_until index",
+    template: include_str!("../../migrations/sqlite/forwards/0001_forwards.sql"),
+}];
 
 /// How often a write re-runs when another connection's write landed between its guarded
 /// UPDATE and the diagnostic read.
@@ -172,22 +172,23 @@ impl SqliteStore {
         conn: &mut sqlx::SqliteConnection,
     ) -> Result<MigrationReport, MigrateError> {
         let name = self.inner.options.table.as_str();
-        let create = format!(
-            "CREATE TABLE IF NOT EXISTS \"{name}_migrations\" (version INTEGER PRIMARY KEY, \
-             description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        );
-        let select =
-            format!("SELECT version, checksum FROM \"{name}_migrations\" ORDER BY version");
-        let insert = format!(
-            "INSERT INTO \"{name}_migrations\" (version, description, checksum, applied_at) \
-             VALUES (?1, ?2, ?3, ?4)"
-        );
-        let report = migrate::run_migrations!(
+        let ledger = |suffix: &str| {
+            migrate::Ledger::new(
+                format!("\"{name}{suffix}\""),
+                "INTEGER",
+                "TEXT",
+                "",
+                ["?1", "?2", "?3", "?4"],
+            )
+        };
+        let sessions = ledger("_migrations");
+        let forwards = ledger("_forwards_migrations");
+        let report = migrate::migrate_store!(
             conn,
+            sessions: &sessions,
+            forwards: &forwards,
             set: MIGRATIONS,
-            create: create,
-            select: select,
-            insert: insert,
+            forwards_set: FORWARDS_MIGRATIONS,
             table: &self.inner.table,
             name: name,
         );
