@@ -7,7 +7,9 @@ use std::time::Duration;
 pub const DEFAULT_TABLE: &str = "satchel_sessions";
 
 /// Longest accepted table or schema name: PostgreSQL truncates identifiers at 63 bytes and
-/// MySQL at 64, and index names add a suffix (`_expires_at`, `_migrations`) to the table's.
+/// MySQL at 64, and companion names add a suffix to the table's (`_expires_at`,
+/// `_migrations`; the longest, `_revocations_migrations` and `_forwards_migrations`, give
+/// at most 63 and 60 bytes).
 const MAX_NAME: usize = 40;
 
 /// A table or schema name was refused.
@@ -108,7 +110,8 @@ impl Default for SqlOptions {
 impl SqlOptions {
     /// The table to keep sessions in (default [`DEFAULT_TABLE`]); the migrations table is
     /// `<table>_migrations`, the indexes `<table>_expires_at` and `<table>_owner`, and the
-    /// renewal forwards table `<table>_forwards` (index `<table>_forwards_grace_until`).
+    /// renewal forwards table `<table>_forwards` (index `<table>_forwards_grace_until`,
+    /// migrations table `<table>_forwards_migrations`).
     ///
     /// # Errors
     /// Unless the name is 1–40 characters from `a-z`, `0-9` and `_`, not starting with a

@@ -42,6 +42,13 @@
 //! [`PostgresStore::migrate`] (and friends) or `satchel migrate --store URL`. They are
 //! recorded in a table of their own, `<table>_migrations`, not in sqlx's
 //! `_sqlx_migrations`, so they never mix with the application's own sqlx migrations.
+//! The forwards table has its own set (`migrations/<backend>/forwards/`) and its own
+//! record, `<table>_forwards_migrations`, run by the same `migrate()` after the sessions'
+//! set (as [`SqlRevocations`] records its table in `<table>_revocations_migrations`): a
+//! component added later never moves the sessions' version, which older builds check.
+//! [`MigrationReport::applied`] / [`MigrationReport::version`] are the sessions' set,
+//! [`MigrationReport::forwards_applied`] / [`MigrationReport::forwards_version`] the
+//! forwards table's.
 //!
 //! ## Cleanup
 //! On by default: a tokio task deletes expired rows in bounded batches through the
@@ -78,21 +85,31 @@
 //!   `purge_expired` (so `satchel purge`) delete dead forwards after the expired sessions,
 //!   within the same batch limit.
 //!
-//! **Deployment.** Migration 2 only adds the forwards table (version 1 is unchanged), so:
+//! **Deployment.** The forwards table is additive and recorded apart: its migration is
+//! version 1 of `<table>_forwards_migrations`, and the sessions' `<table>_migrations` stays
+//! at version 1 (the sessions table is unchanged). So:
 //! 1. *Migration order*: run `migrate()` (or `satchel migrate`) **before** this code
 //!    serves: its `create`, `delete`, purge, `renew` and `load_forward` name the forwards
-//!    table and fail (`Backend` error) on a database still at version 1. Migrating while
-//!    older instances serve is safe: their statements never name the new table. An older
-//!    build's own `migrate()` refuses a version-2 database (`MigrateError::Newer`), so an
-//!    older instance that migrates at start-up will not start once version 2 is applied;
-//!    to roll back, `DELETE FROM <table>_migrations WHERE version = 2` (the forwards table
-//!    may stay; migrating again later keeps it).
+//!    table and fail (`Backend` error) on a database without it. Migrating while older
+//!    instances serve is safe: their statements never name the new table, and their own
+//!    `migrate()` still finds only version 1 in `<table>_migrations` (it never reads the
+//!    forwards ledger), so an older instance that migrates at start-up keeps starting,
+//!    mid-rollout or after a rollback. Rolling back needs nothing: the forwards table and
+//!    its ledger may stay (migrating again later keeps them).
 //! 2. *Forwards under older code*: an older instance never reads the forwards table, so
 //!    it never mistakes a forward for a session (nothing to decode, nothing to corrupt);
 //!    to it an old id inside the grace window is simply unknown (anonymous, cookie
 //!    removed), as without renewal. Its `delete` and cleanup leave forwards alone (newer
 //!    instances' cleanup removes them). So turn renewal on (`renew_id_after`) only once
 //!    every instance runs this code; until then nothing is renewed and nothing changes.
+//!
+//! A database migrated by a pre-release build of this feature, which recorded the forwards
+//! table as **version 2 of `<table>_migrations`**, is taken over by `migrate()`: that
+//! record (recognised by its checksum: the template is the same) moves to
+//! `<table>_forwards_migrations` with its original time, the forwards table and its rows
+//! stay, and `<table>_migrations` is back at version 1, so older builds start on it again.
+//! Any other version 2 there is not satchel's and `migrate()` answers
+//! [`MigrateError::Newer`], as before.
 //!
 //! Left as they are: the admin listing and `satchel stats` never show forwards (they are
 //! not sessions), while `satchel purge` counts the dead forwards it deletes among its
