@@ -211,6 +211,7 @@ mod stores {
             format!("DROP TABLE IF EXISTS {table}"),
             format!("DROP TABLE IF EXISTS {table}_migrations"),
             format!("DROP TABLE IF EXISTS {table}_forwards"),
+            format!("DROP TABLE IF EXISTS {table}_forwards_migrations"),
         ];
         if url.starts_with("postgres") {
             let mut conn = sqlx::PgConnection::connect(url)

@@ -24,6 +24,7 @@ async fn drop_table(url: &str, table: &str) {
         format!("DROP TABLE IF EXISTS {table}"),
         format!("DROP TABLE IF EXISTS {table}_migrations"),
         format!("DROP TABLE IF EXISTS {table}_forwards"),
+        format!("DROP TABLE IF EXISTS {table}_forwards_migrations"),
     ];
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.expect("connect");
