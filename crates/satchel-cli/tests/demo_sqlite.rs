@@ -58,15 +58,19 @@ fn migrate_and_purge_work_on_an_sqlite_file() {
     };
     let (code, out) = run(&["migrate", "--store", &store]);
     assert_eq!(code, Some(0), "{out}");
-    // The sessions' schema version (the forwards table's migration has a ledger of its own,
-    // which `satchel migrate` does not print).
+    // The sessions' schema version, then the forwards table's (a ledger of its own).
     assert!(
         out.contains("applied migration(s) 1; now at version 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("forwards table: applied migration(s) 1; now at version 1"),
         "{out}"
     );
     let (code, out) = run(&["migrate", "--store", &store]);
     assert_eq!(code, Some(0));
     assert!(out.contains("up to date (version 1)"), "{out}");
+    assert!(!out.contains("forwards table"), "nothing new to say: {out}");
     let (code, out) = run(&["purge", "--store", &store, "--batch", "10"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("deleted 0 expired session(s)"), "{out}");

@@ -17,6 +17,16 @@ pub(crate) fn migrate(args: &SqlArgs) -> ExitCode {
                 report.version
             );
         }
+        // The forwards table (id renewal) keeps its own ledger: said only when it moved,
+        // so that the line above stays what older builds printed.
+        if !report.forwards_applied.is_empty() {
+            let applied: Vec<String> = report.forwards_applied.iter().map(i64::to_string).collect();
+            println!(
+                "forwards table: applied migration(s) {}; now at version {}",
+                applied.join(", "),
+                report.forwards_version
+            );
+        }
         Ok(())
     })
 }
