@@ -533,3 +533,50 @@ async fn v1_records_load_and_upgrade_through_the_cache() {
         .expect("type");
     assert_eq!(kind, "string");
 }
+
+/// Redis's tracking-table entries (keys some tracking connection read and nobody changed
+/// since), from `INFO stats`.
+async fn tracked_keys(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(conn)
+        .await
+        .expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix("tracking_total_keys:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("tracking_total_keys")
+}
+
+/// A create reads nothing it does not write: the forward key it checks (renewal) must not
+/// stay in Redis's tracking table, where an entry lives until its key changes, which a
+/// fresh session's forward key never does (one leaked entry per session created).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_leave_nothing_tracked() {
+    let Some(server) = common::RedisChild::start() else {
+        return;
+    };
+    let mut obs = redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("observer");
+    let store = RedisStore::connect(&server.url(), cached_config("c:"))
+        .await
+        .expect("connect");
+    let now = Timestamp::now();
+    let before = tracked_keys(&mut obs).await;
+    for i in 0..100 {
+        let key = SessionId::generate().store_key();
+        store
+            .create(&key, &record(now, i), now)
+            .await
+            .expect("create");
+    }
+    let after = tracked_keys(&mut obs).await;
+    assert!(
+        after <= before + 1,
+        "100 creates left {} tracked keys",
+        after - before
+    );
+}

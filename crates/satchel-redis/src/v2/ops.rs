@@ -61,9 +61,23 @@ impl RedisStore {
         patch: &Patch,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
+        self.move_v2(old, Move { new, forward: None }, patch, now)
+            .await
+    }
+
+    /// Rotation and renewal: the record moves from `old` to `mv.new` in `old`'s lane, on
+    /// the base this store knows; the version written becomes the base of its new key
+    /// (or, when refused, what was found stays the base of the old one).
+    async fn move_v2(
+        &self,
+        old: &StoreKey,
+        mv: Move<'_>,
+        patch: &Patch,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, StoreError> {
+        let new = mv.new;
         let _lane = self.inner.bases.lane(old).await;
         let base = self.inner.bases.take(old);
-        let mv = Move { new, forward: None };
         let (outcome, stored) = self
             .write_loop(old, Some(mv), base.map(Into::into), patch, now)
             .await?;
@@ -88,22 +102,12 @@ impl RedisStore {
         grace_until: Timestamp,
         now: Timestamp,
     ) -> Result<WriteOutcome, StoreError> {
-        let _lane = self.inner.bases.lane(old).await;
-        let base = self.inner.bases.take(old);
         let value = forward::encode(bytes, grace_until);
         let mv = Move {
             new,
             forward: Some((&value, grace_until)),
         };
-        let (outcome, stored) = self
-            .write_loop(old, Some(mv), base.map(Into::into), patch, now)
-            .await?;
-        match (&outcome, stored) {
-            (WriteOutcome::Applied(_), Some(stored)) => self.inner.bases.put(new, stored),
-            (_, Some(stored)) => self.inner.bases.put(old, stored),
-            _ => {}
-        }
-        Ok(outcome)
+        self.move_v2(old, mv, patch, now).await
     }
 
     /// `SessionStore::load_forward` on one server: one `GET` of the forward key.

@@ -136,15 +136,31 @@ if ARGV[4] == '' then redis.call('SET', nk, ARGV[3]) else redis.call('SET', nk, 
 /// Sentinel), index keys... (standalone)]; ARGV = now, value, PXAT ms (empty: none), the
 /// new record's expiry (13 digits), then the index arguments.
 /// Refuses (`2`) when a live record is there (a layout-v1 hash counts by its own
-/// deadlines), or a live renewal forward (`forward.rs`: its deadline is bytes 1..13, one
-/// `GETRANGE`); an expired one of either is replaced (a dead forward is deleted). A record
-/// already expired at `now` is not stored (the key is cleared).
+/// deadlines), or a live renewal forward (`forward.rs`: its deadline is bytes 1..13); an
+/// expired one of either is replaced (a dead forward is deleted). A record already expired
+/// at `now` is not stored (the key is cleared).
+///
+/// Whether the session key and the forward key exist is asked with `SETRANGE key 0 ''`, a
+/// write command that changes nothing and answers the length (0: absent); a value is read
+/// only when there is one (rare: a create's key is a fresh id). This matters on the near
+/// cache's tracking connection: Redis 7.0 tracks *every key the script declares* as soon as
+/// the script reads anything (measured: `GETRANGE k` in a script with KEYS = [k, fk] leaves
+/// fk tracked), and drops a tracking entry only when its key changes, which a fresh
+/// session's forward key never does: one leaked entry per session created, ~185 B of Redis
+/// memory (loadbench, near-cache variants; `near_cache::creates_leave_nothing_tracked`).
+/// `SETRANGE` errors are the script's (an `OOM` is reported as such), except `WRONGTYPE`:
+/// a layout-v1 hash at the session key, or (forward key) not a forward satchel wrote, so
+/// the key is taken.
 pub(crate) fn create(forwards: bool) -> String {
     let (check, fixed) = if forwards {
         (
-            r#"local f = redis.pcall('GETRANGE', KEYS[2], 1, 13)
-if type(f) ~= 'string' then return 2 end
-if f ~= '' then
+            r#"local fl = redis.pcall('SETRANGE', KEYS[2], 0, '')
+if type(fl) == 'table' then
+  if string.sub(fl.err, 1, 9) == 'WRONGTYPE' then return 2 end
+  return fl
+end
+if fl > 0 then
+  local f = redis.call('GETRANGE', KEYS[2], 1, 13)
   if now < f then return 2 end
   redis.call('DEL', KEYS[2])
 end
@@ -157,12 +173,13 @@ end
     format!(
         r#"
 local k, now = KEYS[1], ARGV[1]
-local h = redis.pcall('GETRANGE', k, 0, 17)
-if type(h) ~= 'string' then
+local hl = redis.pcall('SETRANGE', k, 0, '')
+if type(hl) == 'table' then
+  if string.sub(hl.err, 1, 9) ~= 'WRONGTYPE' then return hl end
   local m = redis.call('HMGET', k, 'd', 'a')
   local d, a = tonumber(m[1]), tonumber(m[2])
   if d and a and tonumber(now) < math.min(d, a) then return 2 end
-elseif h ~= '' and now < string.sub(h, 6, 18) then
+elseif hl > 0 and now < string.sub(redis.call('GETRANGE', k, 0, 17), 6, 18) then
   return 2
 end
 {check}if now >= ARGV[4] then redis.call('DEL', k) return 1 end

@@ -202,6 +202,11 @@ impl RedisChild {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(&self.extra)
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            // A directory of its own: a replica saves the RDB of its full sync as
+            // `dump.rdb` in its working directory, and every later server started there
+            // would load it (stale keys broke `eviction.rs`).
+            .arg("--dir")
+            .arg(self.dir())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -237,8 +242,22 @@ impl RedisChild {
     }
 }
 
+impl RedisChild {
+    /// The server's working directory (created on first use, removed on drop).
+    fn dir(&self) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "satchel-redis-test-{}-{}",
+            std::process::id(),
+            self.port
+        ));
+        std::fs::create_dir_all(&dir).expect("server directory");
+        dir
+    }
+}
+
 impl Drop for RedisChild {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_dir_all(self.dir());
     }
 }
