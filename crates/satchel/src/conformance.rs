@@ -40,7 +40,7 @@ use std::time::Duration;
 pub use corrupt::{corrupt_records_are_errors, corrupt_records_are_no_session};
 pub use renewal::{
     a_forward_is_never_a_session, concurrent_renewals_move_once,
-    renew_leaves_a_forward_until_the_grace_deadline,
+    renew_leaves_a_forward_until_the_grace_deadline, revoke_owner_catches_renewals_in_flight,
 };
 
 use crate::error::StoreErrorKind;
@@ -91,6 +91,7 @@ macro_rules! conformance_tests {
             renew_leaves_a_forward_until_the_grace_deadline,
             a_forward_is_never_a_session,
             concurrent_renewals_move_once,
+            revoke_owner_catches_renewals_in_flight,
             owner_index_lists_and_revokes,
             purge_removes_only_expired,
             corrupt_records_are_errors,

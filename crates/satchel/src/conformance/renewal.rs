@@ -250,3 +250,59 @@ pub async fn concurrent_renewals_move_once<H: Harness>(h: &H) {
         );
     }
 }
+
+/// `revoke_owner` racing a chain of renewals of one of the owner's sessions: once the
+/// revocation has returned and the renewer has stopped (its next renewal found the session
+/// `Gone`), no key of the chain is live and the owner lists nothing. A revocation that reads
+/// the owner's sessions once and deletes them after would miss a session renewed in
+/// between (it moved to a key the revocation never saw), and the old id's forward would
+/// still lead to it: "log out everywhere" undone by an open tab.
+pub async fn revoke_owner_catches_renewals_in_flight<H: Harness>(h: &H) {
+    let store = h.store().await;
+    if !claimed(store.capabilities().renewal, "renewal") {
+        return;
+    }
+    for round in 0..16 {
+        let now = Timestamp::now();
+        let owner = format!("racing-owner-{round}");
+        let first = key();
+        let mut r = record(now, &[("n", "0")]);
+        r.meta.owner = Some(owner.clone());
+        store.create(&first, &r, now).await.expect("create");
+        let renewer = store.clone();
+        let task = tokio::spawn(async move {
+            let mut chain = vec![first];
+            for _ in 0..64 {
+                let (current, next) = (chain[chain.len() - 1], key());
+                let until = now.saturating_add(GRACE);
+                match renewer
+                    .renew(&current, &next, &Patch::default(), FORWARD, until, now)
+                    .await
+                    .expect("renew")
+                {
+                    WriteOutcome::Applied(_) => chain.push(next),
+                    WriteOutcome::Gone => break,
+                    other => panic!("round {round}: unexpected renewal outcome {other:?}"),
+                }
+                tokio::task::yield_now().await;
+            }
+            chain
+        });
+        // Let the renewer start, on another worker thread.
+        tokio::task::yield_now().await;
+        store
+            .revoke_owner(&owner, None)
+            .await
+            .expect("revoke_owner");
+        let chain = task.await.expect("renewer");
+        for (i, k) in chain.iter().enumerate() {
+            assert!(
+                store.load(k, now).await.expect("load").is_none(),
+                "round {round}: renewal {i} of {} survived revoke_owner",
+                chain.len() - 1
+            );
+        }
+        let listed = store.sessions_of(&owner, now).await.expect("sessions_of");
+        assert!(listed.is_empty(), "round {round}: still listed: {listed:?}");
+    }
+}
