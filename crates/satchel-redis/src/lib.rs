@@ -156,6 +156,16 @@ pub mod fuzzing {
     pub fn encode_value(record: &Record) -> Vec<u8> {
         crate::v2::format::encode(record, 1)
     }
+
+    /// Decodes a stored renewal forward value at `now_ms`, as `load_forward` does.
+    pub fn decode_forward(value: &[u8], now_ms: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::v2::forward::decode(value, satchel::Timestamp::from_millis(now_ms))
+    }
+
+    /// Encodes a renewal forward holding `bytes` until `until_ms`, as `renew` does.
+    pub fn encode_forward(bytes: &[u8], until_ms: u64) -> Vec<u8> {
+        crate::v2::forward::encode(bytes, satchel::Timestamp::from_millis(until_ms))
+    }
 }
 
 /// How a [`RedisStore`] names its keys and how long it waits.

@@ -56,7 +56,8 @@ pub(crate) fn digits(ms: u64) -> [u8; 13] {
     out
 }
 
-fn parse_digits(b: &[u8]) -> Option<u64> {
+/// The value of a 13-digit text written by [`digits`]; `None` for anything else.
+pub(crate) fn parse_digits(b: &[u8]) -> Option<u64> {
     if b.len() != 13 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }

@@ -5,8 +5,9 @@
 //! session key: so no session operation (`load`, the write scripts, `SET … IFEQ`, touch,
 //! rotate, the owner index, the admin `SCAN` of `s:*`) can ever read a forward as a
 //! session, and none of them had to change (the hot paths stay one `GET` and one write).
-//! Only `create` (a live forward holds its key: `KeyTaken`, one `GETRANGE` more in its
-//! script) and `delete` (the forward goes with the key, in the same `DEL`) look at it.
+//! Only `create` (a live forward holds its key: `KeyTaken`; its script asks whether the
+//! forward key exists with a `SETRANGE … ''` that reads nothing, see `scripts::create`)
+//! and `delete` (the forward goes with the key, in the same `DEL`) look at it.
 //!
 //! Value, byte-exact:
 //!
@@ -49,12 +50,7 @@ pub(crate) fn decode(value: &[u8], now: Timestamp) -> Result<Option<Vec<u8>>, St
     else {
         return Err(corrupt());
     };
-    if !deadline.iter().all(u8::is_ascii_digit) {
-        return Err(corrupt());
-    }
-    let until = deadline
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let until = format::parse_digits(deadline).ok_or_else(corrupt)?;
     // The header's largest value means "never" (as for sessions).
     let live = until >= format::NEVER || now.as_millis() < until;
     Ok(live.then(|| bytes.to_vec()))
