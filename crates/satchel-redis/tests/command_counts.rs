@@ -64,19 +64,32 @@ fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().expect("pair").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_cost_zero_one_or_two_commands() {
-    let Some(server) = common::RedisChild::start() else {
-        return;
-    };
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut observer = client
+/// A private server, an observer connection on it (whose commands `received` leaves out
+/// only by taking differences), and a store with `config`; `None` when the test is skipped.
+async fn private_store(
+    config: RedisConfig,
+) -> Option<(
+    common::RedisChild,
+    redis::aio::MultiplexedConnection,
+    RedisStore,
+)> {
+    let server = common::RedisChild::start()?;
+    let observer = redis::Client::open(server.url())
+        .expect("url")
         .get_multiplexed_async_connection()
         .await
         .expect("observer");
-    let store = RedisStore::connect(&server.url(), RedisConfig::default())
+    let store = RedisStore::connect(&server.url(), config)
         .await
         .expect("connect");
+    Some((server, observer, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_cost_zero_one_or_two_commands() {
+    let Some((server, mut observer, store)) = private_store(RedisConfig::default()).await else {
+        return;
+    };
     let mut engine = Engine::new(store, SessionConfig::default());
 
     // Request helper: run `f` on a session begun with `cookie`, finish it, and return the
@@ -153,14 +166,6 @@ async fn requests_cost_zero_one_or_two_commands() {
 /// the `GET` and the write, not a second `GET` for the write's base.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cold_near_cache_costs_what_no_cache_costs() {
-    let Some(server) = common::RedisChild::start() else {
-        return;
-    };
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut observer = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("observer");
     let config = RedisConfig {
         near_cache: Some(NearCacheConfig {
             max_entry_life: std::time::Duration::ZERO,
@@ -168,9 +173,9 @@ async fn a_cold_near_cache_costs_what_no_cache_costs() {
         }),
         ..RedisConfig::default()
     };
-    let store = RedisStore::connect(&server.url(), config)
-        .await
-        .expect("connect");
+    let Some((_server, mut observer, store)) = private_store(config).await else {
+        return;
+    };
     let engine = Engine::new(store.clone(), SessionConfig::default());
     let s = engine.begin(std::iter::empty::<&[u8]>());
     s.insert("n", &0u64).expect("insert");
@@ -194,21 +199,13 @@ async fn a_cold_near_cache_costs_what_no_cache_costs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_near_cache_costs_zero_zero_or_one_command() {
-    let Some(server) = common::RedisChild::start() else {
-        return;
-    };
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut observer = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("observer");
     let config = RedisConfig {
         near_cache: Some(NearCacheConfig::default()),
         ..RedisConfig::default()
     };
-    let store = RedisStore::connect(&server.url(), config)
-        .await
-        .expect("connect");
+    let Some((server, mut observer, store)) = private_store(config).await else {
+        return;
+    };
     let engine = Engine::new(store.clone(), SessionConfig::default());
 
     macro_rules! request {
@@ -327,17 +324,9 @@ async fn warm_near_cache_costs_zero_zero_or_one_command() {
 /// `GET` (nothing), one `GET` of the forward and the renewed session's `GET`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewal_costs_one_write_and_the_hot_paths_nothing_more() {
-    let Some(server) = common::RedisChild::start() else {
+    let Some((_server, mut observer, store)) = private_store(RedisConfig::default()).await else {
         return;
     };
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut observer = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("observer");
-    let store = RedisStore::connect(&server.url(), RedisConfig::default())
-        .await
-        .expect("connect");
     const HOUR: Duration = Duration::from_secs(3600);
     let config = SessionConfig::builder()
         .idle_timeout(3 * HOUR)

@@ -49,6 +49,28 @@ fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().expect("pair").to_owned()
 }
 
+/// A new session holding `n = 0`: its cookie pair.
+async fn new_session(engine: &Engine) -> String {
+    let s = engine.begin(std::iter::empty::<&[u8]>());
+    s.insert("n", &0u64).expect("insert");
+    cookie_pair(&engine.finish(&s, 200).await.set_cookie.expect("cookie"))
+}
+
+/// One read-then-write request (`n += 1`) on `cookie`: the commands Redis received for it.
+async fn increment(
+    engine: &Engine,
+    cookie: &str,
+    obs: &mut redis::aio::MultiplexedConnection,
+) -> HashMap<String, u64> {
+    let before = calls(obs).await;
+    let s = engine.begin([cookie.as_bytes()]);
+    let n: u64 = s.get("n").await.expect("get").expect("n");
+    s.insert("n", &(n + 1)).expect("insert");
+    let finish = engine.finish(&s, 200).await;
+    assert!(finish.error.is_none(), "{:?}", finish.error);
+    delta(&before, &calls(obs).await)
+}
+
 async fn observer(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
         .expect("url")
@@ -68,19 +90,10 @@ async fn on_valkey_a_read_then_write_is_a_get_and_a_set_ifeq() {
         .expect("connect");
     let engine = Engine::new(store, SessionConfig::default());
 
-    let s = engine.begin(std::iter::empty::<&[u8]>());
-    s.insert("n", &0u64).expect("insert");
-    let set = engine.finish(&s, 200).await.set_cookie.expect("cookie");
-    let cookie = cookie_pair(&set);
+    let cookie = new_session(&engine).await;
 
     for expected in 1..=3u64 {
-        let before = calls(&mut obs).await;
-        let s = engine.begin([cookie.as_bytes()]);
-        let n: u64 = s.get("n").await.expect("get").expect("n");
-        s.insert("n", &(n + 1)).expect("insert");
-        let finish = engine.finish(&s, 200).await;
-        assert!(finish.error.is_none(), "{:?}", finish.error);
-        let d = delta(&before, &calls(&mut obs).await);
+        let d = increment(&engine, &cookie, &mut obs).await;
         assert_eq!(
             d,
             HashMap::from([("get".to_owned(), 1), ("set".to_owned(), 1)]),
@@ -114,23 +127,14 @@ async fn on_valkey_a_warm_near_cache_write_is_a_set_ifeq_and_a_tracking_read() {
         .expect("connect");
     let engine = Engine::new(store.clone(), SessionConfig::default());
 
-    let s = engine.begin(std::iter::empty::<&[u8]>());
-    s.insert("n", &0u64).expect("insert");
-    let set = engine.finish(&s, 200).await.set_cookie.expect("cookie");
-    let cookie = cookie_pair(&set);
+    let cookie = new_session(&engine).await;
     // Warm it: the create is not cached, the first read is.
     let s = engine.begin([cookie.as_bytes()]);
     assert_eq!(s.get::<u64>("n").await.expect("get"), Some(0));
     engine.finish(&s, 200).await;
 
     for expected in 1..=3u64 {
-        let before = calls(&mut obs).await;
-        let s = engine.begin([cookie.as_bytes()]);
-        let n: u64 = s.get("n").await.expect("get").expect("n");
-        s.insert("n", &(n + 1)).expect("insert");
-        let finish = engine.finish(&s, 200).await;
-        assert!(finish.error.is_none(), "{:?}", finish.error);
-        let d = delta(&before, &calls(&mut obs).await);
+        let d = increment(&engine, &cookie, &mut obs).await;
         assert_eq!(
             d,
             HashMap::from([("set".to_owned(), 1), ("getrange".to_owned(), 1)]),
